@@ -1,0 +1,126 @@
+// Package auth turns bearer tokens into a domain.Viewer: HS256 JWTs whose
+// `sub` is a user id and whose `role` is viewer, editor or admin.
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/herotasks/api/domain"
+)
+
+// Authenticator signs and verifies tokens with one secret.
+type Authenticator struct {
+	secret   []byte
+	issuer   string
+	audience string
+}
+
+// New returns an Authenticator. issuer and audience are checked (and set on
+// signed tokens) when non-empty.
+func New(secret []byte, issuer, audience string) *Authenticator {
+	return &Authenticator{secret: secret, issuer: issuer, audience: audience}
+}
+
+type claims struct {
+	Role string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// Sign returns a token for userID with role, valid for ttl.
+func (a *Authenticator) Sign(userID string, role domain.Role, ttl time.Duration) (string, error) {
+	now := time.Now()
+	c := claims{
+		Role: strings.ToLower(string(role)),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   userID,
+			Issuer:    a.issuer,
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	if a.audience != "" {
+		c.Audience = jwt.ClaimStrings{a.audience}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(a.secret)
+}
+
+// ErrInvalidToken is returned for any token that does not verify. The reason
+// is not told to the client.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Verify checks a token (algorithm pinned to HS256, expiry required) and
+// returns who it speaks for.
+func (a *Authenticator) Verify(token string) (domain.Viewer, error) {
+	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30 * time.Second)}
+	if a.issuer != "" {
+		opts = append(opts, jwt.WithIssuer(a.issuer))
+	}
+	if a.audience != "" {
+		opts = append(opts, jwt.WithAudience(a.audience))
+	}
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.secret, nil }, opts...)
+	if err != nil {
+		return domain.Viewer{}, ErrInvalidToken
+	}
+	role := domain.Role(strings.ToUpper(c.Role))
+	if _, err := uuid.Parse(c.Subject); err != nil || !role.Valid() {
+		return domain.Viewer{}, ErrInvalidToken
+	}
+	return domain.Viewer{UserID: c.Subject, Role: role}, nil
+}
+
+type ctxKey struct{}
+
+// WithViewer returns ctx speaking for v.
+func WithViewer(ctx context.Context, v domain.Viewer) context.Context {
+	return context.WithValue(ctx, ctxKey{}, v)
+}
+
+// ViewerFrom returns who the request speaks for; anonymous when no one.
+func ViewerFrom(ctx context.Context) domain.Viewer {
+	v, _ := ctx.Value(ctxKey{}).(domain.Viewer)
+	return v
+}
+
+// Middleware reads `Authorization: Bearer <token>`. No header means
+// anonymous; a header that does not verify is refused with 401 and is never
+// treated as anonymous.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, token, ok := strings.Cut(h, " ")
+		var v domain.Viewer
+		var err error = ErrInvalidToken
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			v, err = a.Verify(strings.TrimSpace(token))
+		}
+		if err != nil {
+			unauthorized(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
+	})
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
+		"message":    "the bearer token is invalid or expired",
+		"extensions": map[string]any{"code": "UNAUTHENTICATED"},
+	}}})
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/herotasks/api/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNestedQueryOneStatementPerLevel counts the SQL statements of a nested
+// query: one per level, whatever the number of rows.
+//
+// The batching window is widened for the test: under -race on two busy cores
+// starting a resolver goroutine per row can take longer than the default
+// window, which would split a batch (a latency trade-off, measured in make
+// bench, not a correctness one).
+func TestNestedQueryOneStatementPerLevel(t *testing.T) {
+	api := newTestAPI(t, "LOADER_WAIT", "50ms")
+	ctx := context.Background()
+	_, editor := api.user(t, domain.RoleEditor)
+	for i := range 12 {
+		id, _ := api.newTask(t, editor, map[string]any{"title": fmt.Sprintf("Task %d", i), "tags": []string{"a", fmt.Sprintf("t%d", i)}})
+		for j := range 3 {
+			api.ok(t, editor, `mutation($id: ID!, $in: CreateSubtaskInput!) { createSubtask(taskId: $id, input: $in) { id } }`,
+				map[string]any{"id": id, "in": map[string]any{"title": fmt.Sprintf("Step %d", j), "tags": []string{"s"}}})
+		}
+	}
+	_, err := api.pool.Exec(ctx, "UPDATE tasks SET assignee_id = created_by")
+	require.NoError(t, err)
+
+	for _, c := range []struct {
+		name  string
+		query string
+		stmts int64
+	}{
+		{"flat list", `{ tasks(first: 50) { nodes { id title } } }`, 1},
+		{"three levels", `{ tasks(first: 50) { nodes { assignee { name } tags { name } subtasks { tags { name } } } } }`, 5},
+		{"fragments and aliases merge", `{ tasks(first: 50) { nodes { ...F a: tags { name } subtasks(first: 2) { number } } } }
+			fragment F on Task { tags { color } assignee { id } createdBy { name } subtasks(first: 2) { title } }`, 4},
+		{"nested Tag.tasks", `{ tags(first: 10) { name } }`, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := api.sql.n.Load()
+			d := api.ok(t, "", c.query, nil)
+			assert.Equal(t, c.stmts, api.sql.n.Load()-before, "statements for %s", c.query)
+			if nodes := list(d, "tasks", "nodes"); nodes != nil {
+				assert.Len(t, nodes, 12)
+			}
+		})
+	}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/config"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/migrations"
+	"github.com/herotasks/api/repository"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// flags returns a FlagSet whose --help prints to stdout and is not an error.
+func flags(name, usage string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "usage: herotasks %s\n\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, turning --help into a clean exit.
+func parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	return false, err
+}
+
+// openDB loads the configuration and connects to the primary.
+func openDB(ctx context.Context, getenv func(string) string) (config.Config, *pgxpool.Pool, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return cfg, nil, err
+	}
+	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: 10 * time.Minute})
+	return cfg, pool, err
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flags("migrate", "migrate up|down|status\n\n  up      apply every pending migration (a no-op when none)\n  down    roll back the latest migration\n  status  list migrations and whether each is applied", stdout)
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("migrate needs one of up, down, status")
+	}
+	_, pool, err := openDB(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	p, db, err := migrations.Provider(pool)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch fs.Arg(0) {
+	case "up":
+		res, err := p.Up(ctx)
+		for _, r := range res {
+			fmt.Fprintf(stdout, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
+		}
+		if err == nil && len(res) == 0 {
+			fmt.Fprintln(stdout, "up to date")
+		}
+		return err
+	case "down":
+		r, err := p.Down(ctx)
+		if r != nil {
+			fmt.Fprintf(stdout, "rolled back %s\n", r.Source.Path)
+		}
+		return err
+	case "status":
+		st, err := p.Status(ctx)
+		for _, s := range st {
+			fmt.Fprintf(stdout, "%-8s %s\n", s.State, s.Source.Path)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown migrate action %q", fs.Arg(0))
+}
+
+func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flags("token", "token --user ID --role viewer|editor|admin [--ttl 24h]", stdout)
+	user := fs.String("user", "", "user id (a UUID): the token's subject")
+	role := fs.String("role", "viewer", "viewer, editor or admin")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if _, err := uuid.Parse(*user); err != nil {
+		return errors.New("--user must be a user id (UUID)")
+	}
+	r := domain.Role(strings.ToUpper(*role))
+	if !r.Valid() {
+		return errors.New("--role must be viewer, editor or admin")
+	}
+	if *ttl <= 0 {
+		return errors.New("--ttl must be positive")
+	}
+	secret := getenv("JWT_SECRET")
+	if secret == "" {
+		return errors.New("JWT_SECRET is not set: a token needs the server's secret")
+	}
+	tok, err := auth.New([]byte(secret), getenv("JWT_ISSUER"), getenv("JWT_AUDIENCE")).Sign(*user, r, *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// newLogger builds the structured logger the configuration asks for.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

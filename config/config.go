@@ -1,0 +1,165 @@
+// Package config maps the environment to the server's settings: the one
+// place where variable names, defaults and validation live.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the server reads from its environment.
+type Config struct {
+	DatabaseURL     string
+	DatabaseReadURL string
+	RedisURL        string
+	RedisAddrs      []string
+	HTTPAddr        string
+	Env             string // "development" or "production"
+	JWTSecret       []byte // empty in development means "make one up"
+	JWTIssuer       string
+	JWTAudience     string
+	QueryCostLimit  int
+	EntityCache     bool
+	ResponseCache   bool
+	LogLevel        slog.Level
+	LogFormat       string // "json" or "text"
+	Introspection   bool
+	Playground      bool
+	BodyLimit       int64
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	QueryCacheSize  int
+	LoaderWait      time.Duration
+	LoaderMaxBatch  int
+	DBMaxConns      int32
+}
+
+// Production reports whether APP_ENV is production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// Load reads the configuration through getenv, reporting every bad variable
+// at once.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		DatabaseURL:     p.str("DATABASE_URL", ""),
+		DatabaseReadURL: p.str("DATABASE_READ_URL", ""),
+		RedisURL:        p.str("REDIS_URL", ""),
+		RedisAddrs:      p.list("REDIS_ADDRS"),
+		HTTPAddr:        p.str("HTTP_ADDR", ":8080"),
+		Env:             p.oneOf("APP_ENV", "development", "development", "production"),
+		JWTSecret:       []byte(p.str("JWT_SECRET", "")),
+		JWTIssuer:       p.str("JWT_ISSUER", ""),
+		JWTAudience:     p.str("JWT_AUDIENCE", ""),
+		QueryCostLimit:  p.int("QUERY_COST_LIMIT", 10000, 1, 1<<30),
+		EntityCache:     p.onOff("ENTITY_CACHE", true),
+		ResponseCache:   p.onOff("RESPONSE_CACHE", true),
+		LogFormat:       p.oneOf("LOG_FORMAT", "text", "json", "text"),
+		BodyLimit:       int64(p.int("HTTP_BODY_LIMIT", 1<<20, 1024, 64<<20)),
+		RequestTimeout:  p.duration("REQUEST_TIMEOUT", 30*time.Second),
+		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		QueryCacheSize:  p.int("QUERY_CACHE_SIZE", 1000, 1, 1_000_000),
+		LoaderWait:      p.duration("LOADER_WAIT", 5*time.Millisecond),
+		LoaderMaxBatch:  p.int("LOADER_MAX_BATCH", 500, 1, 10_000),
+		DBMaxConns:      int32(p.int("DB_MAX_CONNS", 20, 1, 1000)),
+	}
+	switch lvl := strings.ToLower(p.str("LOG_LEVEL", "info")); lvl {
+	case "debug", "info", "warn", "error":
+		_ = c.LogLevel.UnmarshalText([]byte(lvl))
+	default:
+		p.fail("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	dev := !c.Production()
+	c.Introspection = p.onOff("INTROSPECTION", dev)
+	c.Playground = p.onOff("PLAYGROUND", dev)
+	if c.DatabaseURL == "" {
+		p.fail("DATABASE_URL", "is required (make run sets it for a private cluster)")
+	}
+	if c.Production() {
+		if len(c.JWTSecret) < 32 {
+			p.fail("JWT_SECRET", "must be at least 32 bytes in production")
+		}
+		if c.JWTIssuer == "" || c.JWTAudience == "" {
+			p.fail("JWT_ISSUER", "JWT_ISSUER and JWT_AUDIENCE are required in production")
+		}
+	}
+	return c, errors.Join(p.errs...)
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, msg string) { p.errs = append(p.errs, fmt.Errorf("%s %s", name, msg)) }
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) list(name string) []string {
+	var out []string
+	for _, s := range strings.Split(p.getenv(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *parser) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(p.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, "must be one of "+strings.Join(allowed, ", "))
+	return def
+}
+
+func (p *parser) onOff(name string, def bool) bool {
+	switch strings.ToLower(p.str(name, "")) {
+	case "":
+		return def
+	case "on", "true", "1", "yes":
+		return true
+	case "off", "false", "0", "no":
+		return false
+	}
+	p.fail(name, "must be on or off")
+	return def
+}
+
+func (p *parser) int(name string, def, lo, hi int) int {
+	s := p.str(name, "")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	s := p.str(name, "")
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.fail(name, "must be a duration such as 500ms or 30s")
+		return def
+	}
+	return d
+}

@@ -1,0 +1,46 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x"}))
+	require.NoError(t, err)
+	assert.Equal(t, ":8080", c.HTTPAddr)
+	assert.Equal(t, "development", c.Env)
+	assert.Equal(t, 10000, c.QueryCostLimit)
+	assert.True(t, c.EntityCache && c.ResponseCache && c.Playground && c.Introspection)
+	assert.Equal(t, 30*time.Second, c.RequestTimeout)
+	assert.Equal(t, int64(1<<20), c.BodyLimit)
+}
+
+func TestProductionRequiresSecrets(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "APP_ENV": "production"}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "JWT_SECRET")
+	assert.Contains(t, err.Error(), "JWT_ISSUER")
+
+	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "APP_ENV": "production",
+		"JWT_SECRET": "0123456789abcdef0123456789abcdef", "JWT_ISSUER": "i", "JWT_AUDIENCE": "a"}))
+	require.NoError(t, err)
+	assert.False(t, c.Playground || c.Introspection, "off in production unless enabled")
+}
+
+func TestBadValuesReportedTogether(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(env(map[string]string{"QUERY_COST_LIMIT": "lots", "ENTITY_CACHE": "maybe", "LOG_LEVEL": "loud", "REQUEST_TIMEOUT": "soon"}))
+	require.Error(t, err)
+	for _, name := range []string{"DATABASE_URL", "QUERY_COST_LIMIT", "ENTITY_CACHE", "LOG_LEVEL", "REQUEST_TIMEOUT"} {
+		assert.Contains(t, err.Error(), name)
+	}
+}

@@ -1,0 +1,44 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Subtask is a step of a task.
+type Subtask struct {
+	ID          string
+	TaskID      string
+	TaskSeq     int64 // the parent's number, for HT-001.2
+	Seq         int   // per-task counter, never reused
+	Title       string
+	Description string
+	Status      TaskStatus
+	Priority    TaskPriority
+	Position    int
+	Version     int
+	CompletedAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Number renders HT-001.2.
+func (s *Subtask) Number() string { return fmt.Sprintf("%s.%d", FormatTaskNumber(s.TaskSeq), s.Seq) }
+
+// NewSubtask is what createSubtask stores.
+type NewSubtask struct {
+	Title       string
+	Description string
+	Priority    TaskPriority
+	Position    *int
+	Tags        []string
+}
+
+// SubtaskPatch is what updateSubtask changes; nil fields are left alone.
+type SubtaskPatch struct {
+	Title       *string
+	Description *string
+	Status      *TaskStatus
+	Priority    *TaskPriority
+	Position    *int
+}

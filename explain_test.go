@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/seed"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recordingTracer keeps every statement with its arguments.
+type recordingTracer struct {
+	mu    sync.Mutex
+	stmts []recorded
+}
+
+type recorded struct {
+	sql  string
+	args []any
+}
+
+func (r *recordingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	r.mu.Lock()
+	r.stmts = append(r.stmts, recorded{d.SQL, d.Args})
+	r.mu.Unlock()
+	return ctx
+}
+func (r *recordingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// largeTables may never be read with a sequential scan by an API query.
+var largeTables = map[string]bool{"tasks": true, "subtasks": true, "task_tags": true, "subtask_tags": true,
+	"task_dependencies": true, "task_events": true}
+
+// TestHotQueriesUseIndexes runs the API's read paths against a seeded
+// database, records the exact SQL they send, and EXPLAINs each statement:
+// none may scan a large table sequentially.
+func TestHotQueriesUseIndexes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 20,000 tasks")
+	}
+	t.Parallel()
+	api := newTestAPI(t)
+	ctx := context.Background()
+	_, err := seed.Run(ctx, api.pool, seed.Options{Tasks: 20000, Seed: 7})
+	require.NoError(t, err)
+	_, admin := api.user(t, domain.RoleAdmin)
+	_, viewer := api.user(t, domain.RoleViewer)
+
+	var assignee, creator, tag, taskID, subtaskID string
+	var number int64
+	require.NoError(t, api.pool.QueryRow(ctx, `SELECT assignee_id::text, created_by::text, id::text, number FROM tasks
+		WHERE assignee_id IS NOT NULL AND created_by IS NOT NULL AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = tasks.id)
+		ORDER BY number LIMIT 1`).Scan(&assignee, &creator, &taskID, &number))
+	require.NoError(t, api.pool.QueryRow(ctx, "SELECT name FROM tags ORDER BY name LIMIT 1").Scan(&tag))
+	require.NoError(t, api.pool.QueryRow(ctx, "SELECT id::text FROM subtasks WHERE task_id = $1 LIMIT 1", taskID).Scan(&subtaskID))
+
+	rec := &recordingTracer{}
+	recAPI := serveTestAPI(t, api.dbURL, rec)
+
+	nested := `nodes { id number assignee { name } createdBy { name } tags { name } subtasks(first: 3) { number tags { name } }
+		dependencies { number } dependents { number } history(first: 5) { kind actor { name } } } pageInfo { endCursor }`
+	queries := []string{
+		`{ tasks(first: 20) { ` + nested + ` } }`,
+		`{ tasks(first: 20, orderBy: {field: UPDATED_AT, direction: DESC}) { nodes { id } } }`,
+		`{ tasks(first: 20, orderBy: {field: DUE_DATE, direction: ASC}) { nodes { id } } }`,
+		`{ tasks(first: 20, orderBy: {field: PRIORITY, direction: ASC}) { nodes { id } } }`,
+		`{ tasks(first: 20, orderBy: {field: CREATED_AT, direction: ASC}) { nodes { id } } }`,
+		`{ tasks(first: 20, filter: {status: [BLOCKED]}) { nodes { id } } }`,
+		`{ tasks(first: 20, filter: {priority: [CRITICAL]}) { nodes { id } } }`,
+		`{ tasks(first: 20, filter: {type: [SECURITY]}) { nodes { id } } }`,
+		fmt.Sprintf(`{ tasks(first: 20, filter: {assigneeId: %q, status: [IN_PROGRESS]}) { nodes { id } } }`, assignee),
+		fmt.Sprintf(`{ tasks(first: 20, filter: {createdById: %q}) { nodes { id } } }`, creator),
+		fmt.Sprintf(`{ tasks(first: 20, filter: {tag: %q}) { nodes { id } } }`, tag),
+		`{ tasks(first: 20, filter: {overdue: true}) { nodes { id } } }`,
+		`{ tasks(first: 20, filter: {dueBefore: "2020-01-01T00:00:00Z"}) { nodes { id } } }`,
+		`{ tasks(first: 20, filter: {visibility: PRIVATE}) { nodes { id } } }`,
+		`{ tasks(first: 20, filter: {active: true}) { nodes { id } } }`,
+		fmt.Sprintf(`{ tasks(first: 20, filter: {visibility: PRIVATE, createdById: %q}) { nodes { id } } }`, creator),
+		fmt.Sprintf(`{ taskByNumber(number: "HT-%d") { id } }`, number),
+		fmt.Sprintf(`{ task(id: %q) { id subtasks { id } } subtask(id: %q) { number task { id } } }`, taskID, subtaskID),
+		`{ searchTasks(query: "cache invalidation", first: 20) { nodes { id } } }`,
+		`{ searchTasks(query: "invalidaton", first: 20) { nodes { id } } }`,
+		`{ tags(first: 5) { name tasks(first: 10) { nodes { id } } } me { id } }`,
+	}
+	for _, tok := range []string{admin, viewer, ""} {
+		for _, q := range queries {
+			d := recAPI.ok(t, tok, q, nil)
+			// The second page exercises the keyset condition.
+			if c := str(d, "tasks", "pageInfo", "endCursor"); c != "" {
+				recAPI.ok(t, tok, strings.Replace(q, "tasks(first: 20", fmt.Sprintf("tasks(first: 20, after: %q", c), 1), nil)
+			}
+		}
+	}
+
+	require.NotEmpty(t, rec.stmts)
+	checked := 0
+	for _, s := range rec.stmts {
+		if !strings.HasPrefix(strings.TrimSpace(s.sql), "SELECT") && !strings.HasPrefix(strings.TrimSpace(s.sql), "WITH") {
+			continue
+		}
+		var plan []map[string]any
+		var raw []byte
+		require.NoError(t, api.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&raw), s.sql)
+		require.NoError(t, json.Unmarshal(raw, &plan))
+		for _, rel := range seqScans(plan[0]["Plan"]) {
+			assert.False(t, largeTables[rel], "sequential scan on %s in:\n%s\nargs %v\nplan %s", rel, s.sql, s.args, raw)
+		}
+		checked++
+	}
+	t.Logf("EXPLAINed %d statements", checked)
+}
+
+// seqScans lists the relations a plan scans sequentially (partitions are
+// reported by their parent's name).
+func seqScans(node any) []string {
+	m, ok := node.(map[string]any)
+	if !ok {
+		return nil
+	}
+	var out []string
+	if m["Node Type"] == "Seq Scan" {
+		rel, _ := m["Relation Name"].(string)
+		if strings.HasPrefix(rel, "task_events") {
+			rel = "task_events"
+		}
+		out = append(out, rel)
+	}
+	if plans, ok := m["Plans"].([]any); ok {
+		for _, p := range plans {
+			out = append(out, seqScans(p)...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package graph
+
+import (
+	"context"
+	"math"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/repository"
+)
+
+// maxPage bounds every page size argument.
+const maxPage = 100
+
+func viewer(ctx context.Context) domain.Viewer { return auth.ViewerFrom(ctx) }
+
+// writer returns the viewer if it may create and change tasks.
+func writer(ctx context.Context) (domain.Viewer, error) {
+	v := viewer(ctx)
+	switch {
+	case v.Anonymous():
+		return v, domain.ErrUnauthenticated
+	case !v.CanWrite():
+		return v, domain.ErrForbidden
+	}
+	return v, nil
+}
+
+// checkID refuses an id that cannot name anything (ids are UUIDs).
+func checkID(field, id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return domain.Invalid(field, "is not a valid id")
+	}
+	return nil
+}
+
+// checkFirst bounds a page size.
+func checkFirst(field string, n int) error {
+	if n < 0 || n > maxPage {
+		return domain.Invalid(field, "must be between 0 and %d", maxPage)
+	}
+	return nil
+}
+
+// guard lets a write through only on a task the viewer can see (others get
+// the same NOT_FOUND as a random id) and, when given, at the expected version.
+func guard(v domain.Viewer, expectedVersion *int) repository.Guard {
+	return func(t *domain.Task) error {
+		if !t.VisibleTo(v) {
+			return domain.ErrNotFound
+		}
+		if expectedVersion != nil && *expectedVersion != t.Version {
+			return domain.ErrConflict
+		}
+		return nil
+	}
+}
+
+// visible drops the tasks the viewer may not see.
+func visible(v domain.Viewer, tasks []*domain.Task) []*domain.Task {
+	out := tasks[:0:0]
+	for _, t := range tasks {
+		if t.VisibleTo(v) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func title(field string, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n < 1 || n > 500 {
+		return "", domain.Invalid(field, "must be 1 to 500 characters")
+	}
+	return s, nil
+}
+
+func description(field string, s string) (string, error) {
+	if utf8.RuneCountInString(s) > 20000 {
+		return "", domain.Invalid(field, "must be at most 20000 characters")
+	}
+	return s, nil
+}
+
+func hours(field string, h *float64) error {
+	if h != nil && (math.IsNaN(*h) || *h < 0 || *h > 100000) {
+		return domain.Invalid(field, "must be between 0 and 100000")
+	}
+	return nil
+}
+
+// value returns an omittable's value, or nil when absent or null.
+func value[T any](o graphql.Omittable[*T]) *T {
+	v, _ := o.ValueOK()
+	return v
+}
+
+// orDefault returns an omittable's value, or def when absent or null.
+func orDefault[T any](o graphql.Omittable[*T], def T) T {
+	if v := value(o); v != nil {
+		return *v
+	}
+	return def
+}
+
+// optional converts an omittable into a patch field: absent leaves alone,
+// null clears.
+func optional[T any](o graphql.Omittable[*T]) domain.Optional[T] {
+	v, ok := o.ValueOK()
+	if !ok {
+		return domain.Optional[T]{}
+	}
+	return domain.Some(v)
+}

@@ -1,0 +1,30 @@
+// Package model holds the GraphQL-only types: inputs and payloads generated
+// by gqlgen, and the connection type whose total count is computed lazily.
+package model
+
+import (
+	"context"
+
+	"github.com/herotasks/api/domain"
+)
+
+// TaskConnection is a page of tasks. TotalCount runs its counting query
+// only when the client selects the field.
+type TaskConnection struct {
+	Page  *domain.TaskPage
+	Count func(ctx context.Context) (int, error)
+}
+
+// Edges returns the page's tasks with cursors.
+func (c *TaskConnection) Edges() []domain.TaskEdge { return c.Page.Edges }
+
+// Nodes returns the page's tasks.
+func (c *TaskConnection) Nodes() []*domain.Task { return c.Page.Nodes() }
+
+// PageInfo says whether more follows.
+func (c *TaskConnection) PageInfo() *PageInfo {
+	return &PageInfo{HasNextPage: c.Page.HasNextPage, EndCursor: c.Page.EndCursor()}
+}
+
+// TotalCount counts every task the list would walk through.
+func (c *TaskConnection) TotalCount(ctx context.Context) (int, error) { return c.Count(ctx) }

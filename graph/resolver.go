@@ -1,0 +1,90 @@
+// Package graph is the GraphQL layer: the gqlgen executable schema and thin
+// resolvers that check input and permission, then call a loader or the
+// repository.
+package graph
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/graph/model"
+	"github.com/herotasks/api/loaders"
+	"github.com/herotasks/api/repository"
+)
+
+// Resolver holds the dependencies of every resolver, filled once in server.go.
+type Resolver struct {
+	Repo   *repository.Repo
+	Logger *slog.Logger
+}
+
+// visibleTask loads a task through the request's loader and hides it (nil,
+// like a random id) from a viewer who may not see it.
+func (r *Resolver) visibleTask(ctx context.Context, id string) (*domain.Task, error) {
+	t, err := loaders.Get(ctx, loaders.For(ctx).TaskByID, id)
+	if err != nil || t == nil || !t.VisibleTo(viewer(ctx)) {
+		return nil, err
+	}
+	return t, nil
+}
+
+// taskConnection pages through tasks (all, or those tagged tagID) with a
+// lazily counted total.
+func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID string) (*model.TaskConnection, error) {
+	page, err := r.Repo.ListTasks(ctx, q, tagID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
+		return r.Repo.CountTasks(ctx, q.Viewer, q.Filter, tagID)
+	}}, nil
+}
+
+// tagMutation checks the common arguments of the tag mutations.
+func (r *Resolver) tagMutation(ctx context.Context, idField, id string, tags []string) (domain.Viewer, []string, error) {
+	v, err := writer(ctx)
+	if err != nil {
+		return v, nil, err
+	}
+	if err := checkID(idField, id); err != nil {
+		return v, nil, err
+	}
+	names, err := tagNames(tags)
+	return v, names, err
+}
+
+// dependencyMutation checks the common arguments of the dependency mutations.
+func (r *Resolver) dependencyMutation(ctx context.Context, taskID, dependsOnID string) (domain.Viewer, error) {
+	v, err := writer(ctx)
+	if err != nil {
+		return v, err
+	}
+	if err := checkID("taskId", taskID); err != nil {
+		return v, err
+	}
+	return v, checkID("dependsOnId", dependsOnID)
+}
+
+// statistics lists every enum value, zeros included.
+func statistics(s *domain.TaskStatistics) *model.TaskStatistics {
+	out := &model.TaskStatistics{Total: s.Total, Active: s.Active, Completed: s.Completed, Overdue: s.Overdue,
+		AverageCompletionHours: s.AverageCompletionHours}
+	for _, st := range domain.TaskStatuses {
+		out.ByStatus = append(out.ByStatus, &model.StatusCount{Status: st, Count: s.ByStatus[st]})
+	}
+	for _, p := range domain.TaskPriorities {
+		out.ByPriority = append(out.ByPriority, &model.PriorityCount{Priority: p, Count: s.ByPriority[p]})
+	}
+	for _, t := range domain.TaskTypes {
+		out.ByType = append(out.ByType, &model.TypeCount{Type: t, Count: s.ByType[t]})
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,192 @@
+// Package loaders batches the per-row lookups of one GraphQL request into
+// one indexed SQL statement per kind of lookup. A fresh set is built for
+// every request (Middleware), so nothing is shared between users and
+// nothing outlives the request.
+package loaders
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/repository"
+	"github.com/vikstrous/dataloadgen"
+)
+
+// Store is what the loaders need from the repository: batch-shaped reads,
+// one statement per call.
+type Store interface {
+	TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error)
+	UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error)
+	SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error)
+	SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error)
+	TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Tag], error)
+	TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]repository.Link[*domain.Tag], error)
+	DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
+	DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
+	EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error)
+}
+
+// Options tune batching.
+type Options struct {
+	Wait     time.Duration // how long a batch collects keys after the first
+	MaxBatch int           // keys per statement at most
+}
+
+// LimitKey asks for at most Limit children of a parent; Limit < 0 means all.
+type LimitKey struct {
+	ID    string
+	Limit int
+}
+
+// Loaders is one request's set of loaders, named after their keys.
+type Loaders struct {
+	TaskByID             *dataloadgen.Loader[string, *domain.Task]
+	UserByID             *dataloadgen.Loader[string, *domain.User]
+	SubtaskByID          *dataloadgen.Loader[string, *domain.Subtask]
+	SubtasksByTaskID     *dataloadgen.Loader[LimitKey, []*domain.Subtask]
+	TagsByTaskID         *dataloadgen.Loader[string, []*domain.Tag]
+	TagsBySubtaskID      *dataloadgen.Loader[string, []*domain.Tag]
+	DependenciesByTaskID *dataloadgen.Loader[string, []*domain.Task]
+	DependentsByTaskID   *dataloadgen.Loader[string, []*domain.Task]
+	HistoryByTaskID      *dataloadgen.Loader[LimitKey, []*domain.TaskEvent]
+}
+
+// New builds a request's loaders over s.
+func New(s Store, o Options) *Loaders {
+	opts := []dataloadgen.Option{dataloadgen.WithWait(o.Wait), dataloadgen.WithBatchCapacity(o.MaxBatch)}
+	return &Loaders{
+		TaskByID:    dataloadgen.NewMappedLoader(byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID }), opts...),
+		UserByID:    dataloadgen.NewMappedLoader(byID(s.UsersByIDs, func(u *domain.User) string { return u.ID }), opts...),
+		SubtaskByID: dataloadgen.NewMappedLoader(byID(s.SubtasksByIDs, func(st *domain.Subtask) string { return st.ID }), opts...),
+		SubtasksByTaskID: dataloadgen.NewMappedLoader(byLimit(func(ctx context.Context, ids []string, limit int) ([]*domain.Subtask, error) {
+			var l *int
+			if limit >= 0 {
+				l = &limit
+			}
+			return s.SubtasksByTaskIDs(ctx, ids, l)
+		}, func(st *domain.Subtask) string { return st.TaskID }), opts...),
+		TagsByTaskID:         dataloadgen.NewMappedLoader(links(s.TagsByTaskIDs), opts...),
+		TagsBySubtaskID:      dataloadgen.NewMappedLoader(links(s.TagsBySubtaskIDs), opts...),
+		DependenciesByTaskID: dataloadgen.NewMappedLoader(links(s.DependenciesByTaskIDs), opts...),
+		DependentsByTaskID:   dataloadgen.NewMappedLoader(links(s.DependentsByTaskIDs), opts...),
+		HistoryByTaskID: dataloadgen.NewMappedLoader(byLimit(s.EventsByTaskIDs,
+			func(e *domain.TaskEvent) string { return e.TaskID }), opts...),
+	}
+}
+
+// byID maps rows to their keys; an unknown key stays absent, which Get
+// turns into nil (never another key's row).
+func byID[V any](fetch func(context.Context, []string) ([]V, error), key func(V) string) func(context.Context, []string) (map[string]V, error) {
+	return func(ctx context.Context, ids []string) (map[string]V, error) {
+		rows, err := fetch(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]V, len(rows))
+		for _, r := range rows {
+			m[key(r)] = r
+		}
+		return m, nil
+	}
+}
+
+// links groups (owner, item) rows by owner; every requested owner gets a
+// list, empty when it has no items.
+func links[V any](fetch func(context.Context, []string) ([]repository.Link[V], error)) func(context.Context, []string) (map[string][]V, error) {
+	return func(ctx context.Context, ids []string) (map[string][]V, error) {
+		rows, err := fetch(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string][]V, len(ids))
+		for _, id := range ids {
+			m[id] = []V{}
+		}
+		for _, r := range rows {
+			m[r.OwnerID] = append(m[r.OwnerID], r.Item)
+		}
+		return m, nil
+	}
+}
+
+// byLimit groups keys by their limit (one statement per distinct limit,
+// normally one) and the rows by parent.
+func byLimit[V any](fetch func(context.Context, []string, int) ([]V, error), parent func(V) string) func(context.Context, []LimitKey) (map[LimitKey][]V, error) {
+	return func(ctx context.Context, keys []LimitKey) (map[LimitKey][]V, error) {
+		groups := map[int][]string{}
+		for _, k := range keys {
+			groups[k.Limit] = append(groups[k.Limit], k.ID)
+		}
+		m := make(map[LimitKey][]V, len(keys))
+		for limit, ids := range groups {
+			rows, err := fetch(ctx, ids, limit)
+			if err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				m[LimitKey{id, limit}] = []V{}
+			}
+			for _, r := range rows {
+				k := LimitKey{parent(r), limit}
+				m[k] = append(m[k], r)
+			}
+		}
+		return m, nil
+	}
+}
+
+// Get loads one entity, returning nil without error when it does not exist.
+func Get[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, *V], key K) (*V, error) {
+	v, err := l.Load(ctx, key)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+type ctxKey struct{}
+
+// set is a request's loaders, replaceable after a write.
+type set struct {
+	mu    sync.Mutex
+	store Store
+	opts  Options
+	l     *Loaders
+}
+
+// Middleware gives every request its own loaders.
+func Middleware(s Store, o Options) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(With(r.Context(), s, o)))
+		})
+	}
+}
+
+// With returns ctx carrying a fresh set of loaders (websocket operations,
+// tests, commands).
+func With(ctx context.Context, s Store, o Options) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &set{store: s, opts: o, l: New(s, o)})
+}
+
+// For returns the request's loaders.
+func For(ctx context.Context) *Loaders {
+	s := ctx.Value(ctxKey{}).(*set)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.l
+}
+
+// Reset drops everything the request's loaders have memoized. Mutations call
+// it after writing, so the fields they return, and the mutations after them
+// in the same request, read what was just committed.
+func Reset(ctx context.Context) {
+	s := ctx.Value(ctxKey{}).(*set)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.l = New(s.store, s.opts)
+}

@@ -1,0 +1,79 @@
+// Package repository is the PostgreSQL store of Hero Tasks: SQL only, with
+// pgx v5 and squirrel, batch-shaped reads for the dataloaders, keyset
+// pagination, one transaction per multi-statement write, and translation of
+// driver errors into domain errors.
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// psql builds statements with PostgreSQL's $n placeholders.
+var psql = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
+
+// Repo reads and writes Hero Tasks data.
+type Repo struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Repo over pool.
+func New(pool *pgxpool.Pool) *Repo { return &Repo{pool: pool} }
+
+// Pool returns the underlying pool (health checks, maintenance).
+func (r *Repo) Pool() *pgxpool.Pool { return r.pool }
+
+// querier is what both a pool and a transaction can do.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// inTx runs fn in a transaction, committing when it returns nil. Errors are
+// translated for the caller.
+func (r *Repo) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, r.pool, fn)
+	return translate(err)
+}
+
+// query runs a squirrel builder and collects rows with scan.
+func query[T any](ctx context.Context, q querier, b sq.Sqlizer, scan pgx.RowToFunc[T]) ([]T, error) {
+	sql, args, err := b.ToSql()
+	if err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	return out, translate(err)
+}
+
+// queryRow is query for exactly one row; pgx.ErrNoRows becomes ErrNotFound.
+func queryRow[T any](ctx context.Context, q querier, sql string, args []any, scan pgx.RowToFunc[T]) (T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		var zero T
+		return zero, translate(err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	return v, translate(err)
+}
+
+// isNoRows reports whether err means an empty result.
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// Link is a row related to an owner: a task's tag, a task's dependency. Batch
+// reads return links so the loaders can group them by owner.
+type Link[T any] struct {
+	OwnerID string
+	Item    T
+}

@@ -1,0 +1,177 @@
+package repository
+
+import (
+	"context"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/herotasks/api/domain"
+	"github.com/jackc/pgx/v5"
+)
+
+const subtaskCols = `s.id, s.task_id, t.number, s.number, s.title, s.description, s.status, s.priority, s.position,
+	s.version, s.completed_at, s.created_at, s.updated_at`
+
+func scanSubtask(row pgx.CollectableRow) (*domain.Subtask, error) {
+	var s domain.Subtask
+	err := row.Scan(&s.ID, &s.TaskID, &s.TaskSeq, &s.Seq, &s.Title, &s.Description, &s.Status, &s.Priority,
+		&s.Position, &s.Version, &s.CompletedAt, &s.CreatedAt, &s.UpdatedAt)
+	return &s, err
+}
+
+// SubtasksByTaskIDs returns the subtasks of each task in position order, at
+// most limit per task (all when limit is nil), in one statement: a LATERAL
+// subquery per parent walks index subtasks_task_position_idx and stops at
+// the limit.
+func (r *Repo) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
+	rows, err := r.pool.Query(ctx, `SELECT `+subtaskCols+`
+		FROM unnest($1::uuid[]) AS k(task_id)
+		JOIN tasks t ON t.id = k.task_id
+		CROSS JOIN LATERAL (
+			SELECT * FROM subtasks s WHERE s.task_id = k.task_id ORDER BY s.position, s.number LIMIT $2
+		) s`, taskIDs, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, scanSubtask)
+	return out, translate(err)
+}
+
+// SubtasksByIDs returns the subtasks with these ids (primary key).
+func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
+	return query(ctx, r.pool, psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id").
+		Where("s.id = ANY(?::uuid[])", ids), scanSubtask)
+}
+
+// lockSubtaskParent locks the task a subtask belongs to (see lockTask) and
+// returns its id. Subtask writes serialize on their parent.
+func lockSubtaskParent(ctx context.Context, tx pgx.Tx, subtaskID string, guard Guard) (string, error) {
+	var taskID string
+	if err := tx.QueryRow(ctx, "SELECT task_id FROM subtasks WHERE id = $1", subtaskID).Scan(&taskID); err != nil {
+		return "", translate(err)
+	}
+	_, _, err := lockTask(ctx, tx, taskID, guard)
+	return taskID, err
+}
+
+// subtaskByID reads one subtask inside a transaction.
+func subtaskByID(ctx context.Context, tx pgx.Tx, id string) (*domain.Subtask, error) {
+	return queryRow(ctx, tx, "SELECT "+subtaskCols+" FROM subtasks s JOIN tasks t ON t.id = s.task_id WHERE s.id = $1", []any{id}, scanSubtask)
+}
+
+// CreateSubtask adds a subtask under the parent's row lock: the lock bumps
+// the parent's subtask counter (so concurrent calls get distinct numbers that
+// are never reused) and keeps positions dense (0..n-1).
+func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard Guard) (*domain.Subtask, error) {
+	var s *domain.Subtask
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, err := lockTask(ctx, tx, taskID, guard); err != nil {
+			return err
+		}
+		var seq, count int
+		err := tx.QueryRow(ctx, `UPDATE tasks SET subtask_counter = subtask_counter + 1 WHERE id = $1
+			RETURNING subtask_counter, (SELECT count(*) FROM subtasks WHERE task_id = $1)`, taskID).Scan(&seq, &count)
+		if err != nil {
+			return translate(err)
+		}
+		pos := count
+		if in.Position != nil && *in.Position < count {
+			pos = *in.Position
+			if _, err := tx.Exec(ctx, "UPDATE subtasks SET position = position + 1 WHERE task_id = $1 AND position >= $2", taskID, pos); err != nil {
+				return translate(err)
+			}
+		}
+		s, err = queryRow(ctx, tx, `WITH s AS (
+				INSERT INTO subtasks (task_id, number, title, description, priority, position)
+				VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
+			SELECT `+subtaskCols+` FROM s JOIN tasks t ON t.id = s.task_id`,
+			[]any{taskID, seq, in.Title, in.Description, in.Priority, pos}, scanSubtask)
+		if err != nil {
+			return err
+		}
+		return linkTags(ctx, tx, "subtask_tags", "subtask_id", s.ID, in.Tags)
+	})
+	return s, err
+}
+
+// UpdateSubtask changes a subtask under its parent's row lock. guard sees the
+// parent task; expectedVersion, when set, must match the subtask's version.
+func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard Guard) (*domain.Subtask, error) {
+	var s *domain.Subtask
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		taskID, err := lockSubtaskParent(ctx, tx, id, guard)
+		if err != nil {
+			return err
+		}
+		var version, pos, count int
+		err = tx.QueryRow(ctx, `SELECT version, position, (SELECT count(*) FROM subtasks WHERE task_id = $2)
+			FROM subtasks WHERE id = $1 AND task_id = $2`, id, taskID).Scan(&version, &pos, &count)
+		if err != nil {
+			return translate(err)
+		}
+		if expectedVersion != nil && *expectedVersion != version {
+			return domain.ErrConflict
+		}
+		b := psql.Update("subtasks").Where("id = ?", id).Set("version", sq.Expr("version + 1"))
+		if p.Title != nil {
+			b = b.Set("title", *p.Title)
+		}
+		if p.Description != nil {
+			b = b.Set("description", *p.Description)
+		}
+		if p.Priority != nil {
+			b = b.Set("priority", string(*p.Priority))
+		}
+		if p.Status != nil {
+			b = b.Set("status", string(*p.Status))
+			if *p.Status == domain.StatusCompleted {
+				b = b.Set("completed_at", sq.Expr("COALESCE(completed_at, now())"))
+			} else {
+				b = b.Set("completed_at", nil)
+			}
+		}
+		if p.Position != nil {
+			to := min(*p.Position, count-1)
+			if to != pos {
+				// Move the others one step towards the gap the subtask leaves.
+				shift := "UPDATE subtasks SET position = position - 1 WHERE task_id = $1 AND position > $2 AND position <= $3"
+				if to < pos {
+					shift = "UPDATE subtasks SET position = position + 1 WHERE task_id = $1 AND position >= $3 AND position < $2"
+				}
+				if _, err := tx.Exec(ctx, shift, taskID, pos, to); err != nil {
+					return translate(err)
+				}
+				b = b.Set("position", to)
+			}
+		}
+		sql, args, err := b.ToSql()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, sql, args...); err != nil {
+			return translate(err)
+		}
+		s, err = subtaskByID(ctx, tx, id)
+		return err
+	})
+	return s, err
+}
+
+// DeleteSubtask removes a subtask and closes the gap in positions. It
+// returns the deleted subtask.
+func (r *Repo) DeleteSubtask(ctx context.Context, id string, guard Guard) (*domain.Subtask, error) {
+	var s *domain.Subtask
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		taskID, err := lockSubtaskParent(ctx, tx, id, guard)
+		if err != nil {
+			return err
+		}
+		s, err = queryRow(ctx, tx, `WITH s AS (DELETE FROM subtasks WHERE id = $1 RETURNING *)
+			SELECT `+subtaskCols+` FROM s JOIN tasks t ON t.id = s.task_id`, []any{id}, scanSubtask)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE subtasks SET position = position - 1 WHERE task_id = $1 AND position > $2", taskID, s.Position)
+		return translate(err)
+	})
+	return s, err
+}

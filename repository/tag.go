@@ -1,0 +1,153 @@
+package repository
+
+import (
+	"context"
+
+	"github.com/herotasks/api/domain"
+	"github.com/jackc/pgx/v5"
+)
+
+func scanTagLink(row pgx.CollectableRow) (Link[*domain.Tag], error) {
+	l := Link[*domain.Tag]{Item: &domain.Tag{}}
+	g := l.Item
+	err := row.Scan(&l.OwnerID, &g.ID, &g.Name, &g.Color, &g.CreatedAt)
+	return l, err
+}
+
+func scanTag(row pgx.CollectableRow) (*domain.Tag, error) {
+	var g domain.Tag
+	err := row.Scan(&g.ID, &g.Name, &g.Color, &g.CreatedAt)
+	return &g, err
+}
+
+// TagsByTaskIDs returns the tags of each task, by name, in one statement on
+// the task_tags primary key (task_id, tag_id).
+func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Tag], error) {
+	return query(ctx, r.pool, psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
+		From("task_tags tt").Join("tags g ON g.id = tt.tag_id").
+		Where("tt.task_id = ANY(?::uuid[])", taskIDs).OrderBy("tt.task_id", "g.name"), scanTagLink)
+}
+
+// TagsBySubtaskIDs returns the tags of each subtask, by name, in one
+// statement on the subtask_tags primary key (subtask_id, tag_id).
+func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]Link[*domain.Tag], error) {
+	return query(ctx, r.pool, psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
+		From("subtask_tags st").Join("tags g ON g.id = st.tag_id").
+		Where("st.subtask_id = ANY(?::uuid[])", subtaskIDs).OrderBy("st.subtask_id", "g.name"), scanTagLink)
+}
+
+// ListTags returns tags by name after the given name (index tags_name_key).
+func (r *Repo) ListTags(ctx context.Context, first int, afterName string) ([]*domain.Tag, error) {
+	b := psql.Select("id, name, color, created_at").From("tags").OrderBy("name").Limit(uint64(first))
+	if afterName != "" {
+		b = b.Where("name > ?", afterName)
+	}
+	return query(ctx, r.pool, b, scanTag)
+}
+
+// TagsByIDs returns the tags with these ids.
+func (r *Repo) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
+	return query(ctx, r.pool, psql.Select("id, name, color, created_at").From("tags").Where("id = ANY(?::uuid[])", ids), scanTag)
+}
+
+// ensureTags returns the ids of the named tags, creating missing ones. A
+// concurrent creator of the same name can make the insert skip a row this
+// statement's snapshot cannot see yet, so the lookup is repeated once.
+func ensureTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error) {
+	colors := make([]string, len(names))
+	for i, n := range names {
+		colors[i] = domain.TagColor(n)
+	}
+	var ids []string
+	for range 2 {
+		rows, err := tx.Query(ctx, `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS i(name, color)),
+			ins AS (INSERT INTO tags (name, color) SELECT name, color FROM input ON CONFLICT (name) DO NOTHING RETURNING id)
+			SELECT id FROM ins UNION ALL SELECT g.id FROM tags g JOIN input USING (name)`, names, colors)
+		if err != nil {
+			return nil, translate(err)
+		}
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return nil, translate(err)
+		}
+		if len(ids) == len(names) {
+			return ids, nil
+		}
+	}
+	return nil, domain.Errorf(domain.ECONFLICT, "tags were being created concurrently; retry")
+}
+
+// linkTags attaches the named tags (created when missing) to one owner in
+// a link table (task_tags or subtask_tags).
+func linkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	ids, err := ensureTags(ctx, tx, names)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "INSERT INTO "+table+" ("+ownerCol+", tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING", ownerID, ids)
+	return translate(err)
+}
+
+// unlinkTags detaches the named tags from one owner; unknown names are ignored.
+func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) error {
+	_, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE "+ownerCol+" = $1 AND tag_id IN (SELECT id FROM tags WHERE name = ANY($2::text[]))", ownerID, names)
+	return translate(err)
+}
+
+// AddTaskTags attaches tags by name, creating unknown ones.
+func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, guard Guard) (*domain.Task, error) {
+	var t *domain.Task
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
+			return err
+		}
+		return linkTags(ctx, tx, "task_tags", "task_id", taskID, names)
+	})
+	return t, err
+}
+
+// RemoveTaskTags detaches tags by name; names not attached are ignored.
+func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard Guard) (*domain.Task, error) {
+	var t *domain.Task
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
+			return err
+		}
+		return unlinkTags(ctx, tx, "task_tags", "task_id", taskID, names)
+	})
+	return t, err
+}
+
+// AddSubtaskTags attaches tags to a subtask by name, creating unknown ones.
+func (r *Repo) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard Guard) (*domain.Subtask, error) {
+	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx) error {
+		return linkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
+	})
+}
+
+// RemoveSubtaskTags detaches tags from a subtask by name.
+func (r *Repo) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard Guard) (*domain.Subtask, error) {
+	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx) error {
+		return unlinkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
+	})
+}
+
+func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard Guard, change func(pgx.Tx) error) (*domain.Subtask, error) {
+	var s *domain.Subtask
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockSubtaskParent(ctx, tx, subtaskID, guard); err != nil {
+			return err
+		}
+		if err := change(tx); err != nil {
+			return err
+		}
+		var err error
+		s, err = subtaskByID(ctx, tx, subtaskID)
+		return err
+	})
+	return s, err
+}

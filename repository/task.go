@@ -1,0 +1,311 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/herotasks/api/domain"
+	"github.com/jackc/pgx/v5"
+)
+
+// taskColumns is the select list scanTask reads, for a table alias.
+func taskColumns(alias string) string {
+	cols := []string{"id", "number", "title", "description", "status", "priority", "type", "phase", "visibility",
+		"due_date", "started_at", "completed_at", "estimated_hours::float8", "actual_hours::float8",
+		"assignee_id", "created_by", "version", "created_at", "updated_at"}
+	for i, c := range cols {
+		cols[i] = alias + "." + c
+	}
+	return strings.Join(cols, ", ")
+}
+
+var taskCols = taskColumns("t")
+
+func taskDest(t *domain.Task) []any {
+	return []any{&t.ID, &t.Seq, &t.Title, &t.Description, &t.Status, &t.Priority, &t.Type, &t.Phase, &t.Visibility,
+		&t.DueDate, &t.StartedAt, &t.CompletedAt, &t.EstimatedHours, &t.ActualHours,
+		&t.AssigneeID, &t.CreatedByID, &t.Version, &t.CreatedAt, &t.UpdatedAt}
+}
+
+func scanTask(row pgx.CollectableRow) (*domain.Task, error) {
+	var t domain.Task
+	err := row.Scan(taskDest(&t)...)
+	return &t, err
+}
+
+// TasksByIDs returns the tasks with these ids, in any order; unknown ids are
+// absent. One statement on the primary key.
+func (r *Repo) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+	return query(ctx, r.pool, psql.Select(taskCols).From("tasks t").Where("t.id = ANY(?::uuid[])", ids), scanTask)
+}
+
+// TaskBySeq returns the task numbered HT-seq (index tasks_number_key).
+func (r *Repo) TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error) {
+	return queryRow(ctx, r.pool, "SELECT "+taskCols+" FROM tasks t WHERE t.number = $1", []any{seq}, scanTask)
+}
+
+// visibleTo restricts tasks to what v may see; admins see everything.
+func visibleTo(v domain.Viewer) sq.Sqlizer {
+	switch {
+	case v.IsAdmin():
+		return sq.Expr("TRUE")
+	case v.Anonymous():
+		return sq.Expr("t.visibility = 'PUBLIC'")
+	default:
+		return sq.Expr("(t.visibility = 'PUBLIC' OR t.created_by = ?::uuid OR t.assignee_id = ?::uuid)", v.UserID, v.UserID)
+	}
+}
+
+// taskFilter turns a filter into WHERE conditions on alias t. Predicates that
+// select a partial index are literal SQL, not parameters, so the planner can
+// prove the index applies even with a generic plan.
+func taskFilter(v domain.Viewer, f domain.TaskFilter, tagID string) sq.And {
+	w := sq.And{visibleTo(v)}
+	if len(f.Status) > 0 {
+		// index: tasks_status_created_idx
+		w = append(w, sq.Expr("t.status = ANY(?::text[]::task_status[])", strs(f.Status)))
+	}
+	if len(f.Priority) > 0 {
+		// index: tasks_priority_created_idx
+		w = append(w, sq.Expr("t.priority = ANY(?::text[]::task_priority[])", strs(f.Priority)))
+	}
+	if len(f.Type) > 0 {
+		// index: tasks_type_created_idx
+		w = append(w, sq.Expr("t.type = ANY(?::text[]::task_type[])", strs(f.Type)))
+	}
+	if len(f.Phase) > 0 {
+		w = append(w, sq.Expr("t.phase = ANY(?::text[]::workflow_phase[])", strs(f.Phase)))
+	}
+	if f.AssigneeID != nil {
+		// index: tasks_assignee_status_due_idx (partial on assignee_id IS NOT NULL)
+		w = append(w, sq.Expr("t.assignee_id = ?::uuid", *f.AssigneeID))
+	}
+	if f.Unassigned != nil {
+		if *f.Unassigned {
+			w = append(w, sq.Expr("t.assignee_id IS NULL"))
+		} else {
+			w = append(w, sq.Expr("t.assignee_id IS NOT NULL"))
+		}
+	}
+	if f.CreatedByID != nil {
+		// index: tasks_created_by_idx
+		w = append(w, sq.Expr("t.created_by = ?::uuid", *f.CreatedByID))
+	}
+	if f.Tag != nil {
+		// index: task_tags_tag_task_idx, tags_name_key
+		w = append(w, sq.Expr("t.id IN (SELECT tt.task_id FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE g.name = ?)", *f.Tag))
+	}
+	if tagID != "" {
+		// index: task_tags_tag_task_idx
+		w = append(w, sq.Expr("t.id IN (SELECT tt.task_id FROM task_tags tt WHERE tt.tag_id = ?::uuid)", tagID))
+	}
+	// Due-date ranges are written on the expression of tasks_due_keyset_idx
+	// (a missing due date sorts as infinity), so that index serves them.
+	if f.DueBefore != nil {
+		w = append(w, sq.Expr("COALESCE(t.due_date, 'infinity'::timestamptz) < ?", *f.DueBefore))
+	}
+	if f.DueAfter != nil {
+		w = append(w, sq.Expr("COALESCE(t.due_date, 'infinity'::timestamptz) >= ? AND t.due_date IS NOT NULL", *f.DueAfter))
+	}
+	if f.Overdue != nil {
+		// index: tasks_open_due_idx (partial on open tasks with a due date)
+		const open = "t.status NOT IN ('COMPLETED', 'CANCELLED') AND t.due_date IS NOT NULL"
+		if *f.Overdue {
+			w = append(w, sq.Expr(open+" AND t.due_date < now()"))
+		} else {
+			w = append(w, sq.Expr("NOT ("+open+" AND t.due_date < now())"))
+		}
+	}
+	if f.Active != nil {
+		// index: tasks_active_created_idx (partial on the active statuses)
+		const active = "t.status IN ('READY', 'IN_PROGRESS', 'BLOCKED')"
+		if *f.Active {
+			w = append(w, sq.Expr(active))
+		} else {
+			w = append(w, sq.Expr("NOT "+active))
+		}
+	}
+	if f.Visibility != nil {
+		// index: tasks_private_created_by_idx for PRIVATE (with createdById: "my private tasks")
+		switch {
+		case *f.Visibility == domain.VisibilityPrivate && v.Anonymous():
+			w = append(w, sq.Expr("FALSE")) // anonymous callers see no private task
+		case *f.Visibility == domain.VisibilityPrivate:
+			w = append(w, sq.Expr("t.visibility = 'PRIVATE'"))
+		default:
+			w = append(w, sq.Expr("t.visibility = 'PUBLIC'"))
+		}
+	}
+	return w
+}
+
+func strs[T ~string](in []T) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// orderKeys are the sort expressions of each ordering, all in one direction
+// so a row comparison expresses the keyset condition, and the cast each
+// cursor value needs. The last key is always the id, which makes the order
+// total.
+var orderKeys = map[domain.TaskOrderField][]struct{ expr, cast string }{
+	// index: tasks_created_keyset_idx (scanned backwards for ASC)
+	domain.OrderCreatedAt: {{"t.created_at", "timestamptz"}, {"t.id", "uuid"}},
+	// index: tasks_updated_keyset_idx
+	domain.OrderUpdatedAt: {{"t.updated_at", "timestamptz"}, {"t.id", "uuid"}},
+	// index: tasks_due_keyset_idx (tasks without a due date sort as infinity)
+	domain.OrderDueDate: {{"COALESCE(t.due_date, 'infinity'::timestamptz)", "timestamptz"}, {"t.id", "uuid"}},
+	// index: tasks_priority_keyset_idx
+	domain.OrderPriority: {{"t.priority", "task_priority"}, {"t.created_at", "timestamptz"}, {"t.id", "uuid"}},
+}
+
+// cursorValues are the keyset values of t for an ordering, as text.
+func cursorValues(t *domain.Task, f domain.TaskOrderField) []string {
+	id := t.ID
+	switch f {
+	case domain.OrderUpdatedAt:
+		return []string{pgTime(t.UpdatedAt), id}
+	case domain.OrderDueDate:
+		if t.DueDate == nil {
+			return []string{"infinity", id}
+		}
+		return []string{pgTime(*t.DueDate), id}
+	case domain.OrderPriority:
+		return []string{string(t.Priority), pgTime(t.CreatedAt), id}
+	default:
+		return []string{pgTime(t.CreatedAt), id}
+	}
+}
+
+func pgTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// ListTasks returns one page of the tasks q.Viewer may see, by keyset: the
+// cursor holds the sort key of the last row, so a page costs an index range
+// scan whatever its depth, and concurrent inserts never shift rows between
+// pages. tagID, when set, restricts to tasks carrying that tag (Tag.tasks).
+func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
+	order := q.Order
+	if !order.Field.Valid() {
+		order = domain.DefaultTaskOrder
+	}
+	if !order.Direction.Valid() {
+		order.Direction = domain.Desc
+	}
+	keys := orderKeys[order.Field]
+	where := taskFilter(q.Viewer, q.Filter, tagID)
+	if q.After != "" {
+		casts := make([]string, len(keys))
+		for i, k := range keys {
+			casts[i] = k.cast
+		}
+		c, err := decodeCursor(q.After, orderName(order), casts)
+		if err != nil {
+			return nil, err
+		}
+		lhs := make([]string, len(keys))
+		rhs := make([]string, len(keys))
+		args := make([]any, len(keys))
+		for i, k := range keys {
+			lhs[i], rhs[i], args[i] = k.expr, "?::"+k.cast, c[i]
+		}
+		op := "<"
+		if order.Direction == domain.Asc {
+			op = ">"
+		}
+		where = append(where, sq.Expr(fmt.Sprintf("(%s) %s (%s)", strings.Join(lhs, ", "), op, strings.Join(rhs, ", ")), args...))
+	}
+	orderBy := make([]string, len(keys))
+	for i, k := range keys {
+		orderBy[i] = k.expr + " " + string(order.Direction)
+	}
+	b := psql.Select(taskCols).From("tasks t").Where(where).OrderBy(orderBy...).Limit(uint64(q.First) + 1)
+	tasks, err := query(ctx, r.pool, b, scanTask)
+	if err != nil {
+		return nil, err
+	}
+	page := &domain.TaskPage{HasNextPage: len(tasks) > q.First}
+	if page.HasNextPage {
+		tasks = tasks[:q.First]
+	}
+	page.Edges = make([]domain.TaskEdge, len(tasks))
+	for i, t := range tasks {
+		page.Edges[i] = domain.TaskEdge{Cursor: encodeCursor(orderName(order), cursorValues(t, order.Field)), Node: t}
+	}
+	return page, nil
+}
+
+func orderName(o domain.TaskOrder) string { return string(o.Field) + ":" + string(o.Direction) }
+
+// CountTasks counts the tasks a list with this filter would walk through.
+func (r *Repo) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error) {
+	sql, args, err := psql.Select("count(*)").From("tasks t").Where(taskFilter(v, f, tagID)).ToSql()
+	if err != nil {
+		return 0, fmt.Errorf("build count: %w", err)
+	}
+	var n int
+	err = r.pool.QueryRow(ctx, sql, args...).Scan(&n)
+	return n, translate(err)
+}
+
+// searchMatch is the text match of a search: full text on the generated
+// search column (index: tasks_search_idx) or trigram similarity on the title
+// for typos (index: tasks_title_trgm_idx); the planner ORs both bitmaps.
+const searchMatch = "(t.search @@ websearch_to_tsquery('english', ?) OR t.title % ?)"
+
+// searchScore ranks full-text hits by cover density and adds title similarity.
+const searchScore = "(ts_rank_cd(t.search, websearch_to_tsquery('english', ?)) + similarity(t.title, ?))::float8"
+
+// SearchTasks returns one page of the tasks v may see that match text, best
+// first, paged by (score, id).
+func (r *Repo) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
+	inner := psql.Select(taskCols).Column(sq.Expr(searchScore+" AS score", text, text)).
+		From("tasks t").Where(sq.And{visibleTo(v), sq.Expr(searchMatch, text, text)})
+	b := psql.Select(taskColumns("s"), "s.score").FromSelect(inner, "s")
+	if after != "" {
+		c, err := decodeCursor(after, searchOrder(text), []string{"float8", "uuid"})
+		if err != nil {
+			return nil, err
+		}
+		b = b.Where("(s.score, s.id) < (?::float8, ?::uuid)", c[0], c[1])
+	}
+	b = b.OrderBy("s.score DESC", "s.id DESC").Limit(uint64(first) + 1)
+	type hit struct {
+		task  *domain.Task
+		score string
+	}
+	hits, err := query(ctx, r.pool, b, func(row pgx.CollectableRow) (hit, error) {
+		var t domain.Task
+		var score float64
+		err := row.Scan(append(taskDest(&t), &score)...)
+		return hit{&t, fmt.Sprint(score)}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	page := &domain.TaskPage{HasNextPage: len(hits) > first}
+	if page.HasNextPage {
+		hits = hits[:first]
+	}
+	page.Edges = make([]domain.TaskEdge, len(hits))
+	for i, h := range hits {
+		page.Edges[i] = domain.TaskEdge{Cursor: encodeCursor(searchOrder(text), []string{h.score, h.task.ID}), Node: h.task}
+	}
+	return page, nil
+}
+
+// CountSearch counts the tasks v may see that match text.
+func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
+	sql, args, err := psql.Select("count(*)").From("tasks t").Where(sq.And{visibleTo(v), sq.Expr(searchMatch, text, text)}).ToSql()
+	if err != nil {
+		return 0, fmt.Errorf("build count: %w", err)
+	}
+	var n int
+	err = r.pool.QueryRow(ctx, sql, args...).Scan(&n)
+	return n, translate(err)
+}

@@ -1,0 +1,175 @@
+package repository
+
+import (
+	"context"
+	"time"
+
+	sq "github.com/Masterminds/squirrel"
+	"github.com/herotasks/api/domain"
+	"github.com/jackc/pgx/v5"
+)
+
+// Guard decides, with the task locked, whether a write may go ahead
+// (authorization, expected version). It returns a domain error to refuse.
+type Guard func(t *domain.Task) error
+
+// lockTask reads a task FOR UPDATE with the transaction's clock and runs
+// guard on it. Every write to a task or its children takes this lock first,
+// which serializes subtask numbering and positions, dependency checks and
+// version checks per task.
+func lockTask(ctx context.Context, tx pgx.Tx, id string, guard Guard) (*domain.Task, time.Time, error) {
+	var t domain.Task
+	var now time.Time
+	err := tx.QueryRow(ctx, "SELECT "+taskCols+", now() FROM tasks t WHERE t.id = $1 FOR UPDATE", id).
+		Scan(append(taskDest(&t), &now)...)
+	if err != nil {
+		return nil, now, translate(err)
+	}
+	if guard != nil {
+		if err := guard(&t); err != nil {
+			return nil, now, err
+		}
+	}
+	return &t, now, nil
+}
+
+// CreateTask stores a new task with its tags and its CREATED history entry in
+// one transaction. The number comes from task_number_seq.
+func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
+	var t *domain.Task
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		t, err = queryRow(ctx, tx, `INSERT INTO tasks AS t (title, description, type, priority, visibility, due_date,
+				assignee_id, estimated_hours, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+taskCols,
+			[]any{in.Title, in.Description, in.Type, in.Priority, in.Visibility, in.DueDate,
+				in.AssigneeID, in.EstimatedHours, in.CreatedByID}, scanTask)
+		if err != nil {
+			return err
+		}
+		if err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, []domain.TaskEvent{{
+			TaskID: t.ID, ActorID: in.CreatedByID, Kind: domain.EventCreated,
+			ToStatus: &t.Status, ToPhase: &t.Phase, CreatedAt: t.CreatedAt,
+		}})
+	})
+	return t, err
+}
+
+// UpdateTask applies p to the task under its row lock after guard agrees,
+// and increments its version.
+func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard Guard) (*domain.Task, error) {
+	var t *domain.Task
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		if _, _, err := lockTask(ctx, tx, id, guard); err != nil {
+			return err
+		}
+		b := psql.Update("tasks AS t").Where("t.id = ?", id).Set("version", sq.Expr("t.version + 1"))
+		if p.Title != nil {
+			b = b.Set("title", *p.Title)
+		}
+		if p.Description != nil {
+			b = b.Set("description", *p.Description)
+		}
+		if p.Type != nil {
+			b = b.Set("type", string(*p.Type))
+		}
+		if p.Priority != nil {
+			b = b.Set("priority", string(*p.Priority))
+		}
+		if p.Visibility != nil {
+			b = b.Set("visibility", string(*p.Visibility))
+		}
+		if p.DueDate.Set {
+			b = b.Set("due_date", p.DueDate.Value)
+		}
+		if p.AssigneeID.Set {
+			b = b.Set("assignee_id", p.AssigneeID.Value)
+		}
+		if p.EstimatedHours.Set {
+			b = b.Set("estimated_hours", p.EstimatedHours.Value)
+		}
+		if p.ActualHours.Set {
+			b = b.Set("actual_hours", p.ActualHours.Value)
+		}
+		rows, err := query(ctx, tx, b.Suffix("RETURNING "+taskCols), scanTask)
+		if err != nil {
+			return err
+		}
+		t = rows[0]
+		return nil
+	})
+	return t, err
+}
+
+// TransitionTask moves a task's status and phase by the workflow rules of
+// domain.Transition, recording each change in task_events in the same
+// transaction. A request that changes nothing writes nothing.
+func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard Guard) (*domain.Task, error) {
+	var out *domain.Task
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		cur, now, err := lockTask(ctx, tx, id, guard)
+		if err != nil {
+			return err
+		}
+		next, events, err := domain.Transition(*cur, req, now)
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			out = cur
+			return nil
+		}
+		out, err = queryRow(ctx, tx, `UPDATE tasks AS t SET status = $2, phase = $3, started_at = $4, completed_at = $5,
+				version = t.version + 1 WHERE t.id = $1 RETURNING `+taskCols,
+			[]any{id, next.Status, next.Phase, next.StartedAt, next.CompletedAt}, scanTask)
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, events)
+	})
+	return out, err
+}
+
+// DeleteTask deletes a task and, by cascade, its subtasks, links and
+// history. It reports whether a task was deleted; a task guard refuses
+// counts as not deleted only when guard returns domain.ErrNotFound.
+func (r *Repo) DeleteTask(ctx context.Context, id string, guard Guard) (*domain.Task, error) {
+	var t *domain.Task
+	err := r.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if t, _, err = lockTask(ctx, tx, id, guard); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM tasks WHERE id = $1", id)
+		return err
+	})
+	return t, err
+}
+
+// insertEvents appends history rows in one statement.
+func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) error {
+	n := len(events)
+	taskIDs, actors, kinds := make([]string, n), make([]*string, n), make([]string, n)
+	fromS, toS, fromP, toP := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	reasons, at := make([]*string, n), make([]time.Time, n)
+	for i, e := range events {
+		taskIDs[i], actors[i], kinds[i], reasons[i], at[i] = e.TaskID, e.ActorID, string(e.Kind), e.Reason, e.CreatedAt
+		fromS[i], toS[i], fromP[i], toP[i] = strp(e.FromStatus), strp(e.ToStatus), strp(e.FromPhase), strp(e.ToPhase)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase, to_phase, reason, created_at)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::task_event_kind[], $4::text[]::task_status[], $5::text[]::task_status[],
+			$6::text[]::workflow_phase[], $7::text[]::workflow_phase[], $8::text[], $9::timestamptz[])`,
+		taskIDs, actors, kinds, fromS, toS, fromP, toP, reasons, at)
+	return translate(err)
+}
+
+func strp[T ~string](p *T) *string {
+	if p == nil {
+		return nil
+	}
+	s := string(*p)
+	return &s
+}

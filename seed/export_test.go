@@ -1,0 +1,9 @@
+package seed
+
+// SetSkipChecksAllowed switches skipping foreign-key checks on or off and
+// returns a function that restores the previous setting.
+func SetSkipChecksAllowed(on bool) (restore func()) {
+	old := skipChecksAllowed
+	skipChecksAllowed = on
+	return func() { skipChecksAllowed = old }
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/config"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/graph"
+	"github.com/herotasks/api/loaders"
+	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/requestid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+//go:embed schema.graphqls
+var schemaSDL string
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flags("serve", "serve [--addr :8080]", stdout)
+	addr := fs.String("addr", "", "listen address (default $HTTP_ADDR or :8080)")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if *addr != "" {
+		cfg.HTTPAddr = *addr
+	}
+	log := newLogger(cfg, stderr)
+
+	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	repo := repository.New(pool)
+
+	var rdb *redis.Client
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return fmt.Errorf("REDIS_URL: %w", err)
+		}
+		rdb = redis.NewClient(opts)
+		defer rdb.Close()
+	}
+
+	authn, err := authenticator(ctx, cfg, repo, log)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           newServer(cfg, log, repo, authn, pool, rdb),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "env", cfg.Env, "playground", cfg.Playground)
+	fmt.Fprintf(stdout, "listening on %s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// authenticator uses JWT_SECRET, or in development makes up a secret and
+// logs a ready admin token for the seeded admin user.
+func authenticator(ctx context.Context, cfg config.Config, repo *repository.Repo, log *slog.Logger) (*auth.Authenticator, error) {
+	if len(cfg.JWTSecret) > 0 {
+		return auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience), nil
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	a := auth.New(secret, cfg.JWTIssuer, cfg.JWTAudience)
+	admin, err := repo.EnsureUser(ctx, "admin@herotasks.local", "Admin", domain.RoleAdmin)
+	if err != nil {
+		return nil, fmt.Errorf("create development admin: %w", err)
+	}
+	tok, err := a.Sign(admin.ID, domain.RoleAdmin, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("JWT_SECRET is not set: using a random secret for this process; development admin token follows",
+		"user_id", admin.ID, "token", tok)
+	return a, nil
+}
+
+// newServer builds the whole HTTP handler.
+func newServer(cfg config.Config, log *slog.Logger, repo *repository.Repo, authn *auth.Authenticator, pool *pgxpool.Pool, rdb *redis.Client) http.Handler {
+	mux := http.NewServeMux()
+	gql := newGraphQL(cfg, log, repo, authn)
+	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, http.MaxBytesHandler(authn.Middleware(gql), cfg.BodyLimit)))
+	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, schemaSDL)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", readyz(pool, rdb))
+	if cfg.Playground {
+		mux.Handle("GET /{$}", playground.Handler("Hero Tasks", "/graphql"))
+	}
+	return requestid.Middleware(recoverer(log, accessLog(log, mux)))
+}
+
+// newGraphQL configures gqlgen's handler: transports, a parsed-query cache,
+// fresh loaders per operation (HTTP and websocket alike), error presenter
+// and panic recovery.
+func newGraphQL(cfg config.Config, log *slog.Logger, repo *repository.Repo, authn *auth.Authenticator) http.Handler {
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Repo: repo, Logger: log}})
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 10 * time.Second,
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			h := p.Authorization()
+			if h == "" {
+				return ctx, nil, nil
+			}
+			v, err := authn.Verify(trimBearer(h))
+			if err != nil {
+				return ctx, nil, errors.New("invalid token")
+			}
+			return auth.WithViewer(ctx, v), nil, nil
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch}
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		h := next(loaders.With(ctx, repo, opts))
+		return func(ctx context.Context) *graphql.Response {
+			resp := h(ctx)
+			// gqlgen answers nothing once the context is done; a request
+			// that ran out of time gets a TIMEOUT error instead of null.
+			if resp == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return &graphql.Response{Errors: gqlerror.List{{Message: "the request took too long",
+					Extensions: map[string]any{"code": "TIMEOUT", "requestId": requestid.From(ctx)}}}}
+			}
+			return resp
+		}
+	})
+	srv.SetErrorPresenter(graph.ErrorPresenter(log))
+	srv.SetRecoverFunc(graph.RecoverFunc(log))
+	return srv
+}
+
+func trimBearer(h string) string {
+	if len(h) > 7 && (h[:7] == "Bearer " || h[:7] == "bearer ") {
+		return h[7:]
+	}
+	return h
+}
+
+// readyz reports whether PostgreSQL answers (required) and Redis's state
+// (reported, not required).
+func readyz(pool *pgxpool.Pool, rdb *redis.Client) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		body := map[string]string{"postgres": "ok", "redis": "not configured"}
+		status := http.StatusOK
+		if err := pool.Ping(ctx); err != nil {
+			body["postgres"], status = "unreachable", http.StatusServiceUnavailable
+		}
+		if rdb != nil {
+			body["redis"] = "ok"
+			if err := rdb.Ping(ctx).Err(); err != nil {
+				body["redis"] = "unreachable"
+			}
+		}
+		writeJSON(w, status, body)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,64 @@
+// Command herotasks is the Hero Tasks GraphQL API server and its tools:
+// serve (the default), migrate, seed and token.
+package main
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "herotasks:", err)
+		os.Exit(1)
+	}
+}
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"serve":   {"run the GraphQL server (the default)", serve},
+	"migrate": {"apply or roll back database migrations: up | down | status", migrate},
+	"seed":    {"fill the database with realistic demo data", seedCmd},
+	"token":   {"print a signed JWT for a user and role", token},
+}
+
+// run is the whole program: tests call it with their own arguments,
+// environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	name, rest := "serve", []string{}
+	if len(args) > 1 {
+		name, rest = args[1], args[2:]
+	}
+	if name == "-h" || name == "--help" || name == "help" {
+		usage(stdout)
+		return nil
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", name)
+	}
+	return cmd.run(ctx, rest, getenv, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: herotasks <command> [flags]\n\ncommands:")
+	for _, name := range []string{"serve", "migrate", "seed", "token"} {
+		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'herotasks <command> --help' for a command's flags. Configuration comes from the environment (see README).")
+}
