@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -66,35 +67,50 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 
 	nested := `nodes { id number assignee { name } createdBy { name } tags { name } subtasks(first: 3) { number tags { name } }
 		dependencies { number } dependents { number } history(first: 5) { kind actor { name } } } pageInfo { endCursor }`
-	queries := []string{
-		`{ tasks(first: 20) { ` + nested + ` } }`,
-		`{ tasks(first: 20, orderBy: {field: UPDATED_AT, direction: DESC}) { nodes { id } } }`,
-		`{ tasks(first: 20, orderBy: {field: DUE_DATE, direction: ASC}) { nodes { id } } }`,
-		`{ tasks(first: 20, orderBy: {field: PRIORITY, direction: ASC}) { nodes { id } } }`,
-		`{ tasks(first: 20, orderBy: {field: CREATED_AT, direction: ASC}) { nodes { id } } }`,
-		`{ tasks(first: 20, filter: {status: [BLOCKED]}) { nodes { id } } }`,
-		`{ tasks(first: 20, filter: {priority: [CRITICAL]}) { nodes { id } } }`,
-		`{ tasks(first: 20, filter: {type: [SECURITY]}) { nodes { id } } }`,
-		fmt.Sprintf(`{ tasks(first: 20, filter: {assigneeId: %q, status: [IN_PROGRESS]}) { nodes { id } } }`, assignee),
-		fmt.Sprintf(`{ tasks(first: 20, filter: {createdById: %q}) { nodes { id } } }`, creator),
-		fmt.Sprintf(`{ tasks(first: 20, filter: {tag: %q}) { nodes { id } } }`, tag),
-		`{ tasks(first: 20, filter: {overdue: true}) { nodes { id } } }`,
-		`{ tasks(first: 20, filter: {dueBefore: "2020-01-01T00:00:00Z"}) { nodes { id } } }`,
-		`{ tasks(first: 20, filter: {visibility: PRIVATE}) { nodes { id } } }`,
-		`{ tasks(first: 20, filter: {active: true}) { nodes { id } } }`,
-		fmt.Sprintf(`{ tasks(first: 20, filter: {visibility: PRIVATE, createdById: %q}) { nodes { id } } }`, creator),
-		fmt.Sprintf(`{ taskByNumber(number: "HT-%d") { id } }`, number),
-		fmt.Sprintf(`{ task(id: %q) { id subtasks { id } } subtask(id: %q) { number task { id } } }`, taskID, subtaskID),
-		`{ searchTasks(query: "cache invalidation", first: 20) { nodes { id } } }`,
-		`{ searchTasks(query: "invalidaton", first: 20) { nodes { id } } }`,
-		`{ tags(first: 5) { name tasks(first: 10) { nodes { id } } } me { id } }`,
+	// Each read path, with the index its first statement (or, for counts, its
+	// last) must use, for an admin, whose statements carry no visibility
+	// clause. "a|b" accepts either: the planner's choice between two indexes
+	// that both serve the query depends on the data.
+	queries := []struct{ query, index string }{
+		{`{ tasks(first: 20) { ` + nested + ` } }`, "tasks_created_keyset_idx"},
+		{`{ tasks(first: 20, orderBy: {field: UPDATED_AT, direction: DESC}) { nodes { id } pageInfo { endCursor } } }`, "tasks_updated_keyset_idx"},
+		{`{ tasks(first: 20, orderBy: {field: DUE_DATE, direction: ASC}) { nodes { id } pageInfo { endCursor } } }`, "tasks_due_keyset_idx"},
+		{`{ tasks(first: 20, orderBy: {field: PRIORITY, direction: ASC}) { nodes { id } pageInfo { endCursor } } }`, "tasks_priority_keyset_idx"},
+		{`{ tasks(first: 20, orderBy: {field: CREATED_AT, direction: ASC}) { nodes { id } pageInfo { endCursor } } }`, "tasks_created_keyset_idx"},
+		{`{ tasks(first: 20, filter: {status: [BLOCKED]}) { nodes { id } pageInfo { endCursor } } }`, "tasks_status_created_idx"},
+		{`{ tasks(first: 20, filter: {priority: [CRITICAL]}) { nodes { id } pageInfo { endCursor } } }`, "tasks_priority_keyset_idx"},
+		{`{ tasks(first: 20, filter: {type: [SECURITY]}) { nodes { id } } }`, "tasks_type_created_idx"},
+		{fmt.Sprintf(`{ tasks(first: 20, filter: {assigneeId: %q, status: [IN_PROGRESS]}, orderBy: {field: DUE_DATE, direction: ASC}) { nodes { id } pageInfo { endCursor } } }`, assignee), "tasks_assignee_status_due_idx"},
+		{fmt.Sprintf(`{ tasks(first: 20, filter: {createdById: %q}) { nodes { id } } }`, creator), "tasks_created_by_idx"},
+		{fmt.Sprintf(`{ tasks(first: 20, filter: {tag: %q}) { nodes { id } } }`, tag), "task_tags_tag_task_idx"},
+		{`{ tasks(first: 20, filter: {overdue: true}, orderBy: {field: DUE_DATE, direction: ASC}) { nodes { id } pageInfo { endCursor } } }`, "tasks_open_due_idx|tasks_due_keyset_idx"},
+		{`{ tasks(first: 1, filter: {overdue: true}) { totalCount } }`, "count:tasks_open_due_idx"},
+		{`{ tasks(first: 20, filter: {dueBefore: "2020-01-01T00:00:00Z"}) { nodes { id } } }`, "tasks_due_keyset_idx"},
+		{`{ tasks(first: 20, filter: {visibility: PRIVATE}) { nodes { id } } }`, ""},
+		{`{ tasks(first: 20, filter: {active: true}) { nodes { id } pageInfo { endCursor } } }`, "tasks_active_created_idx"},
+		{fmt.Sprintf(`{ tasks(first: 20, filter: {visibility: PRIVATE, createdById: %q}) { nodes { id } } }`, creator), "tasks_private_created_by_idx"},
+		{fmt.Sprintf(`{ taskByNumber(number: "HT-%d") { id } }`, number), "tasks_number_key"},
+		{fmt.Sprintf(`{ task(id: %q) { id subtasks { id } } subtask(id: %q) { number task { id } } }`, taskID, subtaskID), ""},
+		{`{ searchTasks(query: "cache invalidation", first: 20) { nodes { id } } }`, "tasks_search_idx"},
+		{`{ searchTasks(query: "invalidaton", first: 20) { nodes { id } } }`, "tasks_title_trgm_idx"},
+		{`{ tags(first: 5) { name tasks(first: 10) { nodes { id } } } me { id } }`, "tags_name_key"},
 	}
 	for _, tok := range []string{admin, viewer, ""} {
 		for _, q := range queries {
-			d := recAPI.ok(t, tok, q, nil)
+			first := len(rec.stmts)
+			d := recAPI.ok(t, tok, q.query, nil)
+			if tok == admin && q.index != "" {
+				s, want := rec.stmts[first], q.index
+				if w, ok := strings.CutPrefix(want, "count:"); ok {
+					s, want = rec.stmts[len(rec.stmts)-1], w
+				}
+				used := indexesUsed(t, api, s)
+				assert.True(t, slices.ContainsFunc(strings.Split(want, "|"), func(ix string) bool { return slices.Contains(used, ix) }),
+					"%s uses %v, want %s:\n%s", q.query, used, want, s.sql)
+			}
 			// The second page exercises the keyset condition.
 			if c := str(d, "tasks", "pageInfo", "endCursor"); c != "" {
-				recAPI.ok(t, tok, strings.Replace(q, "tasks(first: 20", fmt.Sprintf("tasks(first: 20, after: %q", c), 1), nil)
+				recAPI.ok(t, tok, strings.Replace(q.query, "tasks(first: 20", fmt.Sprintf("tasks(first: 20, after: %q", c), 1), nil)
 			}
 		}
 	}
@@ -105,16 +121,42 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		if !strings.HasPrefix(strings.TrimSpace(s.sql), "SELECT") && !strings.HasPrefix(strings.TrimSpace(s.sql), "WITH") {
 			continue
 		}
-		var plan []map[string]any
-		var raw []byte
-		require.NoError(t, api.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&raw), s.sql)
-		require.NoError(t, json.Unmarshal(raw, &plan))
-		for _, rel := range seqScans(plan[0]["Plan"]) {
+		plan, raw := explain(t, api, s)
+		for _, rel := range seqScans(plan) {
 			assert.False(t, largeTables[rel], "sequential scan on %s in:\n%s\nargs %v\nplan %s", rel, s.sql, s.args, raw)
 		}
 		checked++
 	}
 	t.Logf("EXPLAINed %d statements", checked)
+}
+
+// explain returns the plan of a recorded statement, decoded and raw.
+func explain(t *testing.T, api *testAPI, s recorded) (any, []byte) {
+	t.Helper()
+	var raw []byte
+	require.NoError(t, api.pool.QueryRow(context.Background(), "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&raw), s.sql)
+	var plan []map[string]any
+	require.NoError(t, json.Unmarshal(raw, &plan))
+	return plan[0]["Plan"], raw
+}
+
+// indexesUsed lists the indexes in a statement's plan.
+func indexesUsed(t *testing.T, api *testAPI, s recorded) []string {
+	plan, _ := explain(t, api, s)
+	var out []string
+	var walk func(any)
+	walk = func(n any) {
+		m, _ := n.(map[string]any)
+		if name, ok := m["Index Name"].(string); ok {
+			out = append(out, name)
+		}
+		plans, _ := m["Plans"].([]any)
+		for _, p := range plans {
+			walk(p)
+		}
+	}
+	walk(plan)
+	return out
 }
 
 // seqScans lists the relations a plan scans sequentially (partitions are

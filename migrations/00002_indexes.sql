@@ -26,22 +26,27 @@ $$;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_created_keyset_idx ON tasks (created_at DESC, id DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_updated_keyset_idx ON tasks (updated_at DESC, id DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_due_keyset_idx ON tasks ((COALESCE(due_date, 'infinity'::timestamptz)), id);
+-- Also serves the priority filter: equality on priority, then (created_at,
+-- id) in either direction.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_priority_keyset_idx ON tasks (priority, created_at, id);
 
 -- Filters combined with the default order.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_status_created_idx ON tasks (status, created_at DESC, id DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_type_created_idx ON tasks (type, created_at DESC, id DESC);
-CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_priority_created_idx ON tasks (priority, created_at DESC, id DESC);
 
--- "My work": assigned tasks by status and due date; unassigned rows are not indexed.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_assignee_status_due_idx ON tasks (assignee_id, status, due_date)
+-- "My work": assigned tasks by status and due date; unassigned rows are not
+-- indexed. The due date is the DUE_DATE ordering's expression (a missing one
+-- sorts last), so the index yields that order and its keyset.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_assignee_status_due_idx
+    ON tasks (assignee_id, status, (COALESCE(due_date, 'infinity'::timestamptz)), id)
     WHERE assignee_id IS NOT NULL;
 -- Active work (READY, IN_PROGRESS, BLOCKED), newest first.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_active_created_idx ON tasks (created_at DESC, id DESC)
     WHERE status IN ('READY', 'IN_PROGRESS', 'BLOCKED');
--- Open tasks by due date: the overdue filter adds due_date < now() at query
--- time, since a predicate with now() could not be indexed.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_open_due_idx ON tasks (due_date, id)
+-- Open tasks by due date (the DUE_DATE ordering's expression): the overdue
+-- filter adds due_date < now() at query time, since a predicate with now()
+-- could not be indexed.
+CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_open_due_idx ON tasks ((COALESCE(due_date, 'infinity'::timestamptz)), id)
     WHERE status NOT IN ('COMPLETED', 'CANCELLED') AND due_date IS NOT NULL;
 -- Private tasks are few; visibility checks for a user look them up by owner.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_private_created_by_idx ON tasks (created_by, created_at DESC)
@@ -49,7 +54,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_private_created_by_idx ON tasks (c
 
 -- Foreign keys (the createdById filter; user deletion sets these to NULL; without an index each
 -- deleted user would scan tasks).
-CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_created_by_idx ON tasks (created_by);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_created_by_idx ON tasks (created_by, created_at DESC, id DESC);
 
 -- Search: ranked full text and fuzzy title matching.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_search_idx ON tasks USING gin (search);
@@ -74,7 +79,6 @@ DROP INDEX CONCURRENTLY IF EXISTS tasks_private_created_by_idx;
 DROP INDEX CONCURRENTLY IF EXISTS tasks_open_due_idx;
 DROP INDEX CONCURRENTLY IF EXISTS tasks_active_created_idx;
 DROP INDEX CONCURRENTLY IF EXISTS tasks_assignee_status_due_idx;
-DROP INDEX CONCURRENTLY IF EXISTS tasks_priority_created_idx;
 DROP INDEX CONCURRENTLY IF EXISTS tasks_type_created_idx;
 DROP INDEX CONCURRENTLY IF EXISTS tasks_status_created_idx;
 DROP INDEX CONCURRENTLY IF EXISTS tasks_priority_keyset_idx;

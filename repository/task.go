@@ -64,23 +64,18 @@ func visibleTo(v domain.Viewer) sq.Sqlizer {
 // prove the index applies even with a generic plan.
 func taskFilter(v domain.Viewer, f domain.TaskFilter, tagID string) sq.And {
 	w := sq.And{visibleTo(v)}
-	if len(f.Status) > 0 {
-		// index: tasks_status_created_idx
-		w = append(w, sq.Expr("t.status = ANY(?::text[]::task_status[])", strs(f.Status)))
-	}
-	if len(f.Priority) > 0 {
-		// index: tasks_priority_created_idx
-		w = append(w, sq.Expr("t.priority = ANY(?::text[]::task_priority[])", strs(f.Priority)))
-	}
-	if len(f.Type) > 0 {
-		// index: tasks_type_created_idx
-		w = append(w, sq.Expr("t.type = ANY(?::text[]::task_type[])", strs(f.Type)))
-	}
-	if len(f.Phase) > 0 {
-		w = append(w, sq.Expr("t.phase = ANY(?::text[]::workflow_phase[])", strs(f.Phase)))
-	}
+	// A single value is an equality, so the composite index on (column,
+	// created_at, id) also yields the order; = ANY(array) would not.
+	// index: tasks_status_created_idx
+	w = appendIn(w, "t.status", "task_status", f.Status)
+	// index: tasks_priority_keyset_idx
+	w = appendIn(w, "t.priority", "task_priority", f.Priority)
+	// index: tasks_type_created_idx
+	w = appendIn(w, "t.type", "task_type", f.Type)
+	w = appendIn(w, "t.phase", "workflow_phase", f.Phase)
 	if f.AssigneeID != nil {
-		// index: tasks_assignee_status_due_idx (partial on assignee_id IS NOT NULL)
+		// index: tasks_assignee_status_due_idx (partial on assignee_id IS NOT NULL;
+		// "my work" by status, ordered by due date)
 		w = append(w, sq.Expr("t.assignee_id = ?::uuid", *f.AssigneeID))
 	}
 	if f.Unassigned != nil {
@@ -91,7 +86,7 @@ func taskFilter(v domain.Viewer, f domain.TaskFilter, tagID string) sq.And {
 		}
 	}
 	if f.CreatedByID != nil {
-		// index: tasks_created_by_idx
+		// index: tasks_created_by_idx (created_by, created_at DESC, id DESC)
 		w = append(w, sq.Expr("t.created_by = ?::uuid", *f.CreatedByID))
 	}
 	if f.Tag != nil {
@@ -111,7 +106,8 @@ func taskFilter(v domain.Viewer, f domain.TaskFilter, tagID string) sq.And {
 		w = append(w, sq.Expr("COALESCE(t.due_date, 'infinity'::timestamptz) >= ? AND t.due_date IS NOT NULL", *f.DueAfter))
 	}
 	if f.Overdue != nil {
-		// index: tasks_open_due_idx (partial on open tasks with a due date)
+		// index: tasks_open_due_idx (partial on open tasks with a due date,
+		// in due-date order)
 		const open = "t.status NOT IN ('COMPLETED', 'CANCELLED') AND t.due_date IS NOT NULL"
 		if *f.Overdue {
 			w = append(w, sq.Expr(open+" AND t.due_date < now()"))
@@ -140,6 +136,17 @@ func taskFilter(v domain.Viewer, f domain.TaskFilter, tagID string) sq.And {
 		}
 	}
 	return w
+}
+
+// appendIn adds "col = value" for one value, "col = ANY(values)" for more.
+func appendIn[T ~string](w sq.And, col, typ string, values []T) sq.And {
+	switch len(values) {
+	case 0:
+		return w
+	case 1:
+		return append(w, sq.Expr(col+" = ?::text::"+typ, string(values[0])))
+	}
+	return append(w, sq.Expr(col+" = ANY(?::text[]::"+typ+"[])", strs(values)))
 }
 
 func strs[T ~string](in []T) []string {
