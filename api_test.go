@@ -9,18 +9,21 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/repository"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -43,6 +46,8 @@ type testAPI struct {
 	repo  *repository.Repo
 	authn *auth.Authenticator
 	sql   *countingTracer
+	cache *cache.Cache          // nil with the entity cache off
+	rdb   redis.UniversalClient // nil without Redis
 }
 
 func newTestAPI(t *testing.T, env ...string) *testAPI {
@@ -50,10 +55,13 @@ func newTestAPI(t *testing.T, env ...string) *testAPI {
 	return serveTestAPI(t, testdb.New(t), &countingTracer{}, env...)
 }
 
-// serveTestAPI starts a server on an existing database with tracer on its pool.
+// serveTestAPI starts a server on an existing database with tracer on its
+// pool. With REDIS_URL set (make test sets it) the entity cache is on, under
+// a key prefix of the test's own, unless env says ENTITY_CACHE=off.
 func serveTestAPI(t *testing.T, dbURL string, tracer pgx.QueryTracer, env ...string) *testAPI {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": dbURL, "JWT_SECRET": testSecret}
+	vars := map[string]string{"DATABASE_URL": dbURL, "JWT_SECRET": testSecret, "REDIS_URL": os.Getenv("REDIS_URL"),
+		"CACHE_PREFIX": "ht:test:" + dbURL[strings.LastIndex(dbURL, "/")+1:]}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
@@ -63,12 +71,18 @@ func serveTestAPI(t *testing.T, dbURL string, tracer pgx.QueryTracer, env ...str
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	repo := repository.New(pool)
-	authn := auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience)
+	rdb, err := newRedis(cfg)
+	require.NoError(t, err)
+	if rdb != nil {
+		t.Cleanup(func() { rdb.Close() })
+	}
+	d := newDeps(cfg, repo, rdb)
+	d.authn = auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(newServer(cfg, log, repo, authn, pool, nil))
+	srv := httptest.NewServer(newServer(cfg, log, d))
 	t.Cleanup(srv.Close)
 	counter, _ := tracer.(*countingTracer)
-	return &testAPI{dbURL: dbURL, url: srv.URL, pool: pool, repo: repo, authn: authn, sql: counter}
+	return &testAPI{dbURL: dbURL, url: srv.URL, pool: pool, repo: repo, authn: d.authn, sql: counter, cache: d.cache, rdb: rdb}
 }
 
 // user creates a user with role and returns its id and a bearer token.
@@ -169,4 +183,23 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// cachePrefix is the key prefix this server's cache uses.
+func (a *testAPI) cachePrefix() string {
+	return "ht:test:" + a.dbURL[strings.LastIndex(a.dbURL, "/")+1:]
+}
+
+// cacheFlush deletes this test's keys, for a cold start.
+func (a *testAPI) cacheFlush(t *testing.T) {
+	t.Helper()
+	if a.rdb == nil {
+		return
+	}
+	ctx := context.Background()
+	keys, err := a.rdb.Keys(ctx, a.cachePrefix()+":*").Result()
+	require.NoError(t, err)
+	if len(keys) > 0 {
+		require.NoError(t, a.rdb.Del(ctx, keys...).Err())
+	}
 }

@@ -18,7 +18,7 @@ import (
 // window, which would split a batch (a latency trade-off, measured in make
 // bench, not a correctness one).
 func TestNestedQueryOneStatementPerLevel(t *testing.T) {
-	api := newTestAPI(t, "LOADER_WAIT", "50ms")
+	api := newTestAPI(t, "LOADER_WAIT", "50ms", "ENTITY_CACHE", "off")
 	ctx := context.Background()
 	_, editor := api.user(t, domain.RoleEditor)
 	for i := range 12 {

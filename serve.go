@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph"
@@ -57,17 +58,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer pool.Close()
 	repo := repository.New(pool)
 
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("REDIS_URL: %w", err)
-		}
-		rdb = redis.NewClient(opts)
+	rdb, err := newRedis(cfg)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
 		defer rdb.Close()
 	}
+	d := newDeps(cfg, repo, rdb)
+	go d.cache.Start(ctx)
 
-	authn, err := authenticator(ctx, cfg, repo, log)
+	d.authn, err = authenticator(ctx, cfg, repo, log)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	srv := &http.Server{
-		Handler:           newServer(cfg, log, repo, authn, pool, rdb),
+		Handler:           newServer(cfg, log, d),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
@@ -128,11 +129,55 @@ func authenticator(ctx context.Context, cfg config.Config, repo *repository.Repo
 	return a, nil
 }
 
+// deps are the server's collaborators, built once.
+type deps struct {
+	repo  *repository.Repo
+	store graph.Store // repo, or the cache decorating it
+	cache *cache.Cache
+	rdb   redis.UniversalClient
+	authn *auth.Authenticator
+}
+
+// newRedis connects to Redis Cluster (REDIS_ADDRS) or one Redis (REDIS_URL)
+// with tight timeouts and no retries: a slow Redis must cost a request a few
+// milliseconds, never more, before it falls back to PostgreSQL.
+func newRedis(cfg config.Config) (redis.UniversalClient, error) {
+	t := cfg.Cache.Timeout
+	switch {
+	case len(cfg.RedisAddrs) > 0:
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisAddrs, DialTimeout: 4 * t, ReadTimeout: t,
+			WriteTimeout: t, PoolTimeout: t, MaxRetries: -1, ContextTimeoutEnabled: true}), nil
+	case cfg.RedisURL != "":
+		o, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries = 4*t, t, t, t, -1
+		o.ContextTimeoutEnabled = true
+		return redis.NewClient(o), nil
+	}
+	return nil, nil
+}
+
+// newDeps decorates the repository with the cache when Redis is configured
+// and ENTITY_CACHE is on.
+func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient) deps {
+	d := deps{repo: repo, store: repo, rdb: rdb}
+	if rdb != nil && cfg.EntityCache {
+		cc := cfg.Cache
+		d.cache = cache.New(rdb, cache.Options{Prefix: cc.Prefix, EntityTTL: cc.EntityTTL, RelationTTL: cc.RelationTTL,
+			NegativeTTL: cc.NegativeTTL, StatsTTL: cc.StatsTTL, SearchTTL: cc.SearchTTL, LeaseTTL: cc.LeaseTTL,
+			Jitter: 0.1, Timeout: cc.Timeout})
+		d.store = cache.NewStore(repo, d.cache)
+	}
+	return d
+}
+
 // newServer builds the whole HTTP handler.
-func newServer(cfg config.Config, log *slog.Logger, repo *repository.Repo, authn *auth.Authenticator, pool *pgxpool.Pool, rdb *redis.Client) http.Handler {
+func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	mux := http.NewServeMux()
-	gql := newGraphQL(cfg, log, repo, authn)
-	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, http.MaxBytesHandler(authn.Middleware(gql), cfg.BodyLimit)))
+	gql := newGraphQL(cfg, log, d)
+	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, http.MaxBytesHandler(d.authn.Middleware(gql), cfg.BodyLimit)))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, schemaSDL)
@@ -140,7 +185,7 @@ func newServer(cfg config.Config, log *slog.Logger, repo *repository.Repo, authn
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", readyz(pool, rdb))
+	mux.HandleFunc("GET /readyz", readyz(d.repo.Pool(), d.rdb))
 	if cfg.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Hero Tasks", "/graphql"))
 	}
@@ -150,8 +195,9 @@ func newServer(cfg config.Config, log *slog.Logger, repo *repository.Repo, authn
 // newGraphQL configures gqlgen's handler: transports, a parsed-query cache,
 // fresh loaders per operation (HTTP and websocket alike), error presenter
 // and panic recovery.
-func newGraphQL(cfg config.Config, log *slog.Logger, repo *repository.Repo, authn *auth.Authenticator) http.Handler {
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Repo: repo, Logger: log}})
+func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
+	authn := d.authn
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: d.store, Cache: d.cache, Logger: log}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
@@ -175,8 +221,11 @@ func newGraphQL(cfg config.Config, log *slog.Logger, repo *repository.Repo, auth
 		srv.Use(extension.Introspection{})
 	}
 	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch}
+	if !cfg.Loaders {
+		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		h := next(loaders.With(ctx, repo, opts))
+		h := next(loaders.With(ctx, d.store, opts))
 		return func(ctx context.Context) *graphql.Response {
 			resp := h(ctx)
 			// gqlgen answers nothing once the context is done; a request
@@ -202,7 +251,7 @@ func trimBearer(h string) string {
 
 // readyz reports whether PostgreSQL answers (required) and Redis's state
 // (reported, not required).
-func readyz(pool *pgxpool.Pool, rdb *redis.Client) http.HandlerFunc {
+func readyz(pool *pgxpool.Pool, rdb redis.UniversalClient) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

@@ -360,8 +360,9 @@ func TestDatabaseDown(t *testing.T) {
 		return map[string]string{"DATABASE_URL": "postgres://unused", "JWT_SECRET": testSecret}[k]
 	})
 	require.NoError(t, err)
-	srv := httptest.NewServer(newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), repository.New(pool),
-		auth.New(cfg.JWTSecret, "", ""), pool, nil))
+	d := newDeps(cfg, repository.New(pool), nil)
+	d.authn = auth.New(cfg.JWTSecret, "", "")
+	srv := httptest.NewServer(newServer(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), d))
 	t.Cleanup(srv.Close)
 	api := &testAPI{url: srv.URL}
 

@@ -36,6 +36,21 @@ type Config struct {
 	LoaderWait      time.Duration
 	LoaderMaxBatch  int
 	DBMaxConns      int32
+	Loaders         bool // off only for benchmarks: one query per row
+	Cache           CacheConfig
+}
+
+// CacheConfig tunes the Redis layer.
+type CacheConfig struct {
+	Timeout           time.Duration
+	EntityTTL         time.Duration
+	RelationTTL       time.Duration
+	NegativeTTL       time.Duration
+	StatsTTL          time.Duration
+	SearchTTL         time.Duration
+	PersistedQueryTTL time.Duration
+	LeaseTTL          time.Duration
+	Prefix            string
 }
 
 // Production reports whether APP_ENV is production.
@@ -66,6 +81,18 @@ func Load(getenv func(string) string) (Config, error) {
 		LoaderWait:      p.duration("LOADER_WAIT", 5*time.Millisecond),
 		LoaderMaxBatch:  p.int("LOADER_MAX_BATCH", 500, 1, 10_000),
 		DBMaxConns:      int32(p.int("DB_MAX_CONNS", 20, 1, 1000)),
+		Loaders:         p.onOff("LOADERS", true),
+		Cache: CacheConfig{
+			Timeout:           p.duration("CACHE_TIMEOUT", 50*time.Millisecond),
+			EntityTTL:         p.duration("CACHE_ENTITY_TTL", 10*time.Minute),
+			RelationTTL:       p.duration("CACHE_RELATION_TTL", 10*time.Minute),
+			NegativeTTL:       p.duration("CACHE_NEGATIVE_TTL", 30*time.Second),
+			StatsTTL:          p.duration("CACHE_STATS_TTL", 30*time.Second),
+			SearchTTL:         p.duration("CACHE_SEARCH_TTL", 30*time.Second),
+			PersistedQueryTTL: p.duration("CACHE_PERSISTED_QUERY_TTL", 24*time.Hour),
+			LeaseTTL:          p.duration("CACHE_LEASE_TTL", 2*time.Second),
+			Prefix:            p.str("CACHE_PREFIX", "ht:v1"),
+		},
 	}
 	switch lvl := strings.ToLower(p.str("LOG_LEVEL", "info")); lvl {
 	case "debug", "info", "warn", "error":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -43,6 +44,23 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	CacheKindStatistics struct {
+		Errors        func(childComplexity int) int
+		Fills         func(childComplexity int) int
+		Hits          func(childComplexity int) int
+		Invalidations func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Misses        func(childComplexity int) int
+		Type          func(childComplexity int) int
+	}
+
+	CacheStatistics struct {
+		Breaker    func(childComplexity int) int
+		Enabled    func(childComplexity int) int
+		EpochBumps func(childComplexity int) int
+		Kinds      func(childComplexity int) int
+	}
+
 	Mutation struct {
 		AddDependency     func(childComplexity int, taskID string, dependsOnID string) int
 		AddSubtaskTags    func(childComplexity int, subtaskID string, tags []string) int
@@ -70,14 +88,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Me             func(childComplexity int) int
-		SearchTasks    func(childComplexity int, query string, first int, after *string) int
-		Subtask        func(childComplexity int, id string) int
-		Tags           func(childComplexity int, first int, after *string) int
-		Task           func(childComplexity int, id string) int
-		TaskByNumber   func(childComplexity int, number string) int
-		TaskStatistics func(childComplexity int) int
-		Tasks          func(childComplexity int, first int, after *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) int
+		CacheStatistics func(childComplexity int) int
+		Me              func(childComplexity int) int
+		SearchTasks     func(childComplexity int, query string, first int, after *string) int
+		Subtask         func(childComplexity int, id string) int
+		Tags            func(childComplexity int, first int, after *string) int
+		Task            func(childComplexity int, id string) int
+		TaskByNumber    func(childComplexity int, number string) int
+		TaskStatistics  func(childComplexity int) int
+		Tasks           func(childComplexity int, first int, after *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) int
 	}
 
 	StatusCount struct {
@@ -213,6 +232,7 @@ type QueryResolver interface {
 	Tags(ctx context.Context, first int, after *string) ([]*domain.Tag, error)
 	TaskStatistics(ctx context.Context) (*model.TaskStatistics, error)
 	Me(ctx context.Context) (*domain.User, error)
+	CacheStatistics(ctx context.Context) (*model.CacheStatistics, error)
 }
 type SubtaskResolver interface {
 	Task(ctx context.Context, obj *domain.Subtask) (*domain.Task, error)
@@ -256,6 +276,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "CacheKindStatistics.errors":
+		if e.ComplexityRoot.CacheKindStatistics.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Errors(childComplexity), true
+	case "CacheKindStatistics.fills":
+		if e.ComplexityRoot.CacheKindStatistics.Fills == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Fills(childComplexity), true
+	case "CacheKindStatistics.hits":
+		if e.ComplexityRoot.CacheKindStatistics.Hits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Hits(childComplexity), true
+	case "CacheKindStatistics.invalidations":
+		if e.ComplexityRoot.CacheKindStatistics.Invalidations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Invalidations(childComplexity), true
+	case "CacheKindStatistics.kind":
+		if e.ComplexityRoot.CacheKindStatistics.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Kind(childComplexity), true
+	case "CacheKindStatistics.misses":
+		if e.ComplexityRoot.CacheKindStatistics.Misses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Misses(childComplexity), true
+	case "CacheKindStatistics.type":
+		if e.ComplexityRoot.CacheKindStatistics.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheKindStatistics.Type(childComplexity), true
+
+	case "CacheStatistics.breaker":
+		if e.ComplexityRoot.CacheStatistics.Breaker == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheStatistics.Breaker(childComplexity), true
+	case "CacheStatistics.enabled":
+		if e.ComplexityRoot.CacheStatistics.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheStatistics.Enabled(childComplexity), true
+	case "CacheStatistics.epochBumps":
+		if e.ComplexityRoot.CacheStatistics.EpochBumps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheStatistics.EpochBumps(childComplexity), true
+	case "CacheStatistics.kinds":
+		if e.ComplexityRoot.CacheStatistics.Kinds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CacheStatistics.Kinds(childComplexity), true
 
 	case "Mutation.addDependency":
 		if e.ComplexityRoot.Mutation.AddDependency == nil {
@@ -426,6 +514,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PriorityCount.Priority(childComplexity), true
+
+	case "Query.cacheStatistics":
+		if e.ComplexityRoot.Query.CacheStatistics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CacheStatistics(childComplexity), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -1562,6 +1657,38 @@ type Query {
   taskStatistics: TaskStatistics!
   "The caller; ` + "`" + `null` + "`" + ` when anonymous."
   me: User
+  "Counters of the Redis cache of the server instance that answers. Admins only (` + "`" + `FORBIDDEN` + "`" + ` otherwise)."
+  cacheStatistics: CacheStatistics!
+}
+
+"What one server instance's Redis cache has done since it started."
+type CacheStatistics {
+  "False when Redis is not configured or ` + "`" + `ENTITY_CACHE=off` + "`" + `."
+  enabled: Boolean!
+  "The circuit breaker in front of Redis: ` + "`" + `closed` + "`" + ` (in use), ` + "`" + `open` + "`" + ` (bypassed) or ` + "`" + `half-open` + "`" + ` (probing)."
+  breaker: String!
+  "How often this instance retired every cached entry (epoch bump) after an invalidation could not reach Redis."
+  epochBumps: Int!
+  "Counters per kind of cached item."
+  kinds: [CacheKindStatistics!]!
+}
+
+"Counters of one kind of cached item."
+type CacheKindStatistics {
+  "The kind: ` + "`" + `task` + "`" + `, ` + "`" + `subtask` + "`" + `, ` + "`" + `tag` + "`" + `, ` + "`" + `user` + "`" + `, ` + "`" + `task_subtasks` + "`" + `, ` + "`" + `task_tags` + "`" + `, ` + "`" + `subtask_tags` + "`" + `, ` + "`" + `task_dependencies` + "`" + `, ` + "`" + `task_dependents` + "`" + `, ` + "`" + `task_history` + "`" + `."
+  kind: String!
+  "` + "`" + `entity` + "`" + ` or ` + "`" + `relation` + "`" + ` (an id list hanging off an entity)."
+  type: String!
+  "Reads answered from Redis."
+  hits: Int!
+  "Reads that went to PostgreSQL."
+  misses: Int!
+  "Values stored after a miss (under a lease)."
+  fills: Int!
+  "Redis calls that failed or timed out (the request was served from PostgreSQL)."
+  errors: Int!
+  "Keys deleted by mutations after commit."
+  invalidations: Int!
 }
 
 type Mutation {
@@ -1624,6 +1751,40 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_CacheKindStatistics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_CacheKindStatistics_kind(ctx, field)
+	case "type":
+		return ec.fieldContext_CacheKindStatistics_type(ctx, field)
+	case "hits":
+		return ec.fieldContext_CacheKindStatistics_hits(ctx, field)
+	case "misses":
+		return ec.fieldContext_CacheKindStatistics_misses(ctx, field)
+	case "fills":
+		return ec.fieldContext_CacheKindStatistics_fills(ctx, field)
+	case "errors":
+		return ec.fieldContext_CacheKindStatistics_errors(ctx, field)
+	case "invalidations":
+		return ec.fieldContext_CacheKindStatistics_invalidations(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CacheKindStatistics", field.Name)
+}
+
+func (ec *executionContext) childFields_CacheStatistics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_CacheStatistics_enabled(ctx, field)
+	case "breaker":
+		return ec.fieldContext_CacheStatistics_breaker(ctx, field)
+	case "epochBumps":
+		return ec.fieldContext_CacheStatistics_epochBumps(ctx, field)
+	case "kinds":
+		return ec.fieldContext_CacheStatistics_kinds(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CacheStatistics", field.Name)
+}
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -2540,6 +2701,268 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _CacheKindStatistics_kind(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "String")
+}
+
+func (ec *executionContext) _CacheKindStatistics_type(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "String")
+}
+
+func (ec *executionContext) _CacheKindStatistics_hits(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_hits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_hits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CacheKindStatistics_misses(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_misses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Misses, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_misses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CacheKindStatistics_fills(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_fills(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fills, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_fills(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CacheKindStatistics_errors(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CacheKindStatistics_invalidations(ctx context.Context, field graphql.CollectedField, obj *cache.Stat) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheKindStatistics_invalidations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invalidations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheKindStatistics_invalidations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheKindStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CacheStatistics_enabled(ctx context.Context, field graphql.CollectedField, obj *model.CacheStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheStatistics_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheStatistics_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheStatistics", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CacheStatistics_breaker(ctx context.Context, field graphql.CollectedField, obj *model.CacheStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheStatistics_breaker(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Breaker, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheStatistics_breaker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheStatistics", field, false, false, "String")
+}
+
+func (ec *executionContext) _CacheStatistics_epochBumps(ctx context.Context, field graphql.CollectedField, obj *model.CacheStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheStatistics_epochBumps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EpochBumps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheStatistics_epochBumps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CacheStatistics", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CacheStatistics_kinds(ctx context.Context, field graphql.CollectedField, obj *model.CacheStatistics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CacheStatistics_kinds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kinds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*cache.Stat) graphql.Marshaler {
+			return ec.marshalNCacheKindStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋcacheᚐStatᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CacheStatistics_kinds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CacheStatistics",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CacheKindStatistics(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _Mutation_createTask(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -3528,6 +3951,38 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_cacheStatistics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cacheStatistics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CacheStatistics(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CacheStatistics) graphql.Marshaler {
+			return ec.marshalNCacheStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐCacheStatistics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cacheStatistics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CacheStatistics(ctx, field)
 		},
 	}
 	return fc, nil
@@ -7105,6 +7560,117 @@ func UnmarshalUpdateTaskInput(ctx context.Context, raw any) (model.UpdateTaskInp
 
 // region    **************************** object.gotpl ****************************
 
+var cacheKindStatisticsImplementors = []string{"CacheKindStatistics"}
+
+func (ec *executionContext) _CacheKindStatistics(ctx context.Context, sel ast.SelectionSet, obj *cache.Stat) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cacheKindStatisticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CacheKindStatistics")
+		case "kind":
+			out.Values[i] = ec._CacheKindStatistics_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._CacheKindStatistics_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hits":
+			out.Values[i] = ec._CacheKindStatistics_hits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "misses":
+			out.Values[i] = ec._CacheKindStatistics_misses(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fills":
+			out.Values[i] = ec._CacheKindStatistics_fills(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CacheKindStatistics_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalidations":
+			out.Values[i] = ec._CacheKindStatistics_invalidations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cacheStatisticsImplementors = []string{"CacheStatistics"}
+
+func (ec *executionContext) _CacheStatistics(ctx context.Context, sel ast.SelectionSet, obj *model.CacheStatistics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cacheStatisticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CacheStatistics")
+		case "enabled":
+			out.Values[i] = ec._CacheStatistics_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "breaker":
+			out.Values[i] = ec._CacheStatistics_breaker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "epochBumps":
+			out.Values[i] = ec._CacheStatistics_epochBumps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kinds":
+			out.Values[i] = ec._CacheStatistics_kinds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7374,6 +7940,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
+				})
+		case "cacheStatistics":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_cacheStatistics(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -8445,6 +9017,38 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCacheKindStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋcacheᚐStatᚄ(ctx context.Context, sel ast.SelectionSet, v []*cache.Stat) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCacheKindStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋcacheᚐStat(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCacheKindStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋcacheᚐStat(ctx context.Context, sel ast.SelectionSet, v *cache.Stat) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CacheKindStatistics!")
+		return graphql.Null
+	}
+	return ec._CacheKindStatistics(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCacheStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐCacheStatistics(ctx context.Context, sel ast.SelectionSet, v *model.CacheStatistics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CacheStatistics!")
+		return graphql.Null
+	}
+	return ec._CacheStatistics(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateSubtaskInput2githubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐCreateSubtaskInput(ctx context.Context, v any) (model.CreateSubtaskInput, error) {
 	res, err := ec.unmarshalInputCreateSubtaskInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8491,6 +9095,20 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}

@@ -7,15 +7,44 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/repository"
 )
 
+// Store is what the resolvers need from storage: the repository, or the
+// cache decorating it.
+type Store interface {
+	loaders.Store
+	TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error)
+	ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error)
+	CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error)
+	SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error)
+	CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error)
+	ListTags(ctx context.Context, first int, afterName string) ([]*domain.Tag, error)
+	TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error)
+
+	CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error)
+	UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error)
+	TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error)
+	DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error)
+	CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard repository.Guard) (*domain.Subtask, error)
+	UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard repository.Guard) (*domain.Subtask, error)
+	DeleteSubtask(ctx context.Context, id string, guard repository.Guard) (*domain.Subtask, error)
+	AddTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error)
+	RemoveTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error)
+	AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error)
+	RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error)
+	AddDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error)
+	RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error)
+}
+
 // Resolver holds the dependencies of every resolver, filled once in server.go.
 type Resolver struct {
-	Repo   *repository.Repo
+	Store  Store
+	Cache  *cache.Cache // nil when the entity cache is off
 	Logger *slog.Logger
 }
 
@@ -32,12 +61,12 @@ func (r *Resolver) visibleTask(ctx context.Context, id string) (*domain.Task, er
 // taskConnection pages through tasks (all, or those tagged tagID) with a
 // lazily counted total.
 func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID string) (*model.TaskConnection, error) {
-	page, err := r.Repo.ListTasks(ctx, q, tagID)
+	page, err := r.Store.ListTasks(ctx, q, tagID)
 	if err != nil {
 		return nil, err
 	}
 	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
-		return r.Repo.CountTasks(ctx, q.Viewer, q.Filter, tagID)
+		return r.Store.CountTasks(ctx, q.Viewer, q.Filter, tagID)
 	}}, nil
 }
 

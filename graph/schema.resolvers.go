@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/loaders"
@@ -27,7 +28,7 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTas
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.CreateTask(ctx, in)
+	return r.Store.CreateTask(ctx, in)
 }
 
 // UpdateTask is the resolver for the updateTask field.
@@ -44,7 +45,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.UpdateTask(ctx, id, p, guard(v, expectedVersion))
+	return r.Store.UpdateTask(ctx, id, p, guard(v, expectedVersion))
 }
 
 // TransitionTask is the resolver for the transitionTask field.
@@ -58,7 +59,7 @@ func (r *mutationResolver) TransitionTask(ctx context.Context, id string, status
 	}
 	defer loaders.Reset(ctx)
 	req := domain.TransitionRequest{Status: status, Phase: phase, Reason: reason, ActorID: &v.UserID}
-	return r.Repo.TransitionTask(ctx, id, req, guard(v, expectedVersion))
+	return r.Store.TransitionTask(ctx, id, req, guard(v, expectedVersion))
 }
 
 // DeleteTask is the resolver for the deleteTask field.
@@ -71,7 +72,7 @@ func (r *mutationResolver) DeleteTask(ctx context.Context, id string) (bool, err
 		return false, err
 	}
 	defer loaders.Reset(ctx)
-	_, err = r.Repo.DeleteTask(ctx, id, guard(v, nil))
+	_, err = r.Store.DeleteTask(ctx, id, guard(v, nil))
 	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
 	}
@@ -92,7 +93,7 @@ func (r *mutationResolver) CreateSubtask(ctx context.Context, taskID string, inp
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.CreateSubtask(ctx, taskID, in, guard(v, nil))
+	return r.Store.CreateSubtask(ctx, taskID, in, guard(v, nil))
 }
 
 // UpdateSubtask is the resolver for the updateSubtask field.
@@ -109,7 +110,7 @@ func (r *mutationResolver) UpdateSubtask(ctx context.Context, id string, input m
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.UpdateSubtask(ctx, id, p, expectedVersion, guard(v, nil))
+	return r.Store.UpdateSubtask(ctx, id, p, expectedVersion, guard(v, nil))
 }
 
 // DeleteSubtask is the resolver for the deleteSubtask field.
@@ -122,7 +123,7 @@ func (r *mutationResolver) DeleteSubtask(ctx context.Context, id string) (bool, 
 		return false, err
 	}
 	defer loaders.Reset(ctx)
-	_, err = r.Repo.DeleteSubtask(ctx, id, guard(v, nil))
+	_, err = r.Store.DeleteSubtask(ctx, id, guard(v, nil))
 	if errors.Is(err, domain.ErrNotFound) {
 		return false, nil
 	}
@@ -136,7 +137,7 @@ func (r *mutationResolver) AddTaskTags(ctx context.Context, taskID string, tags 
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.AddTaskTags(ctx, taskID, names, guard(v, nil))
+	return r.Store.AddTaskTags(ctx, taskID, names, guard(v, nil))
 }
 
 // RemoveTaskTags is the resolver for the removeTaskTags field.
@@ -146,7 +147,7 @@ func (r *mutationResolver) RemoveTaskTags(ctx context.Context, taskID string, ta
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.RemoveTaskTags(ctx, taskID, names, guard(v, nil))
+	return r.Store.RemoveTaskTags(ctx, taskID, names, guard(v, nil))
 }
 
 // AddSubtaskTags is the resolver for the addSubtaskTags field.
@@ -156,7 +157,7 @@ func (r *mutationResolver) AddSubtaskTags(ctx context.Context, subtaskID string,
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.AddSubtaskTags(ctx, subtaskID, names, guard(v, nil))
+	return r.Store.AddSubtaskTags(ctx, subtaskID, names, guard(v, nil))
 }
 
 // RemoveSubtaskTags is the resolver for the removeSubtaskTags field.
@@ -166,7 +167,7 @@ func (r *mutationResolver) RemoveSubtaskTags(ctx context.Context, subtaskID stri
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.RemoveSubtaskTags(ctx, subtaskID, names, guard(v, nil))
+	return r.Store.RemoveSubtaskTags(ctx, subtaskID, names, guard(v, nil))
 }
 
 // AddDependency is the resolver for the addDependency field.
@@ -176,7 +177,7 @@ func (r *mutationResolver) AddDependency(ctx context.Context, taskID string, dep
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.AddDependency(ctx, taskID, dependsOnID, guard(v, nil))
+	return r.Store.AddDependency(ctx, taskID, dependsOnID, guard(v, nil))
 }
 
 // RemoveDependency is the resolver for the removeDependency field.
@@ -186,7 +187,7 @@ func (r *mutationResolver) RemoveDependency(ctx context.Context, taskID string, 
 		return nil, err
 	}
 	defer loaders.Reset(ctx)
-	return r.Repo.RemoveDependency(ctx, taskID, dependsOnID, guard(v, nil))
+	return r.Store.RemoveDependency(ctx, taskID, dependsOnID, guard(v, nil))
 }
 
 // Task is the resolver for the task field.
@@ -203,7 +204,7 @@ func (r *queryResolver) TaskByNumber(ctx context.Context, number string) (*domai
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Repo.TaskBySeq(ctx, seq)
+	t, err := r.Store.TaskBySeq(ctx, seq)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && !t.VisibleTo(viewer(ctx))) {
 		return nil, nil
 	}
@@ -236,12 +237,12 @@ func (r *queryResolver) SearchTasks(ctx context.Context, query string, first int
 		return nil, domain.Invalid("query", "must be 1 to 200 characters")
 	}
 	v := viewer(ctx)
-	page, err := r.Repo.SearchTasks(ctx, v, query, first, deref(after))
+	page, err := r.Store.SearchTasks(ctx, v, query, first, deref(after))
 	if err != nil {
 		return nil, err
 	}
 	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
-		return r.Repo.CountSearch(ctx, v, query)
+		return r.Store.CountSearch(ctx, v, query)
 	}}, nil
 }
 
@@ -265,12 +266,12 @@ func (r *queryResolver) Tags(ctx context.Context, first int, after *string) ([]*
 	if err := checkFirst("first", first); err != nil {
 		return nil, err
 	}
-	return r.Repo.ListTags(ctx, first, deref(after))
+	return r.Store.ListTags(ctx, first, deref(after))
 }
 
 // TaskStatistics is the resolver for the taskStatistics field.
 func (r *queryResolver) TaskStatistics(ctx context.Context) (*model.TaskStatistics, error) {
-	s, err := r.Repo.TaskStatistics(ctx, viewer(ctx))
+	s, err := r.Store.TaskStatistics(ctx, viewer(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +285,21 @@ func (r *queryResolver) Me(ctx context.Context) (*domain.User, error) {
 		return nil, nil
 	}
 	return loaders.Get(ctx, loaders.For(ctx).UserByID, v.UserID)
+}
+
+// CacheStatistics is the resolver for the cacheStatistics field.
+func (r *queryResolver) CacheStatistics(ctx context.Context) (*model.CacheStatistics, error) {
+	if !viewer(ctx).IsAdmin() {
+		return nil, domain.ErrForbidden
+	}
+	out := &model.CacheStatistics{Breaker: "disabled", Kinds: []*cache.Stat{}}
+	if st := r.Cache.Stats(); st != nil {
+		out.Enabled, out.Breaker, out.EpochBumps = true, r.Cache.Breaker(), int(st.EpochBumps())
+		for _, k := range st.Snapshot() {
+			out.Kinds = append(out.Kinds, &k)
+		}
+	}
+	return out, nil
 }
 
 // Task is the resolver for the task field.

@@ -36,6 +36,17 @@ func (r *Repo) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *i
 	return out, translate(err)
 }
 
+// SubtaskIDsByTaskID returns the ids of a task's subtasks (index
+// subtasks_task_position_idx).
+func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error) {
+	rows, err := r.pool.Query(ctx, "SELECT id::text FROM subtasks WHERE task_id = $1", taskID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, translate(err)
+}
+
 // SubtasksByIDs returns the subtasks with these ids (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
 	return query(ctx, r.pool, psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id").

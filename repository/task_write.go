@@ -133,20 +133,36 @@ func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.Transit
 	return out, err
 }
 
+// DeletedTask is a deleted task and the ids of what its deletion touched:
+// its subtasks (gone with it) and the tasks it was linked to by dependencies.
+type DeletedTask struct {
+	Task         *domain.Task
+	SubtaskIDs   []string
+	DependsOnIDs []string // tasks it waited for: their dependents changed
+	DependentIDs []string // tasks waiting for it: their dependencies changed
+}
+
 // DeleteTask deletes a task and, by cascade, its subtasks, links and
-// history. It reports whether a task was deleted; a task guard refuses
-// counts as not deleted only when guard returns domain.ErrNotFound.
-func (r *Repo) DeleteTask(ctx context.Context, id string, guard Guard) (*domain.Task, error) {
-	var t *domain.Task
+// history, reporting what the deletion touched.
+func (r *Repo) DeleteTask(ctx context.Context, id string, guard Guard) (*DeletedTask, error) {
+	d := &DeletedTask{}
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if t, _, err = lockTask(ctx, tx, id, guard); err != nil {
+		if d.Task, _, err = lockTask(ctx, tx, id, guard); err != nil {
 			return err
 		}
+		err = tx.QueryRow(ctx, `SELECT
+				ARRAY(SELECT id::text FROM subtasks WHERE task_id = $1),
+				ARRAY(SELECT depends_on_id::text FROM task_dependencies WHERE task_id = $1),
+				ARRAY(SELECT task_id::text FROM task_dependencies WHERE depends_on_id = $1)`, id).
+			Scan(&d.SubtaskIDs, &d.DependsOnIDs, &d.DependentIDs)
+		if err != nil {
+			return translate(err)
+		}
 		_, err = tx.Exec(ctx, "DELETE FROM tasks WHERE id = $1", id)
-		return err
+		return translate(err)
 	})
-	return t, err
+	return d, err
 }
 
 // insertEvents appends history rows in one statement.

@@ -6,8 +6,21 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 )
+
+// What one server instance's Redis cache has done since it started.
+type CacheStatistics struct {
+	// False when Redis is not configured or `ENTITY_CACHE=off`.
+	Enabled bool `json:"enabled"`
+	// The circuit breaker in front of Redis: `closed` (in use), `open` (bypassed) or `half-open` (probing).
+	Breaker string `json:"breaker"`
+	// How often this instance retired every cached entry (epoch bump) after an invalidation could not reach Redis.
+	EpochBumps int `json:"epochBumps"`
+	// Counters per kind of cached item.
+	Kinds []*cache.Stat `json:"kinds"`
+}
 
 // A new subtask, added at the end unless `position` says otherwise.
 type CreateSubtaskInput struct {

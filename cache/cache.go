@@ -1,0 +1,204 @@
+// Package cache is the Redis layer under the dataloaders: cache-aside reads
+// for entities and relation id-lists (one MGET for a batch, one SQL
+// statement for the misses, one pipeline to fill), exact invalidation after
+// commit, leases that keep a slow reader from storing a value older than a
+// committed write, and a breaker that fails open to PostgreSQL.
+//
+// Coherence. A reader that misses takes a lease on the key (SET NX) before
+// it reads PostgreSQL, and stores its value only if its lease is still there
+// (a compare-and-set script). A writer deletes the keys it made stale after
+// commit and before it answers; the delete removes any lease, so a reader
+// that read the old row cannot store it. Once a mutation has answered, every
+// instance reads either the new value or PostgreSQL.
+//
+// Failure. Every Redis read has a tight timeout and goes through a circuit
+// breaker; on any failure the request is served from PostgreSQL. A failed
+// invalidation marks the cache untrusted: this instance's reads bypass it
+// until it has bumped the epoch that every stored value carries, which
+// retires every entry written before the outage at once, on every instance
+// (each MGET reads the epoch with the keys).
+package cache
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+)
+
+// Options configure the cache.
+type Options struct {
+	Prefix      string        // key namespace, "ht:v1" by default
+	EntityTTL   time.Duration // tasks, subtasks, tags, users
+	RelationTTL time.Duration // id lists: a task's subtasks, tags, dependencies, history
+	NegativeTTL time.Duration // "no such id"
+	StatsTTL    time.Duration // statistics
+	SearchTTL   time.Duration // search results
+	LeaseTTL    time.Duration // how long a reader may hold a fill lease
+	Jitter      float64       // TTLs are stretched by up to this fraction, at random
+	Timeout     time.Duration // per Redis round trip
+}
+
+// DefaultOptions are measured defaults; see the README.
+var DefaultOptions = Options{
+	Prefix: "ht:v1", EntityTTL: 10 * time.Minute, RelationTTL: 10 * time.Minute, NegativeTTL: 30 * time.Second,
+	StatsTTL: 30 * time.Second, SearchTTL: 30 * time.Second, LeaseTTL: 2 * time.Second, Jitter: 0.1,
+	Timeout: 50 * time.Millisecond,
+}
+
+// Cache is the Redis layer. A nil *Cache is valid and caches nothing.
+type Cache struct {
+	rdb     redis.UniversalClient
+	cluster bool
+	opts    Options
+	keys    Keys
+	breaker *gobreaker.CircuitBreaker[any]
+	stats   *Stats
+
+	trusted   atomic.Bool // false after a failed invalidation until the epoch is bumped
+	repairMu  sync.Mutex
+	lastTry   time.Time
+	afterLoad atomic.Pointer[func(kind Kind, ids []string)] // test hook between the database read and the fill
+}
+
+// New returns a cache over rdb. A *redis.ClusterClient is used slot-safely:
+// no multi-key command spans slots.
+func New(rdb redis.UniversalClient, o Options) *Cache {
+	if o.Prefix == "" {
+		o.Prefix = DefaultOptions.Prefix
+	}
+	_, cluster := rdb.(*redis.ClusterClient)
+	c := &Cache{rdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}
+	c.breaker = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+		Name:        "redis",
+		MaxRequests: 1,
+		Timeout:     time.Second, // open → half-open after a second
+		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= 3 },
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			c.stats.setBreaker(to.String())
+		},
+	})
+	c.trusted.Store(true) // a new instance has missed no invalidation
+	return c
+}
+
+// Keys returns the key namer.
+func (c *Cache) Keys() Keys { return c.keys }
+
+// Stats returns the counters.
+func (c *Cache) Stats() *Stats {
+	if c == nil {
+		return nil
+	}
+	return c.stats
+}
+
+// SetAfterLoad installs a hook that runs after a batch has read PostgreSQL
+// and before it fills Redis (tests force the reader/writer race with it).
+func (c *Cache) SetAfterLoad(f func(kind Kind, ids []string)) { c.afterLoad.Store(&f) }
+
+// Breaker reports the circuit breaker's state: closed, open or half-open.
+func (c *Cache) Breaker() string { return c.breaker.State().String() }
+
+// do runs one Redis round trip under the timeout and the breaker.
+func (c *Cache) do(ctx context.Context, f func(ctx context.Context) error) error {
+	_, err := c.breaker.Execute(func() (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		defer cancel()
+		err := f(ctx)
+		if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+		return nil, err
+	})
+	return err
+}
+
+// usable reports whether reads may use the cache now, repairing trust (an
+// epoch bump) at most once a second while it is lost.
+func (c *Cache) usable(ctx context.Context) bool {
+	if c == nil {
+		return false
+	}
+	if c.trusted.Load() {
+		return c.breaker.State() != gobreaker.StateOpen
+	}
+	return c.repair(ctx)
+}
+
+func (c *Cache) repair(ctx context.Context) bool {
+	c.repairMu.Lock()
+	defer c.repairMu.Unlock()
+	if c.trusted.Load() {
+		return true
+	}
+	if time.Since(c.lastTry) < time.Second/10 {
+		return false
+	}
+	c.lastTry = time.Now()
+	err := c.do(ctx, func(ctx context.Context) error { return c.rdb.Incr(ctx, c.keys.Epoch()).Err() })
+	if err != nil {
+		return false
+	}
+	c.stats.epochBumps.Add(1)
+	c.trusted.Store(true)
+	return true
+}
+
+// ttl stretches d by a random fraction up to the jitter, so entries filled
+// together do not expire together.
+func (c *Cache) ttl(d time.Duration) time.Duration {
+	if c.opts.Jitter <= 0 {
+		return d
+	}
+	return d + time.Duration(rand.Float64()*c.opts.Jitter*float64(d))
+}
+
+// Stored values start with a tag byte; values and negative entries then
+// carry the epoch they were written in.
+const (
+	tagValue    = 'V'
+	tagNegative = 'N'
+	tagLease    = 'L'
+)
+
+func envelope(tag byte, epoch int64, payload []byte) []byte {
+	b := make([]byte, 1, 1+binary.MaxVarintLen64+len(payload))
+	b[0] = tag
+	b = binary.AppendVarint(b, epoch)
+	return append(b, payload...)
+}
+
+func openEnvelope(b []byte) (tag byte, epoch int64, payload []byte, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, nil, false
+	}
+	epoch, n := binary.Varint(b[1:])
+	if n <= 0 {
+		return 0, 0, nil, false
+	}
+	return b[0], epoch, b[1+n:], true
+}
+
+// newLease returns a lease value no other reader can hold.
+func newLease() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:]) // never fails on supported platforms
+	return string(tagLease) + hex.EncodeToString(b[:])
+}
+
+// casScript stores ARGV[2] with ttl ARGV[3] ms only while KEYS[1] still holds
+// this reader's lease ARGV[1]. A writer's delete removes the lease, so a
+// value read before that write is never stored.
+var casScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return false`)

@@ -1,0 +1,260 @@
+package cache
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// leaseScript takes the fill lease on KEYS[1] if the key still holds exactly
+// what this reader saw (ARGV[2]: "" for nothing, or a value from a retired
+// epoch), so a reader never replaces a current value or another's lease.
+var leaseScript = redis.NewScript(`local v = redis.call('GET', KEYS[1])
+if (v == false and ARGV[2] == '') or v == ARGV[2] then
+  return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+end
+return false`)
+
+// Item names one cached item.
+type Item struct {
+	Kind Kind
+	ID   string
+}
+
+// fetch returns the items of one kind for ids: from Redis where present and
+// current, otherwise from load, whose results are stored under leases. An id
+// that load does not return is absent from the result and cached as a
+// negative entry. With the cache unusable it is load(ids), nothing more.
+func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load func(context.Context, []string) (map[string]V, error)) (map[string]V, error) {
+	if len(ids) == 0 {
+		return map[string]V{}, nil
+	}
+	if !c.usable(ctx) {
+		return load(ctx, ids)
+	}
+	st := &c.stats.kinds[kind]
+	keys := make([]string, len(ids), len(ids)+1)
+	for i, id := range ids {
+		keys[i] = c.keys.For(kind, id)
+	}
+	vals, err := c.getMany(ctx, append(keys, c.keys.Epoch()))
+	if err != nil {
+		st.errors.Add(1)
+		return load(ctx, ids)
+	}
+	epoch := parseEpoch(vals[len(ids)])
+
+	out := make(map[string]V, len(ids))
+	var missing []string
+	seen := map[string]string{} // missing id → what its key held ("" for nothing)
+	for i, id := range ids {
+		raw, _ := vals[i].(string)
+		tag, ep, payload, ok := openEnvelope([]byte(raw))
+		switch {
+		case raw == "":
+			seen[id] = ""
+		case !ok || ep != epoch:
+			seen[id] = raw // retired epoch or unreadable: replace it under a lease
+		case tag == tagLease:
+			// Another reader is filling it; read the database, do not fill.
+		case tag == tagNegative:
+			st.hits.Add(1)
+			continue
+		case tag == tagValue:
+			var v V
+			if msgpack.Unmarshal(payload, &v) == nil {
+				out[id] = v
+				st.hits.Add(1)
+				continue
+			}
+			seen[id] = raw
+		}
+		missing = append(missing, id)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	st.misses.Add(int64(len(missing)))
+
+	leases := c.takeLeases(ctx, kind, seen)
+	loaded, err := load(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	if hook := c.afterLoad.Load(); hook != nil {
+		(*hook)(kind, missing)
+	}
+	fill(ctx, c, kind, epoch, leases, loaded)
+	for id, v := range loaded {
+		out[id] = v
+	}
+	return out, nil
+}
+
+func parseEpoch(v any) int64 {
+	s, _ := v.(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// getMany reads keys in one round trip: MGET on a single node; on a cluster,
+// where one MGET may not span slots, a pipeline of GETs.
+func (c *Cache) getMany(ctx context.Context, keys []string) ([]any, error) {
+	var vals []any
+	err := c.do(ctx, func(ctx context.Context) error {
+		if !c.cluster {
+			var err error
+			vals, err = c.rdb.MGet(ctx, keys...).Result()
+			return err
+		}
+		pipe := c.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.Get(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return err
+		}
+		vals = make([]any, len(keys))
+		for i, cmd := range cmds {
+			if s, err := cmd.Result(); err == nil {
+				vals[i] = s
+			}
+		}
+		return nil
+	})
+	return vals, err
+}
+
+// takeLeases takes fill leases for the missing ids in one pipeline and
+// returns the ones this reader holds.
+func (c *Cache) takeLeases(ctx context.Context, kind Kind, seen map[string]string) map[string]string {
+	if len(seen) == 0 {
+		return nil
+	}
+	ttl := strconv.FormatInt(c.opts.LeaseTTL.Milliseconds(), 10)
+	type attempt struct {
+		id, lease string
+		cmd       *redis.Cmd
+	}
+	var tries []attempt
+	err := c.do(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		tries = tries[:0]
+		for id, was := range seen {
+			lease := newLease()
+			tries = append(tries, attempt{id, lease, leaseScript.Eval(ctx, pipe, []string{c.keys.For(kind, id)}, lease, was, ttl)})
+		}
+		_, err := pipe.Exec(ctx)
+		if err == redis.Nil {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		c.stats.kinds[kind].errors.Add(1)
+		return nil
+	}
+	held := make(map[string]string, len(tries))
+	for _, t := range tries {
+		if ok, _ := t.cmd.Result(); ok != nil {
+			held[t.id] = t.lease
+		}
+	}
+	return held
+}
+
+// fill stores loaded values (and negative entries for ids load did not find)
+// under the leases this reader holds, in one pipeline.
+func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases map[string]string, loaded map[string]V) {
+	if len(leases) == 0 {
+		return
+	}
+	ttl := c.opts.EntityTTL
+	if kind.Relation() {
+		ttl = c.opts.RelationTTL
+	}
+	err := c.do(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		for id, lease := range leases {
+			val, d := envelope(tagNegative, epoch, nil), c.ttl(c.opts.NegativeTTL)
+			if v, ok := loaded[id]; ok {
+				payload, err := msgpack.Marshal(v)
+				if err != nil {
+					continue
+				}
+				val, d = envelope(tagValue, epoch, payload), c.ttl(ttl)
+			}
+			casScript.Eval(ctx, pipe, []string{c.keys.For(kind, id)}, lease, val, strconv.FormatInt(d.Milliseconds(), 10))
+		}
+		_, err := pipe.Exec(ctx)
+		if err == redis.Nil {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		c.stats.kinds[kind].errors.Add(1)
+		return
+	}
+	c.stats.kinds[kind].fills.Add(int64(len(leases)))
+}
+
+// Invalidate deletes items after a commit. It does not go through the
+// breaker: a writer always tries. If Redis cannot be reached, this instance
+// stops trusting the cache until it has bumped the epoch (see Start).
+func (c *Cache) Invalidate(ctx context.Context, items ...Item) {
+	if c == nil || len(items) == 0 {
+		return
+	}
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = c.keys.For(it.Kind, it.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	var err error
+	if c.cluster {
+		pipe := c.rdb.Pipeline()
+		for _, k := range keys {
+			pipe.Unlink(ctx, k)
+		}
+		_, err = pipe.Exec(ctx)
+	} else {
+		err = c.rdb.Unlink(ctx, keys...).Err()
+	}
+	if err != nil {
+		c.trusted.Store(false)
+		for _, it := range items {
+			c.stats.kinds[it.Kind].errors.Add(1)
+		}
+		return
+	}
+	for _, it := range items {
+		c.stats.kinds[it.Kind].invalidations.Add(1)
+	}
+}
+
+// Start repairs trust in the background: while this instance has lost Redis,
+// it tries every 100 ms to bump the epoch, so entries written before the
+// outage are retired as soon as Redis is back, not at the next read.
+func (c *Cache) Start(ctx context.Context) {
+	if c == nil {
+		return
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !c.trusted.Load() {
+				c.repair(ctx)
+			}
+		}
+	}
+}

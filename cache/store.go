@@ -1,0 +1,368 @@
+package cache
+
+import (
+	"context"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/repository"
+)
+
+// Store decorates the repository with the cache: batch reads go through
+// Redis, writes invalidate exactly what they made stale once they have
+// committed. Everything else passes through to the repository.
+type Store struct {
+	*repository.Repo
+	c *Cache
+}
+
+// NewStore returns repo decorated with c.
+func NewStore(repo *repository.Repo, c *Cache) *Store { return &Store{Repo: repo, c: c} }
+
+// byID indexes rows by their id.
+func byID[V any](rows []V, id func(V) string) map[string]V {
+	m := make(map[string]V, len(rows))
+	for _, r := range rows {
+		m[id(r)] = r
+	}
+	return m
+}
+
+func taskID(t *domain.Task) string       { return t.ID }
+func subtaskID(s *domain.Subtask) string { return s.ID }
+func tagID(g *domain.Tag) string         { return g.ID }
+func userID(u *domain.User) string       { return u.ID }
+
+func values[V any](m map[string]V, ids []string) []V {
+	out := make([]V, 0, len(ids))
+	for _, id := range ids {
+		if v, ok := m[id]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// TasksByIDs reads tasks through the cache.
+func (s *Store) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+	m, err := s.tasks(ctx, ids)
+	return values(m, ids), err
+}
+
+func (s *Store) tasks(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
+	return fetch(ctx, s.c, KindTask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
+		rows, err := s.Repo.TasksByIDs(ctx, ids)
+		return byID(rows, taskID), err
+	})
+}
+
+// SubtasksByIDs reads subtasks through the cache.
+func (s *Store) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
+	m, err := s.subtasks(ctx, ids)
+	return values(m, ids), err
+}
+
+func (s *Store) subtasks(ctx context.Context, ids []string) (map[string]*domain.Subtask, error) {
+	return fetch(ctx, s.c, KindSubtask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Subtask, error) {
+		rows, err := s.Repo.SubtasksByIDs(ctx, ids)
+		return byID(rows, subtaskID), err
+	})
+}
+
+// TagsByIDs reads tags through the cache.
+func (s *Store) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
+	m, err := s.tags(ctx, ids)
+	return values(m, ids), err
+}
+
+func (s *Store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
+	return fetch(ctx, s.c, KindTag, ids, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
+		rows, err := s.Repo.TagsByIDs(ctx, ids)
+		return byID(rows, tagID), err
+	})
+}
+
+// UsersByIDs reads users through the cache.
+func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
+	m, err := fetch(ctx, s.c, KindUser, ids, func(ctx context.Context, ids []string) (map[string]*domain.User, error) {
+		rows, err := s.Repo.UsersByIDs(ctx, ids)
+		return byID(rows, userID), err
+	})
+	return values(m, ids), err
+}
+
+// relation reads owner → item lists: the id lists from Redis, the missing
+// lists from one SQL statement that returns whole rows (used as they are,
+// so a cold level costs one statement), and the items of cached lists
+// through the entity cache. Only ids are stored under the list key, so an
+// item's change never drops the lists that hold it.
+func relation[E any](ctx context.Context, c *Cache, kind Kind, owners []string,
+	load func(context.Context, []string) ([]repository.Link[E], error), id func(E) string,
+	entities func(context.Context, []string) (map[string]E, error)) (map[string][]E, error) {
+	fresh := map[string]E{}
+	lists, err := fetch(ctx, c, kind, owners, func(ctx context.Context, owners []string) (map[string][]string, error) {
+		rows, err := load(ctx, owners)
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string][]string, len(owners))
+		for _, o := range owners {
+			m[o] = []string{}
+		}
+		for _, r := range rows {
+			m[r.OwnerID] = append(m[r.OwnerID], id(r.Item))
+			fresh[id(r.Item)] = r.Item
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var need []string
+	for _, ids := range lists {
+		for _, i := range ids {
+			if _, ok := fresh[i]; !ok {
+				need = append(need, i)
+			}
+		}
+	}
+	ents, err := entities(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]E, len(owners))
+	for _, o := range owners {
+		for _, i := range lists[o] {
+			if e, ok := fresh[i]; ok {
+				out[o] = append(out[o], e)
+			} else if e, ok := ents[i]; ok {
+				out[o] = append(out[o], e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func links[E any](owners []string, m map[string][]E) []repository.Link[E] {
+	var out []repository.Link[E]
+	for _, o := range owners {
+		for _, e := range m[o] {
+			out = append(out, repository.Link[E]{OwnerID: o, Item: e})
+		}
+	}
+	return out
+}
+
+// SubtasksByTaskIDs reads each task's subtasks in position order, at most
+// limit per task (all when nil).
+func (s *Store) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
+	m, err := relation(ctx, s.c, KindTaskSubtasks, taskIDs, func(ctx context.Context, ids []string) ([]repository.Link[*domain.Subtask], error) {
+		rows, err := s.Repo.SubtasksByTaskIDs(ctx, ids, nil)
+		out := make([]repository.Link[*domain.Subtask], len(rows))
+		for i, r := range rows {
+			out[i] = repository.Link[*domain.Subtask]{OwnerID: r.TaskID, Item: r}
+		}
+		return out, err
+	}, subtaskID, s.subtasks)
+	if err != nil {
+		return nil, err
+	}
+	var out []*domain.Subtask
+	for _, t := range taskIDs {
+		subs := m[t]
+		if limit != nil && len(subs) > *limit {
+			subs = subs[:*limit]
+		}
+		out = append(out, subs...)
+	}
+	return out, nil
+}
+
+// TagsByTaskIDs reads each task's tags.
+func (s *Store) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Tag], error) {
+	m, err := relation(ctx, s.c, KindTaskTags, taskIDs, s.Repo.TagsByTaskIDs, tagID, s.tags)
+	return links(taskIDs, m), err
+}
+
+// TagsBySubtaskIDs reads each subtask's tags.
+func (s *Store) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]repository.Link[*domain.Tag], error) {
+	m, err := relation(ctx, s.c, KindSubtaskTags, subtaskIDs, s.Repo.TagsBySubtaskIDs, tagID, s.tags)
+	return links(subtaskIDs, m), err
+}
+
+// DependenciesByTaskIDs reads the tasks each task waits for.
+func (s *Store) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error) {
+	m, err := relation(ctx, s.c, KindTaskDeps, taskIDs, s.Repo.DependenciesByTaskIDs, taskID, s.tasks)
+	return links(taskIDs, m), err
+}
+
+// DependentsByTaskIDs reads the tasks waiting for each task.
+func (s *Store) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error) {
+	m, err := relation(ctx, s.c, KindTaskDependents, taskIDs, s.Repo.DependentsByTaskIDs, taskID, s.tasks)
+	return links(taskIDs, m), err
+}
+
+// historyDepth is how many of a task's latest events are cached: the most
+// that history(first:) may ask for.
+const historyDepth = 100
+
+// EventsByTaskIDs reads each task's latest events. Events never change, so
+// the list itself holds them.
+func (s *Store) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
+	if limit > historyDepth {
+		return s.Repo.EventsByTaskIDs(ctx, taskIDs, limit)
+	}
+	m, err := fetch(ctx, s.c, KindTaskHistory, taskIDs, func(ctx context.Context, ids []string) (map[string][]*domain.TaskEvent, error) {
+		rows, err := s.Repo.EventsByTaskIDs(ctx, ids, historyDepth)
+		m := make(map[string][]*domain.TaskEvent, len(ids))
+		for _, id := range ids {
+			m[id] = []*domain.TaskEvent{}
+		}
+		for _, e := range rows {
+			m[e.TaskID] = append(m[e.TaskID], e)
+		}
+		return m, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []*domain.TaskEvent
+	for _, t := range taskIDs {
+		evs := m[t]
+		out = append(out, evs[:min(limit, len(evs))]...)
+	}
+	return out, nil
+}
+
+// Writes: each invalidates, after its transaction, the keys it made stale.
+// It does so even when the call failed, since a failed COMMIT may still have
+// committed.
+
+// CreateTask stores a task. Nothing cached can hold it yet.
+func (s *Store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
+	return s.Repo.CreateTask(ctx, in)
+}
+
+// UpdateTask changes a task's fields: its entity is stale.
+func (s *Store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error) {
+	t, err := s.Repo.UpdateTask(ctx, id, p, guard)
+	s.c.Invalidate(ctx, Item{KindTask, id})
+	return t, err
+}
+
+// TransitionTask changes status and phase and appends history.
+func (s *Store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error) {
+	t, err := s.Repo.TransitionTask(ctx, id, req, guard)
+	s.c.Invalidate(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
+	return t, err
+}
+
+// DeleteTask removes the task from every list that held it.
+func (s *Store) DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error) {
+	d, err := s.Repo.DeleteTask(ctx, id, guard)
+	items := []Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}
+	if d != nil {
+		for _, sid := range d.SubtaskIDs {
+			items = append(items, Item{KindSubtask, sid}, Item{KindSubtaskTags, sid})
+		}
+		for _, o := range d.DependsOnIDs {
+			items = append(items, Item{KindTaskDependents, o})
+		}
+		for _, o := range d.DependentIDs {
+			items = append(items, Item{KindTaskDeps, o})
+		}
+	}
+	s.c.Invalidate(ctx, items...)
+	return d, err
+}
+
+// siblings invalidates a task's subtask list and every subtask in it: a
+// position change shifts the others.
+func (s *Store) siblings(ctx context.Context, taskID string, extra ...Item) {
+	items := append(extra, Item{KindTaskSubtasks, taskID})
+	ids, err := s.Repo.SubtaskIDsByTaskID(ctx, taskID)
+	if err != nil && s.c != nil {
+		// Without the ids, retire everything rather than risk a stale position.
+		s.c.trusted.Store(false)
+	}
+	for _, id := range ids {
+		items = append(items, Item{KindSubtask, id})
+	}
+	s.c.Invalidate(ctx, items...)
+}
+
+// CreateSubtask adds to the task's list; with a position, the ones after it
+// shift.
+func (s *Store) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard repository.Guard) (*domain.Subtask, error) {
+	st, err := s.Repo.CreateSubtask(ctx, taskID, in, guard)
+	if in.Position != nil {
+		s.siblings(ctx, taskID)
+	} else {
+		s.c.Invalidate(ctx, Item{KindTaskSubtasks, taskID})
+	}
+	return st, err
+}
+
+// UpdateSubtask changes a subtask; a new position reorders the list.
+func (s *Store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard repository.Guard) (*domain.Subtask, error) {
+	st, err := s.Repo.UpdateSubtask(ctx, id, p, expectedVersion, guard)
+	if p.Position != nil && st != nil {
+		s.siblings(ctx, st.TaskID, Item{KindSubtask, id})
+	} else {
+		s.c.Invalidate(ctx, Item{KindSubtask, id})
+	}
+	return st, err
+}
+
+// DeleteSubtask removes a subtask; the ones after it move up.
+func (s *Store) DeleteSubtask(ctx context.Context, id string, guard repository.Guard) (*domain.Subtask, error) {
+	st, err := s.Repo.DeleteSubtask(ctx, id, guard)
+	items := []Item{{KindSubtask, id}, {KindSubtaskTags, id}}
+	if st != nil {
+		s.siblings(ctx, st.TaskID, items...)
+	} else {
+		s.c.Invalidate(ctx, items...)
+	}
+	return st, err
+}
+
+// AddTaskTags changes the task's tag list.
+func (s *Store) AddTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error) {
+	t, err := s.Repo.AddTaskTags(ctx, taskID, names, guard)
+	s.c.Invalidate(ctx, Item{KindTaskTags, taskID})
+	return t, err
+}
+
+// RemoveTaskTags changes the task's tag list.
+func (s *Store) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error) {
+	t, err := s.Repo.RemoveTaskTags(ctx, taskID, names, guard)
+	s.c.Invalidate(ctx, Item{KindTaskTags, taskID})
+	return t, err
+}
+
+// AddSubtaskTags changes the subtask's tag list.
+func (s *Store) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error) {
+	st, err := s.Repo.AddSubtaskTags(ctx, subtaskID, names, guard)
+	s.c.Invalidate(ctx, Item{KindSubtaskTags, subtaskID})
+	return st, err
+}
+
+// RemoveSubtaskTags changes the subtask's tag list.
+func (s *Store) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error) {
+	st, err := s.Repo.RemoveSubtaskTags(ctx, subtaskID, names, guard)
+	s.c.Invalidate(ctx, Item{KindSubtaskTags, subtaskID})
+	return st, err
+}
+
+// AddDependency changes one task's dependencies and the other's dependents.
+func (s *Store) AddDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error) {
+	t, err := s.Repo.AddDependency(ctx, taskID, dependsOnID, guard)
+	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID})
+	return t, err
+}
+
+// RemoveDependency changes one task's dependencies and the other's dependents.
+func (s *Store) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error) {
+	t, err := s.Repo.RemoveDependency(ctx, taskID, dependsOnID, guard)
+	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID})
+	return t, err
+}
