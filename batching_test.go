@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/herotasks/api/domain"
@@ -40,7 +41,9 @@ func TestNestedQueryOneStatementPerLevel(t *testing.T) {
 		{"three levels", `{ tasks(first: 50) { nodes { assignee { name } tags { name } subtasks { tags { name } } } } }`, 5},
 		{"fragments and aliases merge", `{ tasks(first: 50) { nodes { ...F a: tags { name } subtasks(first: 2) { number } } } }
 			fragment F on Task { tags { color } assignee { id } createdBy { name } subtasks(first: 2) { title } }`, 4},
-		{"nested Tag.tasks", `{ tags(first: 10) { name } }`, 1},
+		{"tags", `{ tags(first: 10) { name } }`, 1},
+		{"nested Tag.tasks", `{ tags(first: 20) { name tasks(first: 3) { totalCount nodes { title tags { name } subtasks { number } } } } }`, 5},
+		{"Tag.tasks with aliases", `{ tags(first: 20) { a: tasks(first: 3) { nodes { id } } b: tasks(first: 3) { nodes { title } } c: tasks(first: 1) { totalCount } } }`, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := api.sql.n.Load()
@@ -51,4 +54,16 @@ func TestNestedQueryOneStatementPerLevel(t *testing.T) {
 			}
 		})
 	}
+
+	// Concurrent requests: each still costs one statement per level.
+	const clients = 8
+	before := api.sql.n.Load()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			api.ok(t, "", `{ tasks(first: 50) { nodes { assignee { name } tags { name } subtasks { tags { name } } } } }`, nil)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(5*clients), api.sql.n.Load()-before, "concurrent requests batch per request")
 }

@@ -36,6 +36,7 @@ type ResolverRoot interface {
 	Subtask() SubtaskResolver
 	Tag() TagResolver
 	Task() TaskResolver
+	TaskConnection() TaskConnectionResolver
 	TaskEvent() TaskEventResolver
 	User() UserResolver
 }
@@ -251,6 +252,12 @@ type TaskResolver interface {
 	Dependencies(ctx context.Context, obj *domain.Task) ([]*domain.Task, error)
 	Dependents(ctx context.Context, obj *domain.Task) ([]*domain.Task, error)
 	History(ctx context.Context, obj *domain.Task, first *int) ([]*domain.TaskEvent, error)
+}
+type TaskConnectionResolver interface {
+	Edges(ctx context.Context, obj *model.TaskConnection) ([]*domain.TaskEdge, error)
+	Nodes(ctx context.Context, obj *model.TaskConnection) ([]*domain.Task, error)
+
+	TotalCount(ctx context.Context, obj *model.TaskConnection) (int, error)
 }
 type TaskEventResolver interface {
 	Actor(ctx context.Context, obj *domain.TaskEvent) (*domain.User, error)
@@ -5211,11 +5218,11 @@ func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field gra
 			return ec.fieldContext_TaskConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Edges(), nil
+			return ec.Resolvers.TaskConnection().Edges(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []domain.TaskEdge) graphql.Marshaler {
-			return ec.marshalNTaskEdge2ᚕgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.TaskEdge) graphql.Marshaler {
+			return ec.marshalNTaskEdge2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5226,7 +5233,7 @@ func (ec *executionContext) fieldContext_TaskConnection_edges(_ context.Context,
 		Object:     "TaskConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TaskEdge(ctx, field)
 		},
@@ -5243,7 +5250,7 @@ func (ec *executionContext) _TaskConnection_nodes(ctx context.Context, field gra
 			return ec.fieldContext_TaskConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Nodes(), nil
+			return ec.Resolvers.TaskConnection().Nodes(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*domain.Task) graphql.Marshaler {
@@ -5258,7 +5265,7 @@ func (ec *executionContext) fieldContext_TaskConnection_nodes(_ context.Context,
 		Object:     "TaskConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Task(ctx, field)
 		},
@@ -5307,7 +5314,7 @@ func (ec *executionContext) _TaskConnection_totalCount(ctx context.Context, fiel
 			return ec.fieldContext_TaskConnection_totalCount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.TotalCount(ctx)
+			return ec.Resolvers.TaskConnection().TotalCount(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -5318,7 +5325,7 @@ func (ec *executionContext) _TaskConnection_totalCount(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_TaskConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskConnection", field, true, false, "Int")
+	return graphql.NewScalarFieldContext("TaskConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _TaskEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEdge) (ret graphql.Marshaler) {
@@ -8332,15 +8339,17 @@ func (ec *executionContext) _TaskConnection(ctx context.Context, sel ast.Selecti
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TaskConnection")
 		case "edges":
-			out.Values[i] = ec._TaskConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskConnection_edges(ctx, field, obj)
+				})
 		case "nodes":
-			out.Values[i] = ec._TaskConnection_nodes(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskConnection_nodes(ctx, field, obj)
+				})
 		case "pageInfo":
 			out.Values[i] = ec._TaskConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9314,15 +9323,11 @@ func (ec *executionContext) marshalNTaskConnection2ᚖgithubᚗcomᚋherotasks�
 	return ec._TaskConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTaskEdge2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdge(ctx context.Context, sel ast.SelectionSet, v domain.TaskEdge) graphql.Marshaler {
-	return ec._TaskEdge(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNTaskEdge2ᚕgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []domain.TaskEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNTaskEdge2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.TaskEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTaskEdge2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdge(ctx, sel, v[i])
+		return ec.marshalNTaskEdge2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9332,6 +9337,14 @@ func (ec *executionContext) marshalNTaskEdge2ᚕgithubᚗcomᚋherotasksᚋapi�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNTaskEdge2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEdge(ctx context.Context, sel ast.SelectionSet, v *domain.TaskEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TaskEdge!")
+		return graphql.Null
+	}
+	return ec._TaskEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTaskEvent2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.TaskEvent) graphql.Marshaler {

@@ -325,8 +325,20 @@ func (r *tagResolver) Tasks(ctx context.Context, obj *domain.Tag, first *int, af
 	if err := checkFirst("first", n); err != nil {
 		return nil, err
 	}
-	q := domain.TaskQuery{Viewer: viewer(ctx), Order: domain.DefaultTaskOrder, First: n, After: deref(after)}
-	return r.taskConnection(ctx, q, obj.ID)
+	v := viewer(ctx)
+	if after != nil && *after != "" {
+		// Deeper pages walk one tag: no batching to gain.
+		q := domain.TaskQuery{Viewer: v, Order: domain.DefaultTaskOrder, First: n, After: *after}
+		return r.taskConnection(ctx, q, obj.ID)
+	}
+	key := loaders.TagKey{TagID: obj.ID, First: n, Viewer: v}
+	page, err := loaders.For(ctx).TaskPageByTagID.Load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
+		return loaders.For(ctx).TaskCountByTagID.Load(ctx, key)
+	}}, nil
 }
 
 // Assignee is the resolver for the assignee field.
@@ -386,6 +398,21 @@ func (r *taskResolver) History(ctx context.Context, obj *domain.Task, first *int
 	return loaders.For(ctx).HistoryByTaskID.Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: n})
 }
 
+// Edges is the resolver for the edges field.
+func (r *taskConnectionResolver) Edges(ctx context.Context, obj *model.TaskConnection) ([]*domain.TaskEdge, error) {
+	return obj.Edges(), nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *taskConnectionResolver) Nodes(ctx context.Context, obj *model.TaskConnection) ([]*domain.Task, error) {
+	return obj.Nodes(), nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *taskConnectionResolver) TotalCount(ctx context.Context, obj *model.TaskConnection) (int, error) {
+	return obj.TotalCount(ctx)
+}
+
 // Actor is the resolver for the actor field.
 func (r *taskEventResolver) Actor(ctx context.Context, obj *domain.TaskEvent) (*domain.User, error) {
 	if obj.ActorID == nil {
@@ -417,6 +444,9 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 // Task returns TaskResolver implementation.
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
 
+// TaskConnection returns TaskConnectionResolver implementation.
+func (r *Resolver) TaskConnection() TaskConnectionResolver { return &taskConnectionResolver{r} }
+
 // TaskEvent returns TaskEventResolver implementation.
 func (r *Resolver) TaskEvent() TaskEventResolver { return &taskEventResolver{r} }
 
@@ -424,11 +454,12 @@ func (r *Resolver) TaskEvent() TaskEventResolver { return &taskEventResolver{r} 
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	mutationResolver  struct{ *Resolver }
-	queryResolver     struct{ *Resolver }
-	subtaskResolver   struct{ *Resolver }
-	tagResolver       struct{ *Resolver }
-	taskResolver      struct{ *Resolver }
-	taskEventResolver struct{ *Resolver }
-	userResolver      struct{ *Resolver }
+	mutationResolver       struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+	subtaskResolver        struct{ *Resolver }
+	tagResolver            struct{ *Resolver }
+	taskResolver           struct{ *Resolver }
+	taskConnectionResolver struct{ *Resolver }
+	taskEventResolver      struct{ *Resolver }
+	userResolver           struct{ *Resolver }
 )

@@ -28,6 +28,8 @@ type Store interface {
 	DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
 	DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
 	EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error)
+	TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string, first int) (map[string]*domain.TaskPage, error)
+	CountTasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string) (map[string]int, error)
 }
 
 // Options tune batching.
@@ -42,6 +44,13 @@ type LimitKey struct {
 	Limit int
 }
 
+// TagKey asks for a tag's first page of tasks as a viewer sees them.
+type TagKey struct {
+	TagID  string
+	First  int
+	Viewer domain.Viewer
+}
+
 // Loaders is one request's set of loaders, named after their keys.
 type Loaders struct {
 	TaskByID             *dataloadgen.Loader[string, *domain.Task]
@@ -53,6 +62,8 @@ type Loaders struct {
 	DependenciesByTaskID *dataloadgen.Loader[string, []*domain.Task]
 	DependentsByTaskID   *dataloadgen.Loader[string, []*domain.Task]
 	HistoryByTaskID      *dataloadgen.Loader[LimitKey, []*domain.TaskEvent]
+	TaskPageByTagID      *dataloadgen.Loader[TagKey, *domain.TaskPage]
+	TaskCountByTagID     *dataloadgen.Loader[TagKey, int]
 }
 
 // New builds a request's loaders over s.
@@ -75,6 +86,10 @@ func New(s Store, o Options) *Loaders {
 		DependentsByTaskID:   dataloadgen.NewMappedLoader(links(s.DependentsByTaskIDs), opts...),
 		HistoryByTaskID: dataloadgen.NewMappedLoader(byLimit(s.EventsByTaskIDs,
 			func(e *domain.TaskEvent) string { return e.TaskID }), opts...),
+		TaskPageByTagID: dataloadgen.NewMappedLoader(byTag(s.TasksByTagIDs), opts...),
+		TaskCountByTagID: dataloadgen.NewMappedLoader(byTag(func(ctx context.Context, v domain.Viewer, ids []string, _ int) (map[string]int, error) {
+			return s.CountTasksByTagIDs(ctx, v, ids)
+		}), opts...),
 	}
 }
 
@@ -136,6 +151,33 @@ func byLimit[V any](fetch func(context.Context, []string, int) ([]V, error), par
 			}
 		}
 		return m, nil
+	}
+}
+
+// byTag groups tag keys by viewer and page size (one statement per group,
+// normally one).
+func byTag[V any](fetch func(context.Context, domain.Viewer, []string, int) (map[string]V, error)) func(context.Context, []TagKey) (map[TagKey]V, error) {
+	return func(ctx context.Context, keys []TagKey) (map[TagKey]V, error) {
+		type group struct {
+			v     domain.Viewer
+			first int
+		}
+		groups := map[group][]string{}
+		for _, k := range keys {
+			g := group{k.Viewer, k.First}
+			groups[g] = append(groups[g], k.TagID)
+		}
+		out := make(map[TagKey]V, len(keys))
+		for g, ids := range groups {
+			m, err := fetch(ctx, g.v, ids, g.first)
+			if err != nil {
+				return nil, err
+			}
+			for id, v := range m {
+				out[TagKey{id, g.first, g.v}] = v
+			}
+		}
+		return out, nil
 	}
 }
 

@@ -316,3 +316,71 @@ func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (i
 	err = r.pool.QueryRow(ctx, sql, args...).Scan(&n)
 	return n, translate(err)
 }
+
+// TasksByTagIDs returns the first page (newest first) of the tasks v may see
+// under each tag, for many tags in one statement: a LATERAL subquery per tag
+// reads its links on index task_tags_tag_task_idx and stops at first+1.
+func (r *Repo) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string, first int) (map[string]*domain.TaskPage, error) {
+	vis, vargs, err := visibleTo(v).ToSql()
+	if err != nil {
+		return nil, err
+	}
+	sql, err := sq.Dollar.ReplacePlaceholders(`SELECT k.tag_id, ` + taskCols + `
+		FROM unnest(?::uuid[]) AS k(tag_id)
+		CROSS JOIN LATERAL (
+			SELECT t.* FROM task_tags tt JOIN tasks t ON t.id = tt.task_id
+			WHERE tt.tag_id = k.tag_id AND ` + vis + `
+			ORDER BY t.created_at DESC, t.id DESC LIMIT ?
+		) t`)
+	if err != nil {
+		return nil, err
+	}
+	args := append(append([]any{tagIDs}, vargs...), first+1)
+	rows, err := r.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	linked, err := pgx.CollectRows(rows, scanTaskLink)
+	if err != nil {
+		return nil, translate(err)
+	}
+	order := orderName(domain.DefaultTaskOrder)
+	pages := make(map[string]*domain.TaskPage, len(tagIDs))
+	for _, id := range tagIDs {
+		pages[id] = &domain.TaskPage{Edges: []domain.TaskEdge{}}
+	}
+	for _, l := range linked {
+		p := pages[l.OwnerID]
+		if len(p.Edges) == first {
+			p.HasNextPage = true
+			continue
+		}
+		p.Edges = append(p.Edges, domain.TaskEdge{Cursor: encodeCursor(order, cursorValues(l.Item, domain.OrderCreatedAt)), Node: l.Item})
+	}
+	return pages, nil
+}
+
+// CountTasksByTagIDs counts the tasks v may see under each tag, in one
+// statement.
+func (r *Repo) CountTasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string) (map[string]int, error) {
+	sql, args, err := psql.Select("tt.tag_id", "count(*)").From("task_tags tt").Join("tasks t ON t.id = tt.task_id").
+		Where(sq.And{sq.Expr("tt.tag_id = ANY(?::uuid[])", tagIDs), visibleTo(v)}).GroupBy("tt.tag_id").ToSql()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := r.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	counts := make(map[string]int, len(tagIDs))
+	for _, id := range tagIDs {
+		counts[id] = 0
+	}
+	var tag string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&tag, &n}, func() error { counts[tag] = n; return nil })
+	if err != nil {
+		return nil, translate(err)
+	}
+	return counts, nil
+}

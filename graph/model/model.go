@@ -16,7 +16,13 @@ type TaskConnection struct {
 }
 
 // Edges returns the page's tasks with cursors.
-func (c *TaskConnection) Edges() []domain.TaskEdge { return c.Page.Edges }
+func (c *TaskConnection) Edges() []*domain.TaskEdge {
+	out := make([]*domain.TaskEdge, len(c.Page.Edges))
+	for i := range c.Page.Edges {
+		out[i] = &c.Page.Edges[i]
+	}
+	return out
+}
 
 // Nodes returns the page's tasks.
 func (c *TaskConnection) Nodes() []*domain.Task { return c.Page.Nodes() }
