@@ -174,8 +174,11 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 		return
 	}
 	ttl := c.opts.EntityTTL
-	if kind.Relation() {
+	switch {
+	case kind.Relation():
 		ttl = c.opts.RelationTTL
+	case kind == KindStatistics:
+		ttl = c.opts.StatsTTL
 	}
 	err := c.do(ctx, func(ctx context.Context) error {
 		pipe := c.rdb.Pipeline()

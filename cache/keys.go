@@ -16,16 +16,17 @@ const (
 	KindTaskDeps
 	KindTaskDependents
 	KindTaskHistory
+	KindStatistics // id: the visibility scope, "all" or "public"
 	kinds
 )
 
 var kindNames = [kinds]string{"task", "subtask", "tag", "user", "task_subtasks", "task_tags", "subtask_tags",
-	"task_dependencies", "task_dependents", "task_history"}
+	"task_dependencies", "task_dependents", "task_history", "statistics"}
 
 func (k Kind) String() string { return kindNames[k] }
 
 // Relation reports whether the kind is a list hanging off an entity.
-func (k Kind) Relation() bool { return k >= KindTaskSubtasks }
+func (k Kind) Relation() bool { return k >= KindTaskSubtasks && k <= KindTaskHistory }
 
 // Keys names Redis keys: versioned and hierarchical, so a task's lists live
 // beside it (ht:v1:task:{id}:subtasks) but under their own keys, and a title
@@ -55,6 +56,8 @@ func (k Keys) For(kind Kind, id string) string {
 		return k.prefix + ":task:" + id + ":dependents"
 	case KindTaskHistory:
 		return k.prefix + ":task:" + id + ":history"
+	case KindStatistics:
+		return k.prefix + ":stats:" + id
 	}
 	panic("cache: unknown kind")
 }

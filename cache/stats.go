@@ -26,7 +26,7 @@ func (s *Stats) setBreaker(state string) { s.breaker.Store(state) }
 // Stat is one kind's counters.
 type Stat struct {
 	Kind          string
-	Type          string // "entity" or "relation"
+	Type          string // "entity", "relation" or "statistics"
 	Hits          int64
 	Misses        int64
 	Fills         int64
@@ -40,8 +40,11 @@ func (s *Stats) Snapshot() []Stat {
 	for k := range kinds {
 		ks := &s.kinds[k]
 		typ := "entity"
-		if k.Relation() {
+		switch {
+		case k.Relation():
 			typ = "relation"
+		case k == KindStatistics:
+			typ = "statistics"
 		}
 		out[k] = Stat{Kind: k.String(), Type: typ, Hits: ks.hits.Load(), Misses: ks.misses.Load(), Fills: ks.fills.Load(),
 			Errors: ks.errors.Load(), Invalidations: ks.invalidations.Load()}

@@ -233,33 +233,63 @@ func (s *Store) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int
 	return out, nil
 }
 
+// TaskStatistics caches the counts of the two scopes every caller shares:
+// everything (admins) and public tasks (anonymous callers). Other users see
+// public tasks plus their own private ones, so their counts are computed.
+// Every write that can change a count drops both (see statsItems).
+func (s *Store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error) {
+	scope := ""
+	switch {
+	case v.IsAdmin():
+		scope = "all"
+	case v.Anonymous():
+		scope = "public"
+	default:
+		return s.Repo.TaskStatistics(ctx, v)
+	}
+	m, err := fetch(ctx, s.c, KindStatistics, []string{scope}, func(ctx context.Context, _ []string) (map[string]*domain.TaskStatistics, error) {
+		st, err := s.Repo.TaskStatistics(ctx, v)
+		return map[string]*domain.TaskStatistics{scope: st}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m[scope], nil
+}
+
+// statsItems are the cached statistics, stale after any write that changes
+// a task's status, priority, type, visibility, due date or existence.
+var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
+
 // Writes: each invalidates, after its transaction, the keys it made stale.
 // It does so even when the call failed, since a failed COMMIT may still have
 // committed.
 
-// CreateTask stores a task. Nothing cached can hold it yet.
+// CreateTask stores a task. Nothing cached can hold it yet but the counts.
 func (s *Store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
-	return s.Repo.CreateTask(ctx, in)
+	t, err := s.Repo.CreateTask(ctx, in)
+	s.c.Invalidate(ctx, statsItems...)
+	return t, err
 }
 
 // UpdateTask changes a task's fields: its entity is stale.
 func (s *Store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error) {
 	t, err := s.Repo.UpdateTask(ctx, id, p, guard)
-	s.c.Invalidate(ctx, Item{KindTask, id})
+	s.c.Invalidate(ctx, append([]Item{{KindTask, id}}, statsItems...)...)
 	return t, err
 }
 
 // TransitionTask changes status and phase and appends history.
 func (s *Store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error) {
 	t, err := s.Repo.TransitionTask(ctx, id, req, guard)
-	s.c.Invalidate(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
+	s.c.Invalidate(ctx, append([]Item{{KindTask, id}, {KindTaskHistory, id}}, statsItems...)...)
 	return t, err
 }
 
 // DeleteTask removes the task from every list that held it.
 func (s *Store) DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error) {
 	d, err := s.Repo.DeleteTask(ctx, id, guard)
-	items := []Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}
+	items := append([]Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}, statsItems...)
 	if d != nil {
 		for _, sid := range d.SubtaskIDs {
 			items = append(items, Item{KindSubtask, sid}, Item{KindSubtaskTags, sid})
