@@ -132,3 +132,50 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
+
+func maintain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flags("maintain", "maintain [--retention-months N] [--months-ahead N]", stdout)
+	retention := fs.Int("retention-months", -1, "history months to keep (default $HISTORY_RETENTION_MONTHS or 24; 0 keeps all)")
+	ahead := fs.Int("months-ahead", -1, "history partitions to create after the current month (default $PARTITION_MONTHS_AHEAD or 3)")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	cfg, pool, err := openDB(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	o := repository.MaintenanceOptions{MonthsAhead: cfg.PartitionMonthsAhead, RetentionMonths: cfg.HistoryRetentionMonths}
+	if *retention >= 0 {
+		o.RetentionMonths = *retention
+	}
+	if *ahead >= 0 {
+		o.MonthsAhead = *ahead
+	}
+	rep, err := repository.New(pool).Maintain(ctx, o, time.Now())
+	if err != nil {
+		return err
+	}
+	printMaintenance(stdout, rep)
+	return nil
+}
+
+func printMaintenance(w io.Writer, rep *repository.MaintenanceReport) {
+	if rep.Skipped {
+		fmt.Fprintln(w, "another instance is running maintenance; skipped")
+		return
+	}
+	fmt.Fprintf(w, "partitions created:  %v\n", rep.Created)
+	for name, n := range rep.Moved {
+		fmt.Fprintf(w, "moved from default:  %d rows into %s\n", n, name)
+	}
+	fmt.Fprintf(w, "partitions dropped:  %v\n", rep.Dropped)
+	fmt.Fprintf(w, "analyzed:            %v\n", rep.Analyzed)
+	fmt.Fprintf(w, "default partition:   %d rows\n", rep.DefaultPartition)
+	for _, u := range rep.UnusedIndexes {
+		fmt.Fprintf(w, "unused index:        %s on %s (%d bytes, never scanned since statistics reset)\n", u.Index, u.Table, u.Bytes)
+	}
+	for _, u := range rep.LargestIndexes {
+		fmt.Fprintf(w, "large index:         %s on %s (%d bytes, %d scans)\n", u.Index, u.Table, u.Bytes, u.Scans)
+	}
+}

@@ -1,5 +1,5 @@
 // Command herotasks is the Hero Tasks GraphQL API server and its tools:
-// serve (the default), migrate, seed and token.
+// serve (the default), migrate, seed, token and maintain.
 package main
 
 //go:generate go run github.com/99designs/gqlgen generate
@@ -34,6 +34,8 @@ var commands = map[string]command{
 	"migrate": {"apply or roll back database migrations: up | down | status", migrate},
 	"seed":    {"fill the database with realistic demo data", seedCmd},
 	"token":   {"print a signed JWT for a user and role", token},
+	"maintain": {"create history partitions ahead, empty the default partition, apply retention, analyze, report indexes",
+		maintain},
 }
 
 // run is the whole program: tests call it with their own arguments,
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: herotasks <command> [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "migrate", "seed", "token"} {
+	for _, name := range []string{"serve", "migrate", "seed", "token", "maintain"} {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'herotasks <command> --help' for a command's flags. Configuration comes from the environment (see README).")

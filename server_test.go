@@ -34,6 +34,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"herotasks", "seed", "--tasks", "25", "--seed", "3"}, getenv, &out, io.Discard))
 	assert.Contains(t, out.String(), "25 tasks")
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"herotasks", "maintain", "--months-ahead", "5"}, getenv, &out, io.Discard))
+	assert.Contains(t, out.String(), "default partition:   0 rows")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -94,7 +97,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 // TestCommandsHelp: every subcommand answers --help on stdout without error.
 func TestCommandsHelp(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"serve", "migrate", "seed", "token"} {
+	for _, name := range []string{"serve", "migrate", "seed", "token", "maintain"} {
 		var out bytes.Buffer
 		err := run(context.Background(), []string{"herotasks", name, "--help"}, func(string) string { return "" }, &out, io.Discard)
 		assert.NoError(t, err, name)

@@ -37,7 +37,12 @@ type Config struct {
 	LoaderMaxBatch  int
 	DBMaxConns      int32
 	Loaders         bool // off only for benchmarks: one query per row
-	Cache           CacheConfig
+	// Maintenance of the partitioned history (herotasks maintain, and the
+	// serve job every MaintenanceInterval; 0 turns the job off).
+	HistoryRetentionMonths int
+	PartitionMonthsAhead   int
+	MaintenanceInterval    time.Duration
+	Cache                  CacheConfig
 }
 
 // CacheConfig tunes the Redis layer.
@@ -61,27 +66,30 @@ func (c Config) Production() bool { return c.Env == "production" }
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		DatabaseURL:     p.str("DATABASE_URL", ""),
-		DatabaseReadURL: p.str("DATABASE_READ_URL", ""),
-		RedisURL:        p.str("REDIS_URL", ""),
-		RedisAddrs:      p.list("REDIS_ADDRS"),
-		HTTPAddr:        p.str("HTTP_ADDR", ":8080"),
-		Env:             p.oneOf("APP_ENV", "development", "development", "production"),
-		JWTSecret:       []byte(p.str("JWT_SECRET", "")),
-		JWTIssuer:       p.str("JWT_ISSUER", ""),
-		JWTAudience:     p.str("JWT_AUDIENCE", ""),
-		QueryCostLimit:  p.int("QUERY_COST_LIMIT", 10000, 1, 1<<30),
-		EntityCache:     p.onOff("ENTITY_CACHE", true),
-		ResponseCache:   p.onOff("RESPONSE_CACHE", true),
-		LogFormat:       p.oneOf("LOG_FORMAT", "text", "json", "text"),
-		BodyLimit:       int64(p.int("HTTP_BODY_LIMIT", 1<<20, 1024, 64<<20)),
-		RequestTimeout:  p.duration("REQUEST_TIMEOUT", 30*time.Second),
-		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
-		QueryCacheSize:  p.int("QUERY_CACHE_SIZE", 1000, 1, 1_000_000),
-		LoaderWait:      p.duration("LOADER_WAIT", 5*time.Millisecond),
-		LoaderMaxBatch:  p.int("LOADER_MAX_BATCH", 500, 1, 10_000),
-		DBMaxConns:      int32(p.int("DB_MAX_CONNS", 20, 1, 1000)),
-		Loaders:         p.onOff("LOADERS", true),
+		DatabaseURL:            p.str("DATABASE_URL", ""),
+		DatabaseReadURL:        p.str("DATABASE_READ_URL", ""),
+		RedisURL:               p.str("REDIS_URL", ""),
+		RedisAddrs:             p.list("REDIS_ADDRS"),
+		HTTPAddr:               p.str("HTTP_ADDR", ":8080"),
+		Env:                    p.oneOf("APP_ENV", "development", "development", "production"),
+		JWTSecret:              []byte(p.str("JWT_SECRET", "")),
+		JWTIssuer:              p.str("JWT_ISSUER", ""),
+		JWTAudience:            p.str("JWT_AUDIENCE", ""),
+		QueryCostLimit:         p.int("QUERY_COST_LIMIT", 10000, 1, 1<<30),
+		EntityCache:            p.onOff("ENTITY_CACHE", true),
+		ResponseCache:          p.onOff("RESPONSE_CACHE", true),
+		LogFormat:              p.oneOf("LOG_FORMAT", "text", "json", "text"),
+		BodyLimit:              int64(p.int("HTTP_BODY_LIMIT", 1<<20, 1024, 64<<20)),
+		RequestTimeout:         p.duration("REQUEST_TIMEOUT", 30*time.Second),
+		ShutdownTimeout:        p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		QueryCacheSize:         p.int("QUERY_CACHE_SIZE", 1000, 1, 1_000_000),
+		LoaderWait:             p.duration("LOADER_WAIT", 5*time.Millisecond),
+		LoaderMaxBatch:         p.int("LOADER_MAX_BATCH", 500, 1, 10_000),
+		DBMaxConns:             int32(p.int("DB_MAX_CONNS", 20, 1, 1000)),
+		Loaders:                p.onOff("LOADERS", true),
+		HistoryRetentionMonths: p.int("HISTORY_RETENTION_MONTHS", 24, 0, 1200),
+		PartitionMonthsAhead:   p.int("PARTITION_MONTHS_AHEAD", 3, 1, 120),
+		MaintenanceInterval:    p.duration("MAINTENANCE_INTERVAL", time.Hour),
 		Cache: CacheConfig{
 			Timeout:           p.duration("CACHE_TIMEOUT", 50*time.Millisecond),
 			EntityTTL:         p.duration("CACHE_ENTITY_TTL", 10*time.Minute),

@@ -35,6 +35,7 @@ func Open(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, error)
 	rp["lock_timeout"] = "5000"
 	rp["idle_in_transaction_session_timeout"] = "60000"
 	rp["application_name"] = "herotasks"
+	rp["timezone"] = "UTC" // month partitions and date_trunc agree on one calendar
 	cfg.HealthCheckPeriod = 15 * time.Second
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.MaxConnLifetime = time.Hour
