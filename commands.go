@@ -16,6 +16,7 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/migrations"
 	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/verify"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -178,4 +179,36 @@ func printMaintenance(w io.Writer, rep *repository.MaintenanceReport) {
 	for _, u := range rep.LargestIndexes {
 		fmt.Fprintf(w, "large index:         %s on %s (%d bytes, %d scans)\n", u.Index, u.Table, u.Bytes, u.Scans)
 	}
+}
+
+func verifyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flags("verify", "verify [--json]", stdout)
+	asJSON := fs.Bool("json", false, "print the checks as JSON")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: 4})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rdb, err := newRedis(cfg)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
+	checks := verify.Run(ctx, verify.Options{Pool: pool, Redis: rdb, MonthsAhead: cfg.PartitionMonthsAhead})
+	if err := verify.Print(stdout, checks, *asJSON); err != nil {
+		return err
+	}
+	if verify.Failed(checks) {
+		return errors.New("verification failed")
+	}
+	return nil
 }

@@ -1,5 +1,5 @@
 // Command herotasks is the Hero Tasks GraphQL API server and its tools:
-// serve (the default), migrate, seed, token and maintain.
+// serve (the default), migrate, seed, token, maintain and verify.
 package main
 
 //go:generate go run github.com/99designs/gqlgen generate
@@ -36,6 +36,8 @@ var commands = map[string]command{
 	"token":   {"print a signed JWT for a user and role", token},
 	"maintain": {"create history partitions ahead, empty the default partition, apply retention, analyze, report indexes",
 		maintain},
+	"verify": {"check migrations, indexes, query plans, partitions, pools, timeouts, pg_stat_statements and Redis",
+		verifyCmd},
 }
 
 // run is the whole program: tests call it with their own arguments,
@@ -59,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: herotasks <command> [flags]\n\ncommands:")
-	for _, name := range []string{"serve", "migrate", "seed", "token", "maintain"} {
+	for _, name := range []string{"serve", "migrate", "seed", "token", "maintain", "verify"} {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'herotasks <command> --help' for a command's flags. Configuration comes from the environment (see README).")

@@ -37,6 +37,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(context.Background(), []string{"herotasks", "maintain", "--months-ahead", "5"}, getenv, &out, io.Discard))
 	assert.Contains(t, out.String(), "default partition:   0 rows")
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"herotasks", "verify"}, getenv, &out, io.Discard), "verify on a healthy deployment")
+	assert.Contains(t, out.String(), "query plans")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -97,7 +100,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 // TestCommandsHelp: every subcommand answers --help on stdout without error.
 func TestCommandsHelp(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"serve", "migrate", "seed", "token", "maintain"} {
+	for _, name := range []string{"serve", "migrate", "seed", "token", "maintain", "verify"} {
 		var out bytes.Buffer
 		err := run(context.Background(), []string{"herotasks", name, "--help"}, func(string) string { return "" }, &out, io.Discard)
 		assert.NoError(t, err, name)

@@ -634,6 +634,9 @@ pidfile $(redis_quote "$dir/redis.pid")
 logfile $(redis_quote "$logf")
 save \"\"
 appendonly no
+# A cache: bounded, evicting the least recently used keys when full.
+maxmemory 256mb
+maxmemory-policy allkeys-lru
 "
   off="$(file_size "$logf")"
   if ! (cd -- "$dir" && close_extra_fds && exec "$REDIS_SERVER" "$conf" </dev/null >>"$logf" 2>&1); then

@@ -1,0 +1,360 @@
+// Package verify proves on a live deployment what the project claims about
+// its database and cache: migrations current, every index present and valid
+// and used by the queries it serves, history partitions ready, pools healthy
+// with their timeouts in effect, pg_stat_statements available, Redis
+// reachable with a sane eviction policy.
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/migrations"
+	"github.com/herotasks/api/repository"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Check is one verified claim.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Options name what to verify against.
+type Options struct {
+	Pool        *pgxpool.Pool
+	Redis       redis.UniversalClient // nil: Redis is reported as not configured, which is not a failure
+	MonthsAhead int                   // history partitions that must exist after the current month
+	ExpectRedis bool                  // fail when Redis is not configured
+	MinPlanRows float64               // below this many tasks, EXPLAIN checks that indexes are usable rather than chosen
+	Now         time.Time
+}
+
+// Indexes are the indexes the repository's queries rely on.
+var Indexes = []string{
+	"tasks_pkey", "tasks_number_key", "tasks_created_keyset_idx", "tasks_updated_keyset_idx", "tasks_due_keyset_idx",
+	"tasks_priority_keyset_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_assignee_status_due_idx",
+	"tasks_active_created_idx", "tasks_open_due_idx", "tasks_private_created_by_idx", "tasks_created_by_idx",
+	"tasks_search_idx", "tasks_title_trgm_idx", "subtasks_task_position_idx", "subtasks_task_number_key",
+	"task_tags_pkey", "task_tags_tag_task_idx", "subtask_tags_pkey", "subtask_tags_tag_subtask_idx",
+	"task_dependencies_pkey", "task_dependencies_depends_on_idx", "task_events_task_created_idx", "tags_name_key",
+	"users_email_key",
+}
+
+// Run performs every check.
+func Run(ctx context.Context, o Options) []Check {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.MinPlanRows == 0 {
+		o.MinPlanRows = 10000
+	}
+	checks := []func(context.Context, Options) Check{checkPool, checkTimeouts, checkMigrations, checkIndexes,
+		checkPlans, checkPartitions, checkStatements, checkRedis}
+	out := make([]Check, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, c(ctx, o))
+	}
+	return out
+}
+
+// Failed reports whether any check failed.
+func Failed(checks []Check) bool {
+	return slices.ContainsFunc(checks, func(c Check) bool { return !c.OK })
+}
+
+// Print writes the checks as a table, or as JSON.
+func Print(w io.Writer, checks []Check, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"ok": !Failed(checks), "checks": checks})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL")
+	for _, c := range checks {
+		res := "ok"
+		if !c.OK {
+			res = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, res, c.Detail)
+	}
+	return tw.Flush()
+}
+
+func result(name string, ok bool, format string, args ...any) Check {
+	return Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)}
+}
+
+func checkPool(ctx context.Context, o Options) Check {
+	start := time.Now()
+	if err := o.Pool.Ping(ctx); err != nil {
+		return result("postgres", false, "unreachable: %v", err)
+	}
+	st := o.Pool.Stat()
+	return result("postgres", true, "ping %s; pool %d/%d connections in use", time.Since(start).Round(time.Microsecond),
+		st.AcquiredConns(), st.MaxConns())
+}
+
+func checkTimeouts(ctx context.Context, o Options) Check {
+	var stmt, lock, idle string
+	err := o.Pool.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')").
+		Scan(&stmt, &lock, &idle)
+	if err != nil {
+		return result("timeouts", false, "%v", err)
+	}
+	ok := stmt != "0" && lock != "0" && idle != "0"
+	return result("timeouts", ok, "statement_timeout=%s lock_timeout=%s idle_in_transaction_session_timeout=%s", stmt, lock, idle)
+}
+
+func checkMigrations(ctx context.Context, o Options) Check {
+	p, db, err := migrations.Provider(o.Pool)
+	if err != nil {
+		return result("migrations", false, "%v", err)
+	}
+	defer db.Close()
+	st, err := p.Status(ctx)
+	if err != nil {
+		return result("migrations", false, "%v", err)
+	}
+	var pending []string
+	for _, s := range st {
+		if s.State != "applied" {
+			pending = append(pending, s.Source.Path)
+		}
+	}
+	if len(pending) > 0 {
+		return result("migrations", false, "pending: %s", strings.Join(pending, ", "))
+	}
+	return result("migrations", true, "%d applied, none pending", len(st))
+}
+
+func checkIndexes(ctx context.Context, o Options) Check {
+	rows, err := o.Pool.Query(ctx, `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relname = ANY($1)`, Indexes)
+	if err != nil {
+		return result("indexes", false, "%v", err)
+	}
+	valid := map[string]bool{}
+	var name string
+	var ok bool
+	if _, err := pgx.ForEachRow(rows, []any{&name, &ok}, func() error { valid[name] = ok; return nil }); err != nil {
+		return result("indexes", false, "%v", err)
+	}
+	var problems []string
+	for _, ix := range Indexes {
+		v, found := valid[ix]
+		switch {
+		case !found:
+			problems = append(problems, ix+" missing")
+		case !v:
+			problems = append(problems, ix+" INVALID (a failed CREATE INDEX CONCURRENTLY: re-run migrate)")
+		}
+	}
+	if len(problems) > 0 {
+		return result("indexes", false, "%s", strings.Join(problems, "; "))
+	}
+	return result("indexes", true, "%d present and valid", len(Indexes))
+}
+
+// recorder keeps the statements the repository sends.
+type recorder struct {
+	mu    sync.Mutex
+	stmts []stmt
+}
+
+type stmt struct {
+	sql  string
+	args []any
+}
+
+func (r *recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	r.mu.Lock()
+	r.stmts = append(r.stmts, stmt{d.SQL, d.Args})
+	r.mu.Unlock()
+	return ctx
+}
+func (r *recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// checkPlans runs the hot read paths through the repository, records the
+// statements they send, and EXPLAINs each against its index. On a small
+// database the planner rightly prefers sequential scans, so there the check
+// proves the index is usable (sequential scans disabled for the EXPLAIN).
+func checkPlans(ctx context.Context, o Options) Check {
+	cfg := o.Pool.Config().Copy()
+	rec := &recorder{}
+	cfg.ConnConfig.Tracer = rec
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return result("query plans", false, "%v", err)
+	}
+	defer pool.Close()
+	repo := repository.New(pool)
+	var rows float64
+	var taskID string
+	if err := o.Pool.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE relname = 'tasks'").Scan(&rows); err != nil {
+		return result("query plans", false, "%v", err)
+	}
+	_ = o.Pool.QueryRow(ctx, "SELECT id::text FROM tasks LIMIT 1").Scan(&taskID)
+	if taskID == "" {
+		taskID = "00000000-0000-0000-0000-000000000000"
+	}
+	admin := domain.Viewer{UserID: "00000000-0000-0000-0000-000000000000", Role: domain.RoleAdmin}
+	paths := []struct {
+		index string
+		run   func() error
+	}{
+		{"tasks_created_keyset_idx", func() error {
+			_, err := repo.ListTasks(ctx, domain.TaskQuery{Viewer: admin, Order: domain.DefaultTaskOrder, First: 20}, "")
+			return err
+		}},
+		{"tasks_status_created_idx", func() error {
+			_, err := repo.ListTasks(ctx, domain.TaskQuery{Viewer: admin, Order: domain.DefaultTaskOrder, First: 20,
+				Filter: domain.TaskFilter{Status: []domain.TaskStatus{domain.StatusBlocked}}}, "")
+			return err
+		}},
+		{"tasks_due_keyset_idx", func() error {
+			_, err := repo.ListTasks(ctx, domain.TaskQuery{Viewer: admin, Order: domain.TaskOrder{Field: domain.OrderDueDate, Direction: domain.Asc}, First: 20}, "")
+			return err
+		}},
+		{"tasks_number_key", func() error {
+			_, err := repo.TaskBySeq(ctx, 1)
+			if err != nil && domain.ErrorCode(err) == domain.ENOTFOUND {
+				return nil
+			}
+			return err
+		}},
+		{"subtasks_task_position_idx", func() error { _, err := repo.SubtasksByTaskIDs(ctx, []string{taskID}, nil); return err }},
+		{"task_events_task_created_idx", func() error { _, err := repo.EventsByTaskIDs(ctx, []string{taskID}, 20); return err }},
+		{"tasks_search_idx", func() error { _, err := repo.SearchTasks(ctx, admin, "cache invalidation", 20, ""); return err }},
+	}
+	var problems []string
+	for _, p := range paths {
+		rec.stmts = rec.stmts[:0]
+		if err := p.run(); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", p.index, err))
+			continue
+		}
+		if len(rec.stmts) == 0 {
+			continue
+		}
+		used, err := indexesIn(ctx, o.Pool, rec.stmts[0], rows < o.MinPlanRows)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", p.index, err))
+			continue
+		}
+		if !slices.Contains(used, p.index) {
+			problems = append(problems, fmt.Sprintf("expected %s, plan uses %v", p.index, used))
+		}
+	}
+	mode := "chosen by the planner"
+	if rows < o.MinPlanRows {
+		mode = fmt.Sprintf("usable (only %.0f tasks: sequential scans disabled for the check)", rows)
+	}
+	if len(problems) > 0 {
+		return result("query plans", false, "%s", strings.Join(problems, "; "))
+	}
+	return result("query plans", true, "%d hot queries use their index, %s", len(paths), mode)
+}
+
+func indexesIn(ctx context.Context, pool *pgxpool.Pool, s stmt, forceIndex bool) ([]string, error) {
+	var raw []byte
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if forceIndex {
+			if _, err := tx.Exec(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var plan []map[string]any
+	if err := json.Unmarshal(raw, &plan); err != nil {
+		return nil, err
+	}
+	var out []string
+	var walk func(any)
+	walk = func(n any) {
+		m, _ := n.(map[string]any)
+		if name, ok := m["Index Name"].(string); ok {
+			out = append(out, name)
+		}
+		children, _ := m["Plans"].([]any)
+		for _, c := range children {
+			walk(c)
+		}
+	}
+	walk(plan[0]["Plan"])
+	// A partitioned index shows up as its partitions' indexes: name the root.
+	rows, err := pool.Query(ctx, `SELECT DISTINCT coalesce(pg_partition_root(c.oid)::regclass::text, c.relname)
+		FROM pg_class c WHERE c.relname = ANY($1)`, out)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func checkPartitions(ctx context.Context, o Options) Check {
+	month := time.Date(o.Now.Year(), o.Now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	var missing []string
+	for i := 0; i <= o.MonthsAhead; i++ {
+		name := fmt.Sprintf("task_events_%s", month.AddDate(0, i, 0).Format("2006_01"))
+		var ok bool
+		if err := o.Pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", name).Scan(&ok); err != nil {
+			return result("partitions", false, "%v", err)
+		}
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	var stray int64
+	if err := o.Pool.QueryRow(ctx, "SELECT count(*) FROM task_events_default").Scan(&stray); err != nil {
+		return result("partitions", false, "%v", err)
+	}
+	if len(missing) > 0 {
+		return result("partitions", false, "missing %s (run herotasks maintain)", strings.Join(missing, ", "))
+	}
+	return result("partitions", true, "current month and %d ahead ready; %d rows in the default partition", o.MonthsAhead, stray)
+}
+
+func checkStatements(ctx context.Context, o Options) Check {
+	var calls int64
+	err := o.Pool.QueryRow(ctx, "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements").Scan(&calls)
+	if err != nil {
+		return result("pg_stat_statements", false, "not available: %v", err)
+	}
+	return result("pg_stat_statements", true, "%d calls recorded", calls)
+}
+
+func checkRedis(ctx context.Context, o Options) Check {
+	if o.Redis == nil {
+		return result("redis", !o.ExpectRedis, "not configured")
+	}
+	start := time.Now()
+	if err := o.Redis.Ping(ctx).Err(); err != nil {
+		return result("redis", false, "unreachable: %v", err)
+	}
+	rtt := time.Since(start)
+	policy, err := o.Redis.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return result("redis", false, "round trip %s; CONFIG GET failed: %v", rtt.Round(time.Microsecond), err)
+	}
+	p := policy["maxmemory-policy"]
+	sane := strings.HasPrefix(p, "allkeys-") || strings.HasPrefix(p, "volatile-")
+	return result("redis", sane, "round trip %s; maxmemory-policy %s%s", rtt.Round(time.Microsecond), p,
+		map[bool]string{true: "", false: " (a cache must evict: use allkeys-lru or a volatile- policy)"}[sane])
+}
