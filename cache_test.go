@@ -102,8 +102,10 @@ func TestCacheMatchesDatabaseAfterEveryMutation(t *testing.T) {
 		for range 2 { // the second read is served from what the first filled
 			assert.Equal(t, oracle.ok(t, admin, nestedQuery, nil), api.ok(t, admin, nestedQuery, nil), "after %s", step)
 			const stats = `{ taskStatistics { total active completed overdue byStatus { status count } byPriority { count } byType { count } } }`
+			const search = `{ searchTasks(query: "cached task renamed", first: 10) { totalCount nodes { id title status version visibility } } }`
 			for _, tok := range []string{admin, ""} {
 				assert.Equal(t, oracle.ok(t, tok, stats, nil), api.ok(t, tok, stats, nil), "statistics after %s", step)
+				assert.Equal(t, oracle.ok(t, tok, search, nil), api.ok(t, tok, search, nil), "search after %s", step)
 			}
 			for _, id := range ids {
 				q := `query($id: ID!) { task(id: $id) { title status phase version visibility dueDate assignee { id }

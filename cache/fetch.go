@@ -179,6 +179,8 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 		ttl = c.opts.RelationTTL
 	case kind == KindStatistics:
 		ttl = c.opts.StatsTTL
+	case kind == KindSearch:
+		ttl = c.opts.SearchTTL
 	}
 	err := c.do(ctx, func(ctx context.Context) error {
 		pipe := c.rdb.Pipeline()
@@ -239,6 +241,36 @@ func (c *Cache) Invalidate(ctx context.Context, items ...Item) {
 	for _, it := range items {
 		c.stats.kinds[it.Kind].invalidations.Add(1)
 	}
+}
+
+// generation reads a counter; 0 when it was never bumped.
+func (c *Cache) generation(ctx context.Context, key string) (int64, error) {
+	var n int64
+	err := c.do(ctx, func(ctx context.Context) error {
+		v, err := c.rdb.Get(ctx, key).Int64()
+		if err == redis.Nil {
+			return nil
+		}
+		n = v
+		return err
+	})
+	return n, err
+}
+
+// bump increments a generation counter after a write. Like Invalidate it
+// skips the breaker, and a failure retires the cache through the epoch.
+func (c *Cache) bump(ctx context.Context, key string) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	if err := c.rdb.Incr(ctx, key).Err(); err != nil {
+		c.trusted.Store(false)
+		c.stats.kinds[KindSearch].errors.Add(1)
+		return
+	}
+	c.stats.kinds[KindSearch].invalidations.Add(1)
 }
 
 // Start repairs trust in the background: while this instance has lost Redis,

@@ -17,11 +17,12 @@ const (
 	KindTaskDependents
 	KindTaskHistory
 	KindStatistics // id: the visibility scope, "all" or "public"
+	KindSearch     // id: generation, scope and a hash of the query and page
 	kinds
 )
 
 var kindNames = [kinds]string{"task", "subtask", "tag", "user", "task_subtasks", "task_tags", "subtask_tags",
-	"task_dependencies", "task_dependents", "task_history", "statistics"}
+	"task_dependencies", "task_dependents", "task_history", "statistics", "search"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -58,9 +59,16 @@ func (k Keys) For(kind Kind, id string) string {
 		return k.prefix + ":task:" + id + ":history"
 	case KindStatistics:
 		return k.prefix + ":stats:" + id
+	case KindSearch:
+		return k.prefix + ":search:" + id
 	}
 	panic("cache: unknown kind")
 }
 
 // Epoch is the key of the counter every stored value is checked against.
 func (k Keys) Epoch() string { return k.prefix + ":epoch" }
+
+// SearchGeneration is the key of the counter that every task write bumps:
+// search results are stored under the generation they were read in, so a
+// write retires every cached result at once without finding them.
+func (k Keys) SearchGeneration() string { return k.prefix + ":search:gen" }

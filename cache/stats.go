@@ -26,7 +26,7 @@ func (s *Stats) setBreaker(state string) { s.breaker.Store(state) }
 // Stat is one kind's counters.
 type Stat struct {
 	Kind          string
-	Type          string // "entity", "relation" or "statistics"
+	Type          string // "entity", "relation", "statistics" or "search"
 	Hits          int64
 	Misses        int64
 	Fills         int64
@@ -45,6 +45,8 @@ func (s *Stats) Snapshot() []Stat {
 			typ = "relation"
 		case k == KindStatistics:
 			typ = "statistics"
+		case k == KindSearch:
+			typ = "search"
 		}
 		out[k] = Stat{Kind: k.String(), Type: typ, Hits: ks.hits.Load(), Misses: ks.misses.Load(), Fills: ks.fills.Load(),
 			Errors: ks.errors.Load(), Invalidations: ks.invalidations.Load()}

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/repository"
@@ -238,13 +240,8 @@ func (s *Store) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int
 // public tasks plus their own private ones, so their counts are computed.
 // Every write that can change a count drops both (see statsItems).
 func (s *Store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error) {
-	scope := ""
-	switch {
-	case v.IsAdmin():
-		scope = "all"
-	case v.Anonymous():
-		scope = "public"
-	default:
+	scope := sharedScope(v)
+	if scope == "" {
 		return s.Repo.TaskStatistics(ctx, v)
 	}
 	m, err := fetch(ctx, s.c, KindStatistics, []string{scope}, func(ctx context.Context, _ []string) (map[string]*domain.TaskStatistics, error) {
@@ -255,6 +252,50 @@ func (s *Store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.Ta
 		return nil, err
 	}
 	return m[scope], nil
+}
+
+// SearchTasks caches result pages for the shared scopes (admins, anonymous
+// callers) under the current search generation, which every task write
+// bumps; a result read before a write can only be stored under the
+// generation that write retired.
+func (s *Store) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
+	scope := sharedScope(v)
+	if scope == "" || !s.c.usable(ctx) {
+		return s.Repo.SearchTasks(ctx, v, text, first, after)
+	}
+	gen, err := s.c.generation(ctx, s.c.keys.SearchGeneration())
+	if err != nil {
+		return s.Repo.SearchTasks(ctx, v, text, first, after)
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s", first, after, text)))
+	id := fmt.Sprintf("%d:%s:%x", gen, scope, h[:12])
+	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]*domain.TaskPage, error) {
+		p, err := s.Repo.SearchTasks(ctx, v, text, first, after)
+		return map[string]*domain.TaskPage{id: p}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m[id], nil
+}
+
+// sharedScope names the visibility scopes whose results every caller in it
+// shares: "all" for admins, "public" for anonymous callers, "" otherwise.
+func sharedScope(v domain.Viewer) string {
+	switch {
+	case v.IsAdmin():
+		return "all"
+	case v.Anonymous():
+		return "public"
+	}
+	return ""
+}
+
+// taskWritten retires what any task write can change beyond its own keys:
+// the shared statistics and every cached search result.
+func (s *Store) taskWritten(ctx context.Context, items ...Item) {
+	s.c.Invalidate(ctx, append(items, statsItems...)...)
+	s.c.bump(ctx, s.c.keys.SearchGeneration())
 }
 
 // statsItems are the cached statistics, stale after any write that changes
@@ -268,28 +309,28 @@ var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
 // CreateTask stores a task. Nothing cached can hold it yet but the counts.
 func (s *Store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	t, err := s.Repo.CreateTask(ctx, in)
-	s.c.Invalidate(ctx, statsItems...)
+	s.taskWritten(ctx)
 	return t, err
 }
 
 // UpdateTask changes a task's fields: its entity is stale.
 func (s *Store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error) {
 	t, err := s.Repo.UpdateTask(ctx, id, p, guard)
-	s.c.Invalidate(ctx, append([]Item{{KindTask, id}}, statsItems...)...)
+	s.taskWritten(ctx, Item{KindTask, id})
 	return t, err
 }
 
 // TransitionTask changes status and phase and appends history.
 func (s *Store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error) {
 	t, err := s.Repo.TransitionTask(ctx, id, req, guard)
-	s.c.Invalidate(ctx, append([]Item{{KindTask, id}, {KindTaskHistory, id}}, statsItems...)...)
+	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
 	return t, err
 }
 
 // DeleteTask removes the task from every list that held it.
 func (s *Store) DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error) {
 	d, err := s.Repo.DeleteTask(ctx, id, guard)
-	items := append([]Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}, statsItems...)
+	items := []Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}
 	if d != nil {
 		for _, sid := range d.SubtaskIDs {
 			items = append(items, Item{KindSubtask, sid}, Item{KindSubtaskTags, sid})
@@ -301,7 +342,7 @@ func (s *Store) DeleteTask(ctx context.Context, id string, guard repository.Guar
 			items = append(items, Item{KindTaskDeps, o})
 		}
 	}
-	s.c.Invalidate(ctx, items...)
+	s.taskWritten(ctx, items...)
 	return d, err
 }
 
