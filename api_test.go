@@ -127,6 +127,17 @@ func (r gqlResponse) code() string {
 // post sends a GraphQL request; token may be empty for anonymous.
 func (a *testAPI) post(t *testing.T, token, query string, vars map[string]any) gqlResponse {
 	t.Helper()
+	res, raw := a.request(t, token, query, vars)
+	var out gqlResponse
+	require.NoError(t, json.Unmarshal(raw, &out), "response is JSON: %s", raw)
+	out.Status = res.StatusCode
+	return out
+}
+
+// request posts a GraphQL request with extra headers (name, value, ...)
+// and returns the response with its body read.
+func (a *testAPI) request(t *testing.T, token, query string, vars map[string]any, headers ...string) (*http.Response, []byte) {
+	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)
 	req, err := http.NewRequest(http.MethodPost, a.url+"/graphql", bytes.NewReader(body))
@@ -135,15 +146,15 @@ func (a *testAPI) post(t *testing.T, token, query string, vars map[string]any) g
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
-	var out gqlResponse
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &out), "response is JSON: %s", raw)
-	out.Status = res.StatusCode
-	return out
+	return res, raw
 }
 
 // ok sends a request that must succeed and returns its data.

@@ -22,6 +22,7 @@ import (
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
+	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph"
 	"github.com/herotasks/api/loaders"
@@ -177,6 +178,7 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	mux := http.NewServeMux()
 	gql := newGraphQL(cfg, log, d)
+	gql = cost.Middleware(cfg.Cost.ClientIPHeader, gql)
 	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, http.MaxBytesHandler(d.authn.Middleware(gql), cfg.BodyLimit)))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -192,9 +194,10 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	return requestid.Middleware(recoverer(log, accessLog(log, mux)))
 }
 
-// newGraphQL configures gqlgen's handler: transports, a parsed-query cache,
-// fresh loaders per operation (HTTP and websocket alike), error presenter
-// and panic recovery.
+// newGraphQL configures gqlgen's handler: transports, a parsed-query cache
+// with a token limit, the query-cost analyzer and per-client budget, fresh
+// loaders per operation (HTTP and websocket alike), error presenter and
+// panic recovery.
 func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	authn := d.authn
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: d.store, Cache: d.cache, Logger: log}})
@@ -217,9 +220,11 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
+	srv.SetParserTokenLimit(cfg.Cost.TokenLimit) // beyond it: GRAPHQL_PARSE_FAILED
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(newCostExtension(cfg, es, d.rdb))
 	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch}
 	if !cfg.Loaders {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query
@@ -240,6 +245,28 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	srv.SetErrorPresenter(graph.ErrorPresenter(log))
 	srv.SetRecoverFunc(graph.RecoverFunc(log))
 	return srv
+}
+
+// newCostExtension builds the cost analyzer from the schema's directives and
+// the per-client budget, in Redis under the cache's key prefix when Redis is
+// configured (COST_BUDGET_CAPACITY=0: no budget).
+func newCostExtension(cfg config.Config, es graphql.ExecutableSchema, rdb redis.UniversalClient) *cost.Extension {
+	analyzer, err := cost.New(es.Schema(), cost.Options{Limit: int64(cfg.QueryCostLimit),
+		MaxDepth: cfg.Cost.DepthLimit, MaxAliases: cfg.Cost.AliasLimit})
+	if err != nil {
+		panic(err) // the schema's @cost or @listSize is wrong: every test fails here
+	}
+	var budget *cost.Budget
+	if cfg.Cost.BudgetCapacity > 0 {
+		budget = cost.NewBudget(rdb, cost.BudgetOptions{Capacity: cfg.Cost.BudgetCapacity,
+			RestoreRate: cfg.Cost.BudgetRestore, Prefix: cfg.Cache.Prefix + ":budget", Timeout: cfg.Cache.Timeout})
+	}
+	return cost.NewExtension(analyzer, budget, func(ctx context.Context) string {
+		if v := auth.ViewerFrom(ctx); !v.Anonymous() {
+			return "user:" + v.UserID
+		}
+		return ""
+	})
 }
 
 func trimBearer(h string) string {

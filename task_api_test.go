@@ -186,7 +186,7 @@ func TestErrorCodes(t *testing.T) {
 		{"unknown assignee", editor, `mutation($a: ID!) { createTask(input: {title: "x", assigneeId: $a}) { id } }`, map[string]any{"a": random}, "BAD_USER_INPUT", "input.assigneeId"},
 		{"malformed id", "", `{ task(id: "42") { id } }`, nil, "BAD_USER_INPUT", "id"},
 		{"bad number", "", `{ taskByNumber(number: "TASK-1") { id } }`, nil, "BAD_USER_INPUT", "number"},
-		{"first too large", "", `{ tasks(first: 101) { totalCount } }`, nil, "BAD_USER_INPUT", "first"},
+		{"first too large", "", `{ tasks(first: 101) { totalCount } }`, nil, "SLICING_ARGUMENT_OUT_OF_RANGE", "first"},
 		{"bad cursor", "", `{ tasks(first: 1, after: "bm9wZQ") { totalCount } }`, nil, "BAD_USER_INPUT", "after"},
 		{"bad time", editor, `mutation { createTask(input: {title: "x", dueDate: "tomorrow"}) { id } }`, nil, "BAD_USER_INPUT", ""},
 		{"bad transition", editor, `mutation($id: ID!) { transitionTask(id: $id, status: COMPLETED) { id } }`, map[string]any{"id": id}, "BAD_USER_INPUT", "status"},

@@ -23,6 +23,7 @@ type Config struct {
 	JWTIssuer       string
 	JWTAudience     string
 	QueryCostLimit  int
+	Cost            CostConfig
 	EntityCache     bool
 	ResponseCache   bool
 	LogLevel        slog.Level
@@ -43,6 +44,17 @@ type Config struct {
 	PartitionMonthsAhead   int
 	MaintenanceInterval    time.Duration
 	Cache                  CacheConfig
+}
+
+// CostConfig bounds what one operation, and one client over time, may ask
+// of the server (package cost).
+type CostConfig struct {
+	DepthLimit     int    // QUERY_DEPTH_LIMIT: deepest field nesting
+	AliasLimit     int    // QUERY_ALIAS_LIMIT: aliased fields per operation
+	TokenLimit     int    // QUERY_TOKEN_LIMIT: lexer tokens per document
+	BudgetCapacity int64  // COST_BUDGET_CAPACITY: points per client bucket; 0 turns the budget off
+	BudgetRestore  int64  // COST_BUDGET_RESTORE_RATE: points restored per second
+	ClientIPHeader string // COST_CLIENT_IP_HEADER: read the client address from this header (trusted proxy only)
 }
 
 // CacheConfig tunes the Redis layer.
@@ -101,6 +113,14 @@ func Load(getenv func(string) string) (Config, error) {
 			LeaseTTL:          p.duration("CACHE_LEASE_TTL", 2*time.Second),
 			Prefix:            p.str("CACHE_PREFIX", "ht:v1"),
 		},
+		Cost: CostConfig{
+			DepthLimit:     p.int("QUERY_DEPTH_LIMIT", 10, 1, 1000),
+			AliasLimit:     p.int("QUERY_ALIAS_LIMIT", 30, 1, 100_000),
+			TokenLimit:     p.int("QUERY_TOKEN_LIMIT", 15_000, 100, 10_000_000),
+			BudgetCapacity: int64(p.int("COST_BUDGET_CAPACITY", 50_000, 0, 1<<40)),
+			BudgetRestore:  int64(p.int("COST_BUDGET_RESTORE_RATE", 1000, 1, 1<<40)),
+			ClientIPHeader: p.str("COST_CLIENT_IP_HEADER", ""),
+		},
 	}
 	switch lvl := strings.ToLower(p.str("LOG_LEVEL", "info")); lvl {
 	case "debug", "info", "warn", "error":
@@ -111,6 +131,9 @@ func Load(getenv func(string) string) (Config, error) {
 	dev := !c.Production()
 	c.Introspection = p.onOff("INTROSPECTION", dev)
 	c.Playground = p.onOff("PLAYGROUND", dev)
+	if c.Cost.BudgetCapacity > 0 && c.Cost.BudgetCapacity < int64(c.QueryCostLimit) {
+		p.fail("COST_BUDGET_CAPACITY", "must be 0 (off) or at least QUERY_COST_LIMIT, or no operation at the limit could ever run")
+	}
 	if c.DatabaseURL == "" {
 		p.fail("DATABASE_URL", "is required (make run sets it for a private cluster)")
 	}

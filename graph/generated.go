@@ -1169,6 +1169,34 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `"""
+What resolving a field costs, in the points of the query-cost analyzer (` + "`" + `extensions.cost` + "`" + ` of every
+response; the IBM GraphQL cost specification's name). On a field it is the cost of the field itself;
+on a type, of every field returning that type. Without it, a field returning an object weighs 1, a
+scalar or enum 0, and a root mutation field 10. A list multiplies the weight and its children's costs
+by its size (see ` + "`" + `@listSize` + "`" + `).
+"""
+directive @cost(
+  "Points for one resolution of the field."
+  weight: Int!
+) on FIELD_DEFINITION | OBJECT | SCALAR | ENUM
+
+"""
+How long a list is, for the query-cost analyzer (the IBM GraphQL cost specification's names). The size
+is the value of a slicing argument (as given in the query, through a variable, or its default), else
+` + "`" + `assumedSize` + "`" + `, else 10.
+"""
+directive @listSize(
+  "The size to assume when no slicing argument gives one."
+  assumedSize: Int
+  "Arguments whose value bounds the size (` + "`" + `first` + "`" + `). Values must lie between 0 and 100."
+  slicingArguments: [String!]
+  "On a connection: the child fields the size applies to (` + "`" + `edges` + "`" + `, ` + "`" + `nodes` + "`" + `) instead of the field itself."
+  sizedFields: [String!]
+  "When true, a query must give exactly one of ` + "`" + `slicingArguments` + "`" + ` (an argument with a default counts as given)."
+  requireOneSlicingArgument: Boolean = true
+) on FIELD_DEFINITION
+
+"""
 An instant in time, RFC 3339 with a time zone, for example ` + "`" + `2026-11-27T09:30:00Z` + "`" + `.
 """
 scalar Time
@@ -1346,15 +1374,15 @@ type Task {
   "True when the task has a due date in the past and is neither completed nor cancelled."
   isOverdue: Boolean!
   "Its subtasks in position order. ` + "`" + `first` + "`" + ` limits how many (0 to 100); all of them when omitted."
-  subtasks(first: Int): [Subtask!]!
+  subtasks(first: Int): [Subtask!]! @listSize(assumedSize: 7, slicingArguments: ["first"], requireOneSlicingArgument: false)
   "Its tags, by name."
-  tags: [Tag!]!
+  tags: [Tag!]! @listSize(assumedSize: 5)
   "Tasks that must be done before this one (that you can see)."
-  dependencies: [Task!]!
+  dependencies: [Task!]! @listSize(assumedSize: 5)
   "Tasks waiting for this one (that you can see)."
-  dependents: [Task!]!
+  dependents: [Task!]! @listSize(assumedSize: 5)
   "Its workflow history, newest first. ` + "`" + `first` + "`" + ` limits how many (1 to 100, default 20)."
-  history(first: Int = 20): [TaskEvent!]!
+  history(first: Int = 20): [TaskEvent!]! @listSize(slicingArguments: ["first"])
 }
 
 "A step of a task, numbered after it: ` + "`" + `HT-001.1` + "`" + `, ` + "`" + `HT-001.2` + "`" + `, ..."
@@ -1384,7 +1412,7 @@ type Subtask {
   "When it last changed."
   updatedAt: Time!
   "Its tags, by name."
-  tags: [Tag!]!
+  tags: [Tag!]! @listSize(assumedSize: 4)
 }
 
 "A label shared by tasks and subtasks."
@@ -1401,7 +1429,7 @@ type Tag {
     first: Int = 20
     "Return tasks after this cursor (an ` + "`" + `endCursor` + "`" + ` of a previous page)."
     after: String
-  ): TaskConnection!
+  ): TaskConnection! @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
 }
 
 "One entry of a task's workflow history."
@@ -1435,7 +1463,7 @@ type TaskConnection {
   "Whether there is a next page, and where it starts."
   pageInfo: PageInfo!
   "How many tasks match in all (one extra counting query; ask only when you need it)."
-  totalCount: Int!
+  totalCount: Int! @cost(weight: 5)
 }
 
 "A task and its position in a connection."
@@ -1465,11 +1493,11 @@ type TaskStatistics {
   "Open tasks past their due date."
   overdue: Int!
   "Tasks per status (every status listed, zeros included)."
-  byStatus: [StatusCount!]!
+  byStatus: [StatusCount!]! @listSize(assumedSize: 6)
   "Tasks per priority (every priority listed)."
-  byPriority: [PriorityCount!]!
+  byPriority: [PriorityCount!]! @listSize(assumedSize: 4)
   "Tasks per type (every type listed)."
-  byType: [TypeCount!]!
+  byType: [TypeCount!]! @listSize(assumedSize: 15)
   "Mean hours from creation to completion over completed tasks; ` + "`" + `null` + "`" + ` when none."
   averageCompletionHours: Float
 }
@@ -1646,7 +1674,7 @@ type Query {
     filter: TaskFilter
     "Sort order; newest first by default."
     orderBy: TaskOrder
-  ): TaskConnection!
+  ): TaskConnection! @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
   "Full-text search over titles and descriptions (English stemming, best match first), falling back to fuzzy title matching for typos."
   searchTasks(
     "What to look for, 1 to 200 characters."
@@ -1655,13 +1683,13 @@ type Query {
     first: Int!
     "Return results after this cursor."
     after: String
-  ): TaskConnection!
+  ): TaskConnection! @cost(weight: 10) @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
   "A subtask by id; ` + "`" + `null` + "`" + ` when it does not exist or you may not see its task."
   subtask("The subtask's id." id: ID!): Subtask
   "All tags by name."
-  tags("How many, 0 to 100." first: Int!, "Return tags whose name sorts after this cursor." after: String): [Tag!]!
+  tags("How many, 0 to 100." first: Int!, "Return tags whose name sorts after this cursor." after: String): [Tag!]! @listSize(slicingArguments: ["first"])
   "Counts over the tasks you can see."
-  taskStatistics: TaskStatistics!
+  taskStatistics: TaskStatistics! @cost(weight: 20)
   "The caller; ` + "`" + `null` + "`" + ` when anonymous."
   me: User
   "Counters of the Redis cache of the server instance that answers. Admins only (` + "`" + `FORBIDDEN` + "`" + ` otherwise)."
@@ -1677,14 +1705,14 @@ type CacheStatistics {
   "How often this instance retired every cached entry (epoch bump) after an invalidation could not reach Redis."
   epochBumps: Int!
   "Counters per kind of cached item."
-  kinds: [CacheKindStatistics!]!
+  kinds: [CacheKindStatistics!]! @listSize(assumedSize: 12)
 }
 
 "Counters of one kind of cached item."
 type CacheKindStatistics {
-  "The kind: ` + "`" + `task` + "`" + `, ` + "`" + `subtask` + "`" + `, ` + "`" + `tag` + "`" + `, ` + "`" + `user` + "`" + `, ` + "`" + `task_subtasks` + "`" + `, ` + "`" + `task_tags` + "`" + `, ` + "`" + `subtask_tags` + "`" + `, ` + "`" + `task_dependencies` + "`" + `, ` + "`" + `task_dependents` + "`" + `, ` + "`" + `task_history` + "`" + `."
+  "The kind: ` + "`" + `task` + "`" + `, ` + "`" + `subtask` + "`" + `, ` + "`" + `tag` + "`" + `, ` + "`" + `user` + "`" + `, ` + "`" + `task_subtasks` + "`" + `, ` + "`" + `task_tags` + "`" + `, ` + "`" + `subtask_tags` + "`" + `, ` + "`" + `task_dependencies` + "`" + `, ` + "`" + `task_dependents` + "`" + `, ` + "`" + `task_history` + "`" + `, ` + "`" + `statistics` + "`" + `, ` + "`" + `search` + "`" + `."
   kind: String!
-  "` + "`" + `entity` + "`" + ` or ` + "`" + `relation` + "`" + ` (an id list hanging off an entity)."
+  "` + "`" + `entity` + "`" + `, ` + "`" + `relation` + "`" + ` (an id list hanging off an entity), ` + "`" + `statistics` + "`" + ` or ` + "`" + `search` + "`" + `."
   type: String!
   "Reads answered from Redis."
   hits: Int!
