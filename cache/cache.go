@@ -80,8 +80,16 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	c.breaker = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
 		Name:        "redis",
 		MaxRequests: 1,
-		Timeout:     time.Second, // open → half-open after a second
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= 3 },
+		Interval:    10 * time.Second, // counts reset every 10 s while closed
+		Timeout:     time.Second,      // open → half-open after a second
+		// Trip on a failing Redis, not on a busy machine: a CPU-starved
+		// client times out now and then (measured under 8 concurrent nested
+		// queries on 2 cores), and opening on 3 such timeouts sent all reads
+		// to PostgreSQL exactly when it was busiest. Refused connections
+		// fail every call, so a dead Redis still trips within 20 calls.
+		ReadyToTrip: func(n gobreaker.Counts) bool {
+			return n.ConsecutiveFailures >= 20 || (n.Requests >= 20 && n.TotalFailures*2 >= n.Requests)
+		},
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			c.stats.setBreaker(to.String())
 		},

@@ -120,9 +120,11 @@ func relation[E any](ctx context.Context, c *Cache, kind Kind, owners []string,
 		return nil, err
 	}
 	var need []string
+	seen := map[string]bool{}
 	for _, ids := range lists {
 		for _, i := range ids {
-			if _, ok := fresh[i]; !ok {
+			if _, ok := fresh[i]; !ok && !seen[i] {
+				seen[i] = true // a tag on many subtasks is fetched once
 				need = append(need, i)
 			}
 		}
