@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -23,6 +24,7 @@ import (
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
 	"github.com/herotasks/api/cost"
+	"github.com/herotasks/api/dbtrace"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph"
 	"github.com/herotasks/api/loaders"
@@ -52,12 +54,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(cfg, stderr)
 
-	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns})
+	slow := &dbtrace.Slow{Log: log, Threshold: cfg.SlowQuery, Pool: "primary"}
+	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns, Tracer: slow})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	repo := repository.New(pool)
+	var background sync.WaitGroup
+	defer background.Wait() // before the pool closes
+	if cfg.MaintenanceInterval > 0 {
+		background.Go(func() { maintainEvery(ctx, repo, cfg, log) })
+	}
 
 	rdb, err := newRedis(cfg)
 	if err != nil {
@@ -106,6 +114,31 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// maintainEvery runs history maintenance now and then every interval; the
+// advisory lock inside makes all but one instance skip each round.
+func maintainEvery(ctx context.Context, repo *repository.Repo, cfg config.Config, log *slog.Logger) {
+	t := time.NewTicker(cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		rep, err := repo.Maintain(ctx, repository.MaintenanceOptions{MonthsAhead: cfg.PartitionMonthsAhead,
+			RetentionMonths: cfg.HistoryRetentionMonths}, time.Now())
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Error("maintenance failed", "err", err)
+		case !rep.Skipped:
+			log.Info("maintenance", "created", rep.Created, "moved", rep.Moved, "dropped", rep.Dropped,
+				"default_partition_rows", rep.DefaultPartition, "unused_indexes", len(rep.UnusedIndexes))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // authenticator uses JWT_SECRET, or in development makes up a secret and

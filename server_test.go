@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,9 +45,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout, w := io.Pipe()
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"herotasks", "serve", "--addr", "127.0.0.1:0"}, getenv, w, &logs) }()
+	go func() { done <- run(ctx, []string{"herotasks", "serve", "--addr", "127.0.0.1:0"}, getenv, w, logs) }()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
 	base := "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
@@ -86,6 +87,8 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusOK, res.StatusCode, "Playground in development")
 
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"msg":"maintenance"`) }, 10*time.Second, 10*time.Millisecond,
+		"serve runs maintenance at start")
 	cancel()
 	select {
 	case err := <-done:
@@ -163,4 +166,22 @@ func TestWebsocket(t *testing.T) {
 	assert.JSONEq(t, `{"data":{"createTask":{"number":"HT-001","title":"Over the socket"}}}`, withoutCost(t, msg.Payload))
 	require.NoError(t, wsjson.Read(ctx, conn, &msg))
 	assert.Equal(t, "complete", msg.Type)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test reading at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -43,6 +43,7 @@ type Config struct {
 	HistoryRetentionMonths int
 	PartitionMonthsAhead   int
 	MaintenanceInterval    time.Duration
+	SlowQuery              time.Duration // statements at least this slow are logged
 	Cache                  CacheConfig
 }
 
@@ -102,6 +103,7 @@ func Load(getenv func(string) string) (Config, error) {
 		HistoryRetentionMonths: p.int("HISTORY_RETENTION_MONTHS", 24, 0, 1200),
 		PartitionMonthsAhead:   p.int("PARTITION_MONTHS_AHEAD", 3, 1, 120),
 		MaintenanceInterval:    p.duration("MAINTENANCE_INTERVAL", time.Hour),
+		SlowQuery:              time.Duration(p.int("SLOW_QUERY_MS", 200, 1, 3_600_000)) * time.Millisecond,
 		Cache: CacheConfig{
 			Timeout:           p.duration("CACHE_TIMEOUT", 50*time.Millisecond),
 			EntityTTL:         p.duration("CACHE_ENTITY_TTL", 10*time.Minute),
