@@ -6,34 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/seed"
-	"github.com/jackc/pgx/v5"
+	"github.com/herotasks/api/verify"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// recordingTracer keeps every statement with its arguments.
-type recordingTracer struct {
-	mu    sync.Mutex
-	stmts []recorded
-}
-
-type recorded struct {
-	sql  string
-	args []any
-}
-
-func (r *recordingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	r.mu.Lock()
-	r.stmts = append(r.stmts, recorded{d.SQL, d.Args})
-	r.mu.Unlock()
-	return ctx
-}
-func (r *recordingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // largeTable is the size from which a table may never be read with a
 // sequential scan by an API query (users, tags and empty partitions are
@@ -63,7 +43,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	require.NoError(t, api.pool.QueryRow(ctx, "SELECT name FROM tags ORDER BY name LIMIT 1").Scan(&tag))
 	require.NoError(t, api.pool.QueryRow(ctx, "SELECT id::text FROM subtasks WHERE task_id = $1 LIMIT 1", taskID).Scan(&subtaskID))
 
-	rec := &recordingTracer{}
+	rec := &verify.Recorder{}
 	recAPI := serveTestAPI(t, api.dbURL, rec)
 
 	nested := `nodes { id number assignee { name } createdBy { name } tags { name } subtasks(first: 3) { number tags { name } }
@@ -98,16 +78,18 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	}
 	for _, tok := range []string{admin, viewer, ""} {
 		for _, q := range queries {
-			first := len(rec.stmts)
+			first := len(rec.Statements())
 			d := recAPI.ok(t, tok, q.query, nil)
 			if tok == admin && q.index != "" {
-				s, want := rec.stmts[first], q.index
+				stmts := rec.Statements()
+				s, want := stmts[first], q.index
 				if w, ok := strings.CutPrefix(want, "count:"); ok {
-					s, want = rec.stmts[len(rec.stmts)-1], w
+					s, want = stmts[len(stmts)-1], w
 				}
-				used := indexesUsed(t, api, s)
+				used, _, err := verify.Explain(ctx, api.pool, s, false)
+				require.NoError(t, err, s.SQL)
 				assert.True(t, slices.ContainsFunc(strings.Split(want, "|"), func(ix string) bool { return slices.Contains(used, ix) }),
-					"%s uses %v, want %s:\n%s", q.query, used, want, s.sql)
+					"%s uses %v, want %s:\n%s", q.query, used, want, s.SQL)
 			}
 			// The second page exercises the keyset condition.
 			if c := str(d, "tasks", "pageInfo", "endCursor"); c != "" {
@@ -116,50 +98,24 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}
 	}
 
-	require.NotEmpty(t, rec.stmts)
+	require.NotEmpty(t, rec.Statements())
 	checked := 0
-	for _, s := range rec.stmts {
-		if !strings.HasPrefix(strings.TrimSpace(s.sql), "SELECT") && !strings.HasPrefix(strings.TrimSpace(s.sql), "WITH") {
+	for _, s := range rec.Statements() {
+		if !strings.HasPrefix(strings.TrimSpace(s.SQL), "SELECT") && !strings.HasPrefix(strings.TrimSpace(s.SQL), "WITH") {
 			continue
 		}
-		plan, raw := explain(t, api, s)
-		for _, rel := range seqScans(plan) {
+		_, raw, err := verify.Explain(ctx, api.pool, s, false)
+		require.NoError(t, err, s.SQL)
+		var plan []map[string]any
+		require.NoError(t, json.Unmarshal(raw, &plan))
+		for _, rel := range seqScans(plan[0]["Plan"]) {
 			var rows float64
 			require.NoError(t, api.pool.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE relname = $1", rel).Scan(&rows))
-			assert.Less(t, rows, float64(largeTable), "sequential scan on %s (%.0f rows) in:\n%s\nargs %v\nplan %s", rel, rows, s.sql, s.args, raw)
+			assert.Less(t, rows, float64(largeTable), "sequential scan on %s (%.0f rows) in:\n%s\nargs %v\nplan %s", rel, rows, s.SQL, s.Args, raw)
 		}
 		checked++
 	}
 	t.Logf("EXPLAINed %d statements", checked)
-}
-
-// explain returns the plan of a recorded statement, decoded and raw.
-func explain(t *testing.T, api *testAPI, s recorded) (any, []byte) {
-	t.Helper()
-	var raw []byte
-	require.NoError(t, api.pool.QueryRow(context.Background(), "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&raw), s.sql)
-	var plan []map[string]any
-	require.NoError(t, json.Unmarshal(raw, &plan))
-	return plan[0]["Plan"], raw
-}
-
-// indexesUsed lists the indexes in a statement's plan.
-func indexesUsed(t *testing.T, api *testAPI, s recorded) []string {
-	plan, _ := explain(t, api, s)
-	var out []string
-	var walk func(any)
-	walk = func(n any) {
-		m, _ := n.(map[string]any)
-		if name, ok := m["Index Name"].(string); ok {
-			out = append(out, name)
-		}
-		plans, _ := m["Plans"].([]any)
-		for _, p := range plans {
-			walk(p)
-		}
-	}
-	walk(plan)
-	return out
 }
 
 // seqScans lists the relations a plan scans sequentially.

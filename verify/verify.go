@@ -168,24 +168,43 @@ func checkIndexes(ctx context.Context, o Options) Check {
 	return result("indexes", true, "%d present and valid", len(Indexes))
 }
 
-// recorder keeps the statements the repository sends.
-type recorder struct {
+// Recorder is a pgx.QueryTracer that keeps every statement sent, with its
+// arguments, so the statements can be EXPLAINed as they were sent.
+type Recorder struct {
 	mu    sync.Mutex
-	stmts []stmt
+	stmts []Statement
 }
 
-type stmt struct {
-	sql  string
-	args []any
+// Statement is one recorded statement.
+type Statement struct {
+	SQL  string
+	Args []any
 }
 
-func (r *recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+// TraceQueryStart records the statement.
+func (r *Recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	r.mu.Lock()
-	r.stmts = append(r.stmts, stmt{d.SQL, d.Args})
+	r.stmts = append(r.stmts, Statement{d.SQL, d.Args})
 	r.mu.Unlock()
 	return ctx
 }
-func (r *recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceQueryEnd does nothing.
+func (r *Recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// Statements returns what was recorded so far.
+func (r *Recorder) Statements() []Statement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.stmts)
+}
+
+// Reset forgets what was recorded.
+func (r *Recorder) Reset() {
+	r.mu.Lock()
+	r.stmts = r.stmts[:0]
+	r.mu.Unlock()
+}
 
 // checkPlans runs the hot read paths through the repository, records the
 // statements they send, and EXPLAINs each against its index. On a small
@@ -193,7 +212,7 @@ func (r *recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDa
 // proves the index is usable (sequential scans disabled for the EXPLAIN).
 func checkPlans(ctx context.Context, o Options) Check {
 	cfg := o.Pool.Config().Copy()
-	rec := &recorder{}
+	rec := &Recorder{}
 	cfg.ConnConfig.Tracer = rec
 	cfg.MaxConns = 1
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -242,15 +261,16 @@ func checkPlans(ctx context.Context, o Options) Check {
 	}
 	var problems []string
 	for _, p := range paths {
-		rec.stmts = rec.stmts[:0]
+		rec.Reset()
 		if err := p.run(); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", p.index, err))
 			continue
 		}
-		if len(rec.stmts) == 0 {
+		stmts := rec.Statements()
+		if len(stmts) == 0 {
 			continue
 		}
-		used, err := indexesIn(ctx, o.Pool, rec.stmts[0], rows < o.MinPlanRows)
+		used, _, err := Explain(ctx, o.Pool, stmts[0], rows < o.MinPlanRows)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", p.index, err))
 			continue
@@ -269,7 +289,11 @@ func checkPlans(ctx context.Context, o Options) Check {
 	return result("query plans", true, "%d hot queries use their index, %s", len(paths), mode)
 }
 
-func indexesIn(ctx context.Context, pool *pgxpool.Pool, s stmt, forceIndex bool) ([]string, error) {
+// Explain EXPLAINs a recorded statement and returns the indexes its plan
+// uses (a partitioned index by its root's name) and the plan as JSON. With
+// forceIndex, sequential scans are disabled for it, which proves an index is
+// usable on a database too small for the planner to prefer it.
+func Explain(ctx context.Context, pool *pgxpool.Pool, s Statement, forceIndex bool) ([]string, []byte, error) {
 	var raw []byte
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if forceIndex {
@@ -277,21 +301,21 @@ func indexesIn(ctx context.Context, pool *pgxpool.Pool, s stmt, forceIndex bool)
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.sql, s.args...).Scan(&raw)
+		return tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+s.SQL, s.Args...).Scan(&raw)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var plan []map[string]any
 	if err := json.Unmarshal(raw, &plan); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	var names []string
 	var walk func(any)
 	walk = func(n any) {
 		m, _ := n.(map[string]any)
 		if name, ok := m["Index Name"].(string); ok {
-			out = append(out, name)
+			names = append(names, name)
 		}
 		children, _ := m["Plans"].([]any)
 		for _, c := range children {
@@ -301,11 +325,12 @@ func indexesIn(ctx context.Context, pool *pgxpool.Pool, s stmt, forceIndex bool)
 	walk(plan[0]["Plan"])
 	// A partitioned index shows up as its partitions' indexes: name the root.
 	rows, err := pool.Query(ctx, `SELECT DISTINCT coalesce(pg_partition_root(c.oid)::regclass::text, c.relname)
-		FROM pg_class c WHERE c.relname = ANY($1)`, out)
+		FROM pg_class c WHERE c.relname = ANY($1)`, names)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return used, raw, err
 }
 
 func checkPartitions(ctx context.Context, o Options) Check {
