@@ -28,8 +28,10 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph"
 	"github.com/herotasks/api/loaders"
+	"github.com/herotasks/api/metrics"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -55,7 +57,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log := newLogger(cfg, stderr)
 
 	slow := &dbtrace.Slow{Log: log, Threshold: cfg.SlowQuery, Pool: "primary"}
-	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns, Tracer: slow})
+	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns,
+		Tracer: multitracer.New(slow, metrics.Tracer{})})
 	if err != nil {
 		return err
 	}
@@ -165,11 +168,12 @@ func authenticator(ctx context.Context, cfg config.Config, repo *repository.Repo
 
 // deps are the server's collaborators, built once.
 type deps struct {
-	repo  *repository.Repo
-	store graph.Store // repo, or the cache decorating it
-	cache *cache.Cache
-	rdb   redis.UniversalClient
-	authn *auth.Authenticator
+	repo    *repository.Repo
+	store   graph.Store // repo, or the cache decorating it
+	cache   *cache.Cache
+	rdb     redis.UniversalClient
+	authn   *auth.Authenticator
+	metrics *metrics.Metrics
 }
 
 // newRedis connects to Redis Cluster (REDIS_ADDRS) or one Redis (REDIS_URL)
@@ -204,6 +208,7 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 			Jitter: 0.1, Timeout: cc.Timeout})
 		d.store = cache.NewStore(repo, d.cache)
 	}
+	d.metrics = metrics.New(map[string]*pgxpool.Pool{"primary": repo.Pool()}, d.cache)
 	return d
 }
 
@@ -221,6 +226,7 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", readyz(d.repo.Pool(), d.rdb))
+	mux.Handle("GET /metrics", d.metrics.Handler())
 	if cfg.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Hero Tasks", "/graphql"))
 	}
@@ -258,7 +264,8 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(newCostExtension(cfg, es, d.rdb))
-	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch}
+	srv.Use(d.metrics.Extension())
+	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Observe: d.metrics.ObserveBatch}
 	if !cfg.Loaders {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query
 	}

@@ -77,6 +77,12 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	assert.JSONEq(t, fmt.Sprintf(`{"data":{"tasks":{"totalCount":%d}}}`, public), withoutCost(t, body), "GET serves queries; anonymous sees public tasks")
 	assert.NotEmpty(t, res.Header.Get("X-Request-Id"))
 
+	res, err = http.Get(base + "/metrics")
+	require.NoError(t, err)
+	prom, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(prom), "herotasks_sql_statements_per_operation_sum 2\n", "the GET query's page and count, counted by the pool's tracer")
+
 	res, err = http.Get(base + "/schema.graphql")
 	require.NoError(t, err)
 	sdl, _ := io.ReadAll(res.Body)

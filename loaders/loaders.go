@@ -36,6 +36,19 @@ type Store interface {
 type Options struct {
 	Wait     time.Duration // how long a batch collects keys after the first
 	MaxBatch int           // keys per statement at most
+	// Observe, when set, is told the size of every batch (metrics).
+	Observe func(loader string, keys int)
+}
+
+// observed reports each batch's size to o.Observe.
+func observed[K comparable, V any](o Options, name string, fetch func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
+	if o.Observe == nil {
+		return fetch
+	}
+	return func(ctx context.Context, keys []K) (map[K]V, error) {
+		o.Observe(name, len(keys))
+		return fetch(ctx, keys)
+	}
 }
 
 // LimitKey asks for at most Limit children of a parent; Limit < 0 means all.
@@ -70,26 +83,26 @@ type Loaders struct {
 func New(s Store, o Options) *Loaders {
 	opts := []dataloadgen.Option{dataloadgen.WithWait(o.Wait), dataloadgen.WithBatchCapacity(o.MaxBatch)}
 	return &Loaders{
-		TaskByID:    dataloadgen.NewMappedLoader(byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID }), opts...),
-		UserByID:    dataloadgen.NewMappedLoader(byID(s.UsersByIDs, func(u *domain.User) string { return u.ID }), opts...),
-		SubtaskByID: dataloadgen.NewMappedLoader(byID(s.SubtasksByIDs, func(st *domain.Subtask) string { return st.ID }), opts...),
-		SubtasksByTaskID: dataloadgen.NewMappedLoader(byLimit(func(ctx context.Context, ids []string, limit int) ([]*domain.Subtask, error) {
+		TaskByID:    dataloadgen.NewMappedLoader(observed(o, "task_by_id", byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID })), opts...),
+		UserByID:    dataloadgen.NewMappedLoader(observed(o, "user_by_id", byID(s.UsersByIDs, func(u *domain.User) string { return u.ID })), opts...),
+		SubtaskByID: dataloadgen.NewMappedLoader(observed(o, "subtask_by_id", byID(s.SubtasksByIDs, func(st *domain.Subtask) string { return st.ID })), opts...),
+		SubtasksByTaskID: dataloadgen.NewMappedLoader(observed(o, "subtasks_by_task_id", byLimit(func(ctx context.Context, ids []string, limit int) ([]*domain.Subtask, error) {
 			var l *int
 			if limit >= 0 {
 				l = &limit
 			}
 			return s.SubtasksByTaskIDs(ctx, ids, l)
-		}, func(st *domain.Subtask) string { return st.TaskID }), opts...),
-		TagsByTaskID:         dataloadgen.NewMappedLoader(links(s.TagsByTaskIDs), opts...),
-		TagsBySubtaskID:      dataloadgen.NewMappedLoader(links(s.TagsBySubtaskIDs), opts...),
-		DependenciesByTaskID: dataloadgen.NewMappedLoader(links(s.DependenciesByTaskIDs), opts...),
-		DependentsByTaskID:   dataloadgen.NewMappedLoader(links(s.DependentsByTaskIDs), opts...),
-		HistoryByTaskID: dataloadgen.NewMappedLoader(byLimit(s.EventsByTaskIDs,
-			func(e *domain.TaskEvent) string { return e.TaskID }), opts...),
-		TaskPageByTagID: dataloadgen.NewMappedLoader(byTag(s.TasksByTagIDs), opts...),
-		TaskCountByTagID: dataloadgen.NewMappedLoader(byTag(func(ctx context.Context, v domain.Viewer, ids []string, _ int) (map[string]int, error) {
+		}, func(st *domain.Subtask) string { return st.TaskID })), opts...),
+		TagsByTaskID:         dataloadgen.NewMappedLoader(observed(o, "tags_by_task_id", links(s.TagsByTaskIDs)), opts...),
+		TagsBySubtaskID:      dataloadgen.NewMappedLoader(observed(o, "tags_by_subtask_id", links(s.TagsBySubtaskIDs)), opts...),
+		DependenciesByTaskID: dataloadgen.NewMappedLoader(observed(o, "dependencies_by_task_id", links(s.DependenciesByTaskIDs)), opts...),
+		DependentsByTaskID:   dataloadgen.NewMappedLoader(observed(o, "dependents_by_task_id", links(s.DependentsByTaskIDs)), opts...),
+		HistoryByTaskID: dataloadgen.NewMappedLoader(observed(o, "history_by_task_id", byLimit(s.EventsByTaskIDs,
+			func(e *domain.TaskEvent) string { return e.TaskID })), opts...),
+		TaskPageByTagID: dataloadgen.NewMappedLoader(observed(o, "task_page_by_tag_id", byTag(s.TasksByTagIDs)), opts...),
+		TaskCountByTagID: dataloadgen.NewMappedLoader(observed(o, "task_count_by_tag_id", byTag(func(ctx context.Context, v domain.Viewer, ids []string, _ int) (map[string]int, error) {
 			return s.CountTasksByTagIDs(ctx, v, ids)
-		}), opts...),
+		})), opts...),
 	}
 }
 

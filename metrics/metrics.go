@@ -1,0 +1,193 @@
+// Package metrics exposes the server's Prometheus metrics: GraphQL operations
+// by name and outcome with latency, loader batch sizes, SQL statements per
+// operation, each pool's pgxpool.Stat, the cache's counters per kind and its
+// breaker, and the Go runtime.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/herotasks/api/cache"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics owns a registry and the server's instruments.
+type Metrics struct {
+	reg        *prometheus.Registry
+	ops        *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	statements prometheus.Histogram
+	batches    *prometheus.HistogramVec
+}
+
+// New registers the instruments, the Go runtime and process collectors, and
+// collectors for the pools and the cache (either may be nil).
+func New(pools map[string]*pgxpool.Pool, c *cache.Cache) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herotasks_graphql_operations_total",
+			Help: "GraphQL operations by name, type and outcome (ok or the first error code)."}, []string{"operation", "type", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herotasks_graphql_operation_duration_seconds",
+			Help: "GraphQL operation latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"operation", "type"}),
+		statements: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herotasks_sql_statements_per_operation",
+			Help: "SQL statements one GraphQL operation sent.", Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 50, 100, 300}}),
+		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herotasks_loader_batch_size",
+			Help: "Keys per dataloader batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}, []string{"loader"}),
+	}
+	m.reg.MustRegister(m.ops, m.duration, m.statements, m.batches,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for name, p := range pools {
+		m.reg.MustRegister(poolCollector{name: name, pool: p})
+	}
+	if c != nil {
+		m.reg.MustRegister(cacheCollector{c})
+	}
+	return m
+}
+
+// Handler serves the registry at /metrics.
+func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
+// ObserveBatch records one loader batch (loaders.Options.Observe).
+func (m *Metrics) ObserveBatch(loader string, keys int) {
+	m.batches.WithLabelValues(loader).Observe(float64(keys))
+}
+
+type counterKey struct{}
+
+// Tracer counts statements per operation: wrap the pool's tracer with it.
+type Tracer struct{}
+
+// TraceQueryStart counts the statement against the operation in ctx.
+func (Tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	if n, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	return ctx
+}
+
+// TraceQueryEnd does nothing.
+func (Tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// Extension is the gqlgen extension that measures operations that pass
+// validation and the cost analyzer (a rejected operation never reaches
+// gqlgen's operation interceptors; the access log records it).
+func (m *Metrics) Extension() graphql.HandlerExtension { return extension{m} }
+
+type extension struct{ m *Metrics }
+
+func (extension) ExtensionName() string                   { return "Metrics" }
+func (extension) Validate(graphql.ExecutableSchema) error { return nil }
+func (e extension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	var n atomic.Int64
+	start := time.Now()
+	h := next(context.WithValue(ctx, counterKey{}, &n))
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil {
+			return nil
+		}
+		oc := graphql.GetOperationContext(ctx)
+		name, typ := oc.OperationName, "unknown"
+		if oc.Operation != nil {
+			typ = string(oc.Operation.Operation)
+			if name == "" {
+				name = oc.Operation.Name
+			}
+		}
+		if name == "" {
+			name = "anonymous"
+		}
+		outcome := "ok"
+		if len(resp.Errors) > 0 {
+			outcome = "error"
+			if code, ok := resp.Errors[0].Extensions["code"].(string); ok {
+				outcome = code
+			}
+		}
+		e.m.ops.WithLabelValues(name, typ, outcome).Inc()
+		e.m.duration.WithLabelValues(name, typ).Observe(time.Since(start).Seconds())
+		e.m.statements.Observe(float64(n.Load()))
+		return resp
+	}
+}
+
+// poolCollector reports one pool's pgxpool.Stat.
+type poolCollector struct {
+	name string
+	pool *pgxpool.Pool
+}
+
+var poolDescs = map[string]*prometheus.Desc{
+	"acquired":     prometheus.NewDesc("herotasks_pool_acquired_connections", "Connections in use.", []string{"pool"}, nil),
+	"idle":         prometheus.NewDesc("herotasks_pool_idle_connections", "Idle connections.", []string{"pool"}, nil),
+	"total":        prometheus.NewDesc("herotasks_pool_total_connections", "All connections.", []string{"pool"}, nil),
+	"max":          prometheus.NewDesc("herotasks_pool_max_connections", "Pool size limit.", []string{"pool"}, nil),
+	"acquires":     prometheus.NewDesc("herotasks_pool_acquires_total", "Successful acquires.", []string{"pool"}, nil),
+	"empty":        prometheus.NewDesc("herotasks_pool_empty_acquires_total", "Acquires that had to wait for a connection.", []string{"pool"}, nil),
+	"wait_seconds": prometheus.NewDesc("herotasks_pool_acquire_wait_seconds_total", "Time spent waiting for connections.", []string{"pool"}, nil),
+	"canceled":     prometheus.NewDesc("herotasks_pool_canceled_acquires_total", "Acquires cancelled by their context.", []string{"pool"}, nil),
+}
+
+func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range poolDescs {
+		ch <- d
+	}
+}
+
+func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := p.pool.Stat()
+	g := func(k string, v float64) {
+		ch <- prometheus.MustNewConstMetric(poolDescs[k], prometheus.GaugeValue, v, p.name)
+	}
+	c := func(k string, v float64) {
+		ch <- prometheus.MustNewConstMetric(poolDescs[k], prometheus.CounterValue, v, p.name)
+	}
+	g("acquired", float64(s.AcquiredConns()))
+	g("idle", float64(s.IdleConns()))
+	g("total", float64(s.TotalConns()))
+	g("max", float64(s.MaxConns()))
+	c("acquires", float64(s.AcquireCount()))
+	c("empty", float64(s.EmptyAcquireCount()))
+	c("wait_seconds", s.AcquireDuration().Seconds())
+	c("canceled", float64(s.CanceledAcquireCount()))
+}
+
+// cacheCollector reports the cache's counters and breaker.
+type cacheCollector struct{ c *cache.Cache }
+
+var (
+	cacheEvents = prometheus.NewDesc("herotasks_cache_events_total", "Cache hits, misses, fills, errors and invalidations by kind.",
+		[]string{"kind", "type", "event"}, nil)
+	cacheBreaker = prometheus.NewDesc("herotasks_cache_breaker_open", "1 while the Redis circuit breaker is open or half-open.", nil, nil)
+	cacheEpochs  = prometheus.NewDesc("herotasks_cache_epoch_bumps_total", "Times this instance retired every cached entry.", nil, nil)
+)
+
+func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cacheEvents
+	ch <- cacheBreaker
+	ch <- cacheEpochs
+}
+
+func (cc cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	st := cc.c.Stats()
+	for _, k := range st.Snapshot() {
+		for event, v := range map[string]int64{"hit": k.Hits, "miss": k.Misses, "fill": k.Fills, "error": k.Errors, "invalidation": k.Invalidations} {
+			ch <- prometheus.MustNewConstMetric(cacheEvents, prometheus.CounterValue, float64(v), k.Kind, k.Type, event)
+		}
+	}
+	open := 0.0
+	if cc.c.Breaker() != "closed" {
+		open = 1
+	}
+	ch <- prometheus.MustNewConstMetric(cacheBreaker, prometheus.GaugeValue, open)
+	ch <- prometheus.MustNewConstMetric(cacheEpochs, prometheus.CounterValue, float64(st.EpochBumps()))
+}

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/herotasks/api/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMetrics: /metrics exposes operations by name and outcome, latency,
+// loader batch sizes, the pool's statistics, the cache's counters and the Go
+// runtime.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	_, editor := api.user(t, domain.RoleEditor)
+	seedSmall(t, api, editor, 3)
+	api.ok(t, "", `query Board { tasks(first: 10) { nodes { title tags { name } subtasks { number } } } }`, nil)
+	api.post(t, "", `query Broken { taskByNumber(number: "nope") { id } }`, nil)
+
+	res, err := http.Get(api.url + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	out := string(body)
+	for _, want := range []string{
+		`herotasks_graphql_operations_total{operation="Board",outcome="ok",type="query"} 1`,
+		`herotasks_graphql_operations_total{operation="Broken",outcome="BAD_USER_INPUT",type="query"} 1`,
+		`herotasks_graphql_operation_duration_seconds_count{operation="Board",type="query"} 1`,
+		`herotasks_loader_batch_size_count{loader="tags_by_task_id"}`,
+		`herotasks_loader_batch_size_count{loader="subtasks_by_task_id"}`,
+		`herotasks_pool_max_connections{pool="primary"} 20`,
+		`herotasks_pool_acquires_total{pool="primary"}`,
+		`herotasks_cache_events_total{event="miss",kind="task_tags",type="relation"}`,
+		`herotasks_cache_breaker_open 0`,
+		`go_goroutines`,
+	} {
+		assert.True(t, strings.Contains(out, want), "/metrics lacks %s", want)
+	}
+}
