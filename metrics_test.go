@@ -43,3 +43,22 @@ func TestMetrics(t *testing.T) {
 		assert.True(t, strings.Contains(out, want), "/metrics lacks %s", want)
 	}
 }
+
+// TestTopStatements reads pg_stat_statements for admins only.
+func TestTopStatements(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	_, admin := api.user(t, domain.RoleAdmin)
+	_, viewer := api.user(t, domain.RoleViewer)
+	api.ok(t, "", `{ tasks(first: 5) { nodes { id } } }`, nil)
+	assert.Equal(t, "FORBIDDEN", api.post(t, viewer, `{ topStatements { query } }`, nil).code())
+	for _, order := range []string{"MEAN_TIME", "TOTAL_TIME"} {
+		d := api.ok(t, admin, `{ topStatements(orderBy: `+order+`, first: 5) { query calls meanMs totalMs rows hitRatio } }`, nil)
+		rows := list(d, "topStatements")
+		require.NotEmpty(t, rows, order)
+		assert.LessOrEqual(t, len(rows), 5)
+		assert.Positive(t, get(rows, 0, "calls"), order)
+		assert.NotEmpty(t, str(rows, 0, "query"))
+	}
+	assert.Equal(t, "BAD_USER_INPUT", api.post(t, admin, `{ topStatements(first: 0) { query } }`, nil).code())
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
+	"github.com/herotasks/api/repository"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -98,6 +99,16 @@ type ComplexityRoot struct {
 		TaskByNumber    func(childComplexity int, number string) int
 		TaskStatistics  func(childComplexity int) int
 		Tasks           func(childComplexity int, first int, after *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) int
+		TopStatements   func(childComplexity int, orderBy *model.StatementOrder, first *int) int
+	}
+
+	StatementStatistics struct {
+		Calls    func(childComplexity int) int
+		HitRatio func(childComplexity int) int
+		MeanMs   func(childComplexity int) int
+		Query    func(childComplexity int) int
+		Rows     func(childComplexity int) int
+		TotalMs  func(childComplexity int) int
 	}
 
 	StatusCount struct {
@@ -233,6 +244,7 @@ type QueryResolver interface {
 	Tags(ctx context.Context, first int, after *string) ([]*domain.Tag, error)
 	TaskStatistics(ctx context.Context) (*model.TaskStatistics, error)
 	Me(ctx context.Context) (*domain.User, error)
+	TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*repository.StatementStats, error)
 	CacheStatistics(ctx context.Context) (*model.CacheStatistics, error)
 }
 type SubtaskResolver interface {
@@ -607,6 +619,54 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Tasks(childComplexity, args["first"].(int), args["after"].(*string), args["filter"].(*domain.TaskFilter), args["orderBy"].(*domain.TaskOrder)), true
+	case "Query.topStatements":
+		if e.ComplexityRoot.Query.TopStatements == nil {
+			break
+		}
+
+		args, err := ec.field_Query_topStatements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TopStatements(childComplexity, args["orderBy"].(*model.StatementOrder), args["first"].(*int)), true
+
+	case "StatementStatistics.calls":
+		if e.ComplexityRoot.StatementStatistics.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementStatistics.Calls(childComplexity), true
+	case "StatementStatistics.hitRatio":
+		if e.ComplexityRoot.StatementStatistics.HitRatio == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementStatistics.HitRatio(childComplexity), true
+	case "StatementStatistics.meanMs":
+		if e.ComplexityRoot.StatementStatistics.MeanMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementStatistics.MeanMs(childComplexity), true
+	case "StatementStatistics.query":
+		if e.ComplexityRoot.StatementStatistics.Query == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementStatistics.Query(childComplexity), true
+	case "StatementStatistics.rows":
+		if e.ComplexityRoot.StatementStatistics.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementStatistics.Rows(childComplexity), true
+	case "StatementStatistics.totalMs":
+		if e.ComplexityRoot.StatementStatistics.TotalMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementStatistics.TotalMs(childComplexity), true
 
 	case "StatusCount.count":
 		if e.ComplexityRoot.StatusCount.Count == nil {
@@ -1692,8 +1752,39 @@ type Query {
   taskStatistics: TaskStatistics! @cost(weight: 20)
   "The caller; ` + "`" + `null` + "`" + ` when anonymous."
   me: User
+  "The heaviest SQL statements of this database, from ` + "`" + `pg_stat_statements` + "`" + `. Admins only (` + "`" + `FORBIDDEN` + "`" + ` otherwise); ` + "`" + `SERVICE_UNAVAILABLE` + "`" + ` where the extension is not installed."
+  topStatements(
+    "Sort by mean or by total execution time."
+    orderBy: StatementOrder = MEAN_TIME
+    "How many, 1 to 100."
+    first: Int = 10
+  ): [StatementStatistics!]! @listSize(slicingArguments: ["first"], requireOneSlicingArgument: false)
   "Counters of the Redis cache of the server instance that answers. Admins only (` + "`" + `FORBIDDEN` + "`" + ` otherwise)."
   cacheStatistics: CacheStatistics!
+}
+
+"How ` + "`" + `topStatements` + "`" + ` sorts."
+enum StatementOrder {
+  "Slowest on average first."
+  MEAN_TIME
+  "Most time in all first."
+  TOTAL_TIME
+}
+
+"One normalized statement as ` + "`" + `pg_stat_statements` + "`" + ` records it."
+type StatementStatistics {
+  "The statement with its constants replaced by placeholders."
+  query: String!
+  "How often it ran."
+  calls: Float!
+  "Mean execution time in milliseconds."
+  meanMs: Float!
+  "Total execution time in milliseconds."
+  totalMs: Float!
+  "Rows returned or affected in all."
+  rows: Float!
+  "Share of its buffer reads served from PostgreSQL's cache (0 to 1); ` + "`" + `null` + "`" + ` when it read no buffer."
+  hitRatio: Float
 }
 
 "What one server instance's Redis cache has done since it started."
@@ -1839,6 +1930,24 @@ func (ec *executionContext) childFields_PriorityCount(ctx context.Context, field
 		return ec.fieldContext_PriorityCount_count(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PriorityCount", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementStatistics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "query":
+		return ec.fieldContext_StatementStatistics_query(ctx, field)
+	case "calls":
+		return ec.fieldContext_StatementStatistics_calls(ctx, field)
+	case "meanMs":
+		return ec.fieldContext_StatementStatistics_meanMs(ctx, field)
+	case "totalMs":
+		return ec.fieldContext_StatementStatistics_totalMs(ctx, field)
+	case "rows":
+		return ec.fieldContext_StatementStatistics_rows(ctx, field)
+	case "hitRatio":
+		return ec.fieldContext_StatementStatistics_hitRatio(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementStatistics", field.Name)
 }
 
 func (ec *executionContext) childFields_StatusCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2610,6 +2719,28 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["orderBy"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_topStatements_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.StatementOrder, error) {
+			return ec.unmarshalOStatementOrder2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐStatementOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -3991,6 +4122,50 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_topStatements(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_topStatements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TopStatements(ctx, fc.Args["orderBy"].(*model.StatementOrder), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*repository.StatementStats) graphql.Marshaler {
+			return ec.marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStatsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_topStatements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementStatistics(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_topStatements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_cacheStatistics(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4097,6 +4272,144 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _StatementStatistics_query(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementStatistics_query(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Query, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementStatistics_query(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementStatistics_calls(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementStatistics_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementStatistics_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatementStatistics_meanMs(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementStatistics_meanMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MeanMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementStatistics_meanMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatementStatistics_totalMs(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementStatistics_totalMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementStatistics_totalMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatementStatistics_rows(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementStatistics_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementStatistics_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
+}
+
+func (ec *executionContext) _StatementStatistics_hitRatio(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementStatistics_hitRatio(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HitRatio, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementStatistics_hitRatio(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
 }
 
 func (ec *executionContext) _StatusCount_status(ctx context.Context, field graphql.CollectedField, obj *model.StatusCount) (ret graphql.Marshaler) {
@@ -7976,6 +8289,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
 				})
+		case "topStatements":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_topStatements(ctx, field)
+				})
 		case "cacheStatistics":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -7995,6 +8314,64 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementStatisticsImplementors = []string{"StatementStatistics"}
+
+func (ec *executionContext) _StatementStatistics(ctx context.Context, sel ast.SelectionSet, obj *repository.StatementStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementStatisticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementStatistics")
+		case "query":
+			out.Values[i] = ec._StatementStatistics_query(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "calls":
+			out.Values[i] = ec._StatementStatistics_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "meanMs":
+			out.Values[i] = ec._StatementStatistics_meanMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalMs":
+			out.Values[i] = ec._StatementStatistics_totalMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._StatementStatistics_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hitRatio":
+			out.Values[i] = ec._StatementStatistics_hitRatio(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9096,6 +9473,20 @@ func (ec *executionContext) unmarshalNCreateTaskInput2githubᚗcomᚋherotasks�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNID2int64(ctx context.Context, v any) (int64, error) {
 	res, err := graphql.UnmarshalInt64(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9202,6 +9593,30 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋherotasksᚋapiᚋdoma
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋherotasksᚋapiᚋdomainᚐRole(ctx context.Context, sel ast.SelectionSet, v domain.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*repository.StatementStats) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatementStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStats(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatementStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStats(ctx context.Context, sel ast.SelectionSet, v *repository.StatementStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StatementStatistics!")
+		return graphql.Null
+	}
+	return ec._StatementStatistics(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNStatusCount2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐStatusCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.StatusCount) graphql.Marshaler {
@@ -9748,6 +10163,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOStatementOrder2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐStatementOrder(ctx context.Context, v any) (*model.StatementOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.StatementOrder)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStatementOrder2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐStatementOrder(ctx context.Context, sel ast.SelectionSet, v *model.StatementOrder) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -25,6 +25,7 @@ type Store interface {
 	CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error)
 	ListTags(ctx context.Context, first int, afterName string) ([]*domain.Tag, error)
 	TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error)
+	TopStatements(ctx context.Context, byTotal bool, n int) ([]repository.StatementStats, error)
 
 	CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error)
 	UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error)

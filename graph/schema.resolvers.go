@@ -15,6 +15,7 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/loaders"
+	"github.com/herotasks/api/repository"
 )
 
 // CreateTask is the resolver for the createTask field.
@@ -285,6 +286,26 @@ func (r *queryResolver) Me(ctx context.Context) (*domain.User, error) {
 		return nil, nil
 	}
 	return loaders.Get(ctx, loaders.For(ctx).UserByID, v.UserID)
+}
+
+// TopStatements is the resolver for the topStatements field.
+func (r *queryResolver) TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*repository.StatementStats, error) {
+	if !viewer(ctx).IsAdmin() {
+		return nil, domain.ErrForbidden
+	}
+	n := 10
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxPage {
+		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
+	}
+	stats, err := r.Store.TopStatements(ctx, orderBy != nil && *orderBy == model.StatementOrderTotalTime, n)
+	out := make([]*repository.StatementStats, len(stats))
+	for i := range stats {
+		out[i] = &stats[i]
+	}
+	return out, err
 }
 
 // CacheStatistics is the resolver for the cacheStatistics field.

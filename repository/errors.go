@@ -90,3 +90,12 @@ func (w *wrapped) Error() string { return w.public.Error() + ": " + w.cause.Erro
 func (w *wrapped) Unwrap() []error {
 	return []error{w.public, w.cause}
 }
+
+// pgCode returns err's SQLSTATE, or "" when it is not a server error.
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}

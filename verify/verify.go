@@ -357,12 +357,26 @@ func checkPartitions(ctx context.Context, o Options) Check {
 }
 
 func checkStatements(ctx context.Context, o Options) Check {
-	var calls int64
-	err := o.Pool.QueryRow(ctx, "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements").Scan(&calls)
+	repo := repository.New(o.Pool)
+	byMean, err := repo.TopStatements(ctx, false, 1)
 	if err != nil {
 		return result("pg_stat_statements", false, "not available: %v", err)
 	}
-	return result("pg_stat_statements", true, "%d calls recorded", calls)
+	byTotal, err := repo.TopStatements(ctx, true, 1)
+	if err != nil || len(byMean) == 0 || len(byTotal) == 0 {
+		return result("pg_stat_statements", true, "available; nothing recorded for this database yet")
+	}
+	m, t := byMean[0], byTotal[0]
+	return result("pg_stat_statements", true, "slowest mean %.2f ms × %.0f calls: %s; most total %.0f ms: %s",
+		m.MeanMs, m.Calls, shorten(m.Query), t.TotalMs, shorten(t.Query))
+}
+
+func shorten(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 60 {
+		return q[:57] + "..."
+	}
+	return q
 }
 
 func checkRedis(ctx context.Context, o Options) Check {

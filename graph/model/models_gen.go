@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -151,4 +155,62 @@ type UpdateTaskInput struct {
 	EstimatedHours graphql.Omittable[*float64] `json:"estimatedHours,omitempty"`
 	// Effort spent in hours; `null` clears it.
 	ActualHours graphql.Omittable[*float64] `json:"actualHours,omitempty"`
+}
+
+// How `topStatements` sorts.
+type StatementOrder string
+
+const (
+	// Slowest on average first.
+	StatementOrderMeanTime StatementOrder = "MEAN_TIME"
+	// Most time in all first.
+	StatementOrderTotalTime StatementOrder = "TOTAL_TIME"
+)
+
+var AllStatementOrder = []StatementOrder{
+	StatementOrderMeanTime,
+	StatementOrderTotalTime,
+}
+
+func (e StatementOrder) IsValid() bool {
+	switch e {
+	case StatementOrderMeanTime, StatementOrderTotalTime:
+		return true
+	}
+	return false
+}
+
+func (e StatementOrder) String() string {
+	return string(e)
+}
+
+func (e *StatementOrder) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = StatementOrder(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid StatementOrder", str)
+	}
+	return nil
+}
+
+func (e StatementOrder) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *StatementOrder) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e StatementOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
