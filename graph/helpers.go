@@ -116,3 +116,14 @@ func optional[T any](o graphql.Omittable[*T]) domain.Optional[T] {
 	}
 	return domain.Some(v)
 }
+
+// selects reports whether the current field's selection asks for a child
+// field of that name (fragments included).
+func selects(ctx context.Context, name string) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -5,6 +5,8 @@ package graph
 
 import (
 	"context"
+
+	"github.com/99designs/gqlgen/graphql"
 	"log/slog"
 
 	"github.com/herotasks/api/cache"
@@ -66,9 +68,54 @@ func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID
 	if err != nil {
 		return nil, err
 	}
+	prefetch(ctx, page.Nodes())
 	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
 		return r.Store.CountTasks(ctx, q.Viewer, q.Filter, tagID)
 	}}, nil
+}
+
+// prefetch queues, from this one goroutine, the keys of the page's next
+// level that the query selects (tags, assignee, creator, subtasks without
+// arguments), so they reach their loaders together rather than from one
+// goroutine per task spread over time, which under load split a level
+// into several statements. Loaders memoize, so the resolvers that ask
+// later get the same results.
+func prefetch(ctx context.Context, tasks []*domain.Task) {
+	if len(tasks) == 0 || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return
+	}
+	oc := graphql.GetOperationContext(ctx)
+	fields := map[string]graphql.CollectedField{}
+	for _, conn := range graphql.CollectFieldsCtx(ctx, nil) {
+		sel := conn.Selections
+		if conn.Name == "edges" {
+			for _, e := range graphql.CollectFields(oc, sel, []string{"TaskEdge"}) {
+				if e.Name == "node" {
+					sel = e.Selections
+				}
+			}
+		} else if conn.Name != "nodes" {
+			continue
+		}
+		for _, f := range graphql.CollectFields(oc, sel, []string{"Task"}) {
+			fields[f.Name] = f
+		}
+	}
+	l := loaders.For(ctx)
+	for _, t := range tasks {
+		if _, ok := fields["tags"]; ok {
+			l.TagsByTaskID.LoadThunk(ctx, t.ID)
+		}
+		if _, ok := fields["assignee"]; ok && t.AssigneeID != nil {
+			l.UserByID.LoadThunk(ctx, *t.AssigneeID)
+		}
+		if _, ok := fields["createdBy"]; ok && t.CreatedByID != nil {
+			l.UserByID.LoadThunk(ctx, *t.CreatedByID)
+		}
+		if f, ok := fields["subtasks"]; ok && len(f.Arguments) == 0 {
+			l.SubtasksByTaskID.LoadThunk(ctx, loaders.LimitKey{ID: t.ID, Limit: -1})
+		}
+	}
 }
 
 // tagMutation checks the common arguments of the tag mutations.

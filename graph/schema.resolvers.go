@@ -387,7 +387,17 @@ func (r *taskResolver) Subtasks(ctx context.Context, obj *domain.Task, first *in
 		}
 		limit = *first
 	}
-	return loaders.For(ctx).SubtasksByTaskID.Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: limit})
+	l := loaders.For(ctx)
+	subs, err := l.SubtasksByTaskID.Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: limit})
+	if err == nil && selects(ctx, "tags") {
+		// Queue the next level's keys now, from the goroutine that has them
+		// all, instead of from one goroutine per subtask later: the level's
+		// keys then reach the loader together and stay one statement.
+		for _, s := range subs {
+			l.TagsBySubtaskID.LoadThunk(ctx, s.ID)
+		}
+	}
+	return subs, err
 }
 
 // Tags is the resolver for the tags field.
