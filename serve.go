@@ -248,7 +248,7 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 			if h == "" {
 				return ctx, nil, nil
 			}
-			v, err := authn.Verify(trimBearer(h))
+			v, err := authn.VerifyHeader(h)
 			if err != nil {
 				return ctx, nil, errors.New("invalid token")
 			}
@@ -307,13 +307,6 @@ func newCostExtension(cfg config.Config, es graphql.ExecutableSchema, rdb redis.
 		}
 		return ""
 	})
-}
-
-func trimBearer(h string) string {
-	if len(h) > 7 && (h[:7] == "Bearer " || h[:7] == "bearer ") {
-		return h[7:]
-	}
-	return h
 }
 
 // readyz reports whether PostgreSQL answers (required) and Redis's state

@@ -78,6 +78,16 @@ func (a *Authenticator) Verify(token string) (domain.Viewer, error) {
 	return domain.Viewer{UserID: c.Subject, Role: role}, nil
 }
 
+// VerifyHeader verifies an Authorization value, "Bearer <token>" (HTTP
+// requests and the websocket connection parameter alike).
+func (a *Authenticator) VerifyHeader(h string) (domain.Viewer, error) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return domain.Viewer{}, ErrInvalidToken
+	}
+	return a.Verify(strings.TrimSpace(token))
+}
+
 type ctxKey struct{}
 
 // WithViewer returns ctx speaking for v.
@@ -101,12 +111,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, ok := strings.Cut(h, " ")
-		var v domain.Viewer
-		var err error = ErrInvalidToken
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			v, err = a.Verify(strings.TrimSpace(token))
-		}
+		v, err := a.VerifyHeader(h)
 		if err != nil {
 			unauthorized(w)
 			return

@@ -47,13 +47,6 @@ type Options struct {
 	Timeout     time.Duration // per Redis round trip
 }
 
-// DefaultOptions are measured defaults; see the README.
-var DefaultOptions = Options{
-	Prefix: "ht:v1", EntityTTL: 10 * time.Minute, RelationTTL: 10 * time.Minute, NegativeTTL: 30 * time.Second,
-	StatsTTL: 30 * time.Second, SearchTTL: 30 * time.Second, LeaseTTL: 2 * time.Second, Jitter: 0.1,
-	Timeout: 50 * time.Millisecond,
-}
-
 // Cache is the Redis layer. A nil *Cache is valid and caches nothing.
 type Cache struct {
 	rdb     redis.UniversalClient
@@ -73,7 +66,7 @@ type Cache struct {
 // no multi-key command spans slots.
 func New(rdb redis.UniversalClient, o Options) *Cache {
 	if o.Prefix == "" {
-		o.Prefix = DefaultOptions.Prefix
+		o.Prefix = "ht:v1"
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	c := &Cache{rdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}

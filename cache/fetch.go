@@ -148,10 +148,7 @@ func (c *Cache) takeLeases(ctx context.Context, kind Kind, seen map[string]strin
 			lease := newLease()
 			tries = append(tries, attempt{id, lease, leaseScript.Eval(ctx, pipe, []string{c.keys.For(kind, id)}, lease, was, ttl)})
 		}
-		_, err := pipe.Exec(ctx)
-		if err == redis.Nil {
-			err = nil
-		}
+		_, err := pipe.Exec(ctx) // do treats redis.Nil (a script returning false) as success
 		return err
 	})
 	if err != nil {
@@ -195,10 +192,7 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 			}
 			casScript.Eval(ctx, pipe, []string{c.keys.For(kind, id)}, lease, val, strconv.FormatInt(d.Milliseconds(), 10))
 		}
-		_, err := pipe.Exec(ctx)
-		if err == redis.Nil {
-			err = nil
-		}
+		_, err := pipe.Exec(ctx) // do treats redis.Nil (a script returning false) as success
 		return err
 	})
 	if err != nil {

@@ -1,13 +1,12 @@
 // Package loaders batches the per-row lookups of one GraphQL request into
-// one indexed SQL statement per kind of lookup. A fresh set is built for
-// every request (Middleware), so nothing is shared between users and
-// nothing outlives the request.
+// one indexed SQL statement per kind of lookup. A fresh set is built around
+// every operation (With; HTTP and websocket alike), so nothing is shared
+// between users and nothing outlives the operation.
 package loaders
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -211,15 +210,6 @@ type set struct {
 	store Store
 	opts  Options
 	l     *Loaders
-}
-
-// Middleware gives every request its own loaders.
-func Middleware(s Store, o Options) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(With(r.Context(), s, o)))
-		})
-	}
 }
 
 // With returns ctx carrying a fresh set of loaders (websocket operations,

@@ -6,7 +6,6 @@ package repository
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	sq "github.com/Masterminds/squirrel"
@@ -67,9 +66,6 @@ func queryRow[T any](ctx context.Context, q querier, sql string, args []any, sca
 	v, err := pgx.CollectExactlyOneRow(rows, scan)
 	return v, translate(err)
 }
-
-// isNoRows reports whether err means an empty result.
-func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // Link is a row related to an owner: a task's tag, a task's dependency. Batch
 // reads return links so the loaders can group them by owner.
