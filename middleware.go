@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -60,6 +63,34 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				}}})
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses a body over limit bytes with 413: at once when its
+// Content-Length says so (nothing is read); a body without a length is read
+// up to the limit and no further. (gqlgen turns a read error into an
+// untyped message, so the check cannot be left to its transport.)
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := r.ContentLength > limit
+		if !tooLarge && r.ContentLength < 0 && r.Body != nil {
+			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+			if err != nil {
+				http.Error(w, "could not read the request body", http.StatusBadRequest)
+				return
+			}
+			tooLarge = int64(len(body)) > limit
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if tooLarge {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []any{map[string]any{
+				"message":    fmt.Sprintf("the request body is larger than %d bytes", limit),
+				"extensions": map[string]any{"code": "BAD_USER_INPUT", "requestId": requestid.From(r.Context())},
+			}}})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -217,7 +217,7 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	mux := http.NewServeMux()
 	gql := newGraphQL(cfg, log, d)
 	gql = cost.Middleware(cfg.Cost.ClientIPHeader, gql)
-	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, http.MaxBytesHandler(d.authn.Middleware(gql), cfg.BodyLimit)))
+	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, limitBody(cfg.BodyLimit, d.authn.Middleware(gql))))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, schemaSDL)

@@ -375,3 +375,33 @@ func TestDatabaseDown(t *testing.T) {
 		assert.Equal(t, want, res.StatusCode, path)
 	}
 }
+
+// TestBodyLimit: a body over HTTP_BODY_LIMIT is refused with a stable code,
+// with 413, whether or not its length is declared.
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, "HTTP_BODY_LIMIT", "2048")
+	body := `{"query":"{ me { id } }","variables":{"pad":"` + strings.Repeat("a", 4096) + `"}}`
+
+	res, err := http.Post(api.url+"/graphql", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	assert.Contains(t, string(raw), `"BAD_USER_INPUT"`)
+
+	// No Content-Length: read up to the limit and no further.
+	req, err := http.NewRequest(http.MethodPost, api.url+"/graphql", io.MultiReader(strings.NewReader(body)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.ContentLength = -1
+	res, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	assert.Contains(t, string(raw), `"BAD_USER_INPUT"`, "%s", raw)
+
+	small := api.post(t, "", `{ me { id } }`, nil)
+	assert.Empty(t, small.Errors, "a body under the limit is served")
+}
