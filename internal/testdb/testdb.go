@@ -132,14 +132,8 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, base, tpl string) erro
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	// Drop templates of older migration sets.
-	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'ht_tpl_%' AND datname <> $1 AND datname NOT LIKE '%_building'", tpl)
-	if err == nil {
-		old, _ := pgx.CollectRows(rows, pgx.RowTo[string])
-		for _, o := range old {
-			_, _ = admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", o))
-		}
-	}
+	// Templates of other migration sets are kept: test runs of several
+	// branches share one cluster, and each template is a few megabytes.
 	// Under the advisory lock no other process can have created tpl meanwhile.
 	_, err = admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, tpl))
 	return err
