@@ -29,6 +29,7 @@ import (
 	"github.com/herotasks/api/graph"
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/metrics"
+	"github.com/herotasks/api/persisted"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
 	"github.com/jackc/pgx/v5/multitracer"
@@ -78,7 +79,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer rdb.Close()
 	}
 	d := newDeps(cfg, repo, rdb)
-	go d.cache.Start(ctx)
+	if err := d.start(ctx, cfg, log); err != nil {
+		return err
+	}
 
 	d.authn, err = authenticator(ctx, cfg, repo, log)
 	if err != nil {
@@ -174,6 +177,7 @@ type deps struct {
 	rdb     redis.UniversalClient
 	authn   *auth.Authenticator
 	metrics *metrics.Metrics
+	trusted *persisted.Registry // documents that run by hash, and alone under PERSISTED_QUERIES=only
 }
 
 // newRedis connects to Redis Cluster (REDIS_ADDRS) or one Redis (REDIS_URL)
@@ -209,7 +213,26 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 		d.store = cache.NewStore(repo, d.cache)
 	}
 	d.metrics = metrics.New(map[string]*pgxpool.Pool{"primary": repo.Pool()}, d.cache)
+	manifest, err := persisted.Builtin()
+	if err != nil {
+		panic(err) // the embedded manifest is broken: every test fails here
+	}
+	d.trusted = persisted.NewRegistry(manifest, repo)
 	return d
+}
+
+// start runs what works in the background while the server serves: the
+// cache's repair loop and the refresh of registered documents (read once
+// before start returns).
+func (d deps) start(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	go d.cache.Start(ctx)
+	if err := d.trusted.Refresh(ctx); err != nil {
+		return fmt.Errorf("read registered documents: %w", err)
+	}
+	go d.trusted.Run(ctx, cfg.PersistedQueriesRefresh, func(err error) {
+		log.Warn("refreshing registered documents failed", "err", err)
+	})
+	return nil
 }
 
 // newServer builds the whole HTTP handler.
@@ -239,7 +262,8 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 // panic recovery.
 func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	authn := d.authn
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: d.store, Cache: d.cache, Logger: log}})
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: d.store, Cache: d.cache, Logger: log,
+		Trusted: d.trusted}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
@@ -262,6 +286,15 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	srv.SetParserTokenLimit(cfg.Cost.TokenLimit) // beyond it: GRAPHQL_PARSE_FAILED
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	}
+	if mode := persisted.Mode(cfg.PersistedQueries); mode != persisted.Off {
+		var apq graphql.Cache[string]
+		if d.rdb != nil {
+			apq = persisted.NewRedisCache(d.rdb, cfg.Cache.Prefix, cfg.Cache.PersistedQueryTTL, cfg.Cache.Timeout)
+		}
+		srv.Use(persisted.NewExtension(mode, d.trusted, apq, func(ctx context.Context) bool {
+			return auth.ViewerFrom(ctx).IsAdmin()
+		}))
 	}
 	srv.Use(newCostExtension(cfg, es, d.rdb))
 	srv.Use(d.metrics.Extension())

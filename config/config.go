@@ -45,6 +45,14 @@ type Config struct {
 	MaintenanceInterval    time.Duration
 	SlowQuery              time.Duration // statements at least this slow are logged
 	Cache                  CacheConfig
+	// PersistedQueries is off, apq (default) or only (trusted documents);
+	// PersistedQueriesRefresh is how often each instance reads the
+	// documents registered at run time.
+	PersistedQueries        string
+	PersistedQueriesRefresh time.Duration
+	// SubscriptionBuffer is how many events one subscriber may fall behind
+	// before it is cut off (package pubsub).
+	SubscriptionBuffer int
 }
 
 // CostConfig bounds what one operation, and one client over time, may ask
@@ -115,6 +123,9 @@ func Load(getenv func(string) string) (Config, error) {
 			LeaseTTL:          p.duration("CACHE_LEASE_TTL", 2*time.Second),
 			Prefix:            p.str("CACHE_PREFIX", "ht:v1"),
 		},
+		PersistedQueries:        p.oneOf("PERSISTED_QUERIES", "apq", "off", "apq", "only"),
+		PersistedQueriesRefresh: p.duration("PERSISTED_QUERIES_REFRESH", 30*time.Second),
+		SubscriptionBuffer:      p.int("SUBSCRIPTION_BUFFER", 64, 1, 100_000),
 		Cost: CostConfig{
 			DepthLimit:     p.int("QUERY_DEPTH_LIMIT", 10, 1, 1000),
 			AliasLimit:     p.int("QUERY_ALIAS_LIMIT", 30, 1, 100_000),

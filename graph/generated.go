@@ -64,24 +64,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddDependency     func(childComplexity int, taskID string, dependsOnID string) int
-		AddSubtaskTags    func(childComplexity int, subtaskID string, tags []string) int
-		AddTaskTags       func(childComplexity int, taskID string, tags []string) int
-		CreateSubtask     func(childComplexity int, taskID string, input model.CreateSubtaskInput) int
-		CreateTask        func(childComplexity int, input model.CreateTaskInput) int
-		DeleteSubtask     func(childComplexity int, id string) int
-		DeleteTask        func(childComplexity int, id string) int
-		RemoveDependency  func(childComplexity int, taskID string, dependsOnID string) int
-		RemoveSubtaskTags func(childComplexity int, subtaskID string, tags []string) int
-		RemoveTaskTags    func(childComplexity int, taskID string, tags []string) int
-		TransitionTask    func(childComplexity int, id string, status *domain.TaskStatus, phase *domain.WorkflowPhase, reason *string, expectedVersion *int) int
-		UpdateSubtask     func(childComplexity int, id string, input model.UpdateSubtaskInput, expectedVersion *int) int
-		UpdateTask        func(childComplexity int, id string, input model.UpdateTaskInput, expectedVersion *int) int
+		AddDependency          func(childComplexity int, taskID string, dependsOnID string) int
+		AddSubtaskTags         func(childComplexity int, subtaskID string, tags []string) int
+		AddTaskTags            func(childComplexity int, taskID string, tags []string) int
+		CreateSubtask          func(childComplexity int, taskID string, input model.CreateSubtaskInput) int
+		CreateTask             func(childComplexity int, input model.CreateTaskInput) int
+		DeleteSubtask          func(childComplexity int, id string) int
+		DeleteTask             func(childComplexity int, id string) int
+		RegisterPersistedQuery func(childComplexity int, document string) int
+		RemoveDependency       func(childComplexity int, taskID string, dependsOnID string) int
+		RemoveSubtaskTags      func(childComplexity int, subtaskID string, tags []string) int
+		RemoveTaskTags         func(childComplexity int, taskID string, tags []string) int
+		TransitionTask         func(childComplexity int, id string, status *domain.TaskStatus, phase *domain.WorkflowPhase, reason *string, expectedVersion *int) int
+		UpdateSubtask          func(childComplexity int, id string, input model.UpdateSubtaskInput, expectedVersion *int) int
+		UpdateTask             func(childComplexity int, id string, input model.UpdateTaskInput, expectedVersion *int) int
 	}
 
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
+	}
+
+	PersistedQuery struct {
+		CreatedAt func(childComplexity int) int
+		Document  func(childComplexity int) int
+		Hash      func(childComplexity int) int
+		Name      func(childComplexity int) int
 	}
 
 	PriorityCount struct {
@@ -234,6 +242,7 @@ type MutationResolver interface {
 	RemoveSubtaskTags(ctx context.Context, subtaskID string, tags []string) (*domain.Subtask, error)
 	AddDependency(ctx context.Context, taskID string, dependsOnID string) (*domain.Task, error)
 	RemoveDependency(ctx context.Context, taskID string, dependsOnID string) (*domain.Task, error)
+	RegisterPersistedQuery(ctx context.Context, document string) (*repository.PersistedQuery, error)
 }
 type QueryResolver interface {
 	Task(ctx context.Context, id string) (*domain.Task, error)
@@ -441,6 +450,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteTask(childComplexity, args["id"].(string)), true
+	case "Mutation.registerPersistedQuery":
+		if e.ComplexityRoot.Mutation.RegisterPersistedQuery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_registerPersistedQuery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegisterPersistedQuery(childComplexity, args["document"].(string)), true
 	case "Mutation.removeDependency":
 		if e.ComplexityRoot.Mutation.RemoveDependency == nil {
 			break
@@ -520,6 +540,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "PersistedQuery.createdAt":
+		if e.ComplexityRoot.PersistedQuery.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedQuery.CreatedAt(childComplexity), true
+	case "PersistedQuery.document":
+		if e.ComplexityRoot.PersistedQuery.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedQuery.Document(childComplexity), true
+	case "PersistedQuery.id":
+		if e.ComplexityRoot.PersistedQuery.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedQuery.Hash(childComplexity), true
+	case "PersistedQuery.name":
+		if e.ComplexityRoot.PersistedQuery.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PersistedQuery.Name(childComplexity), true
 
 	case "PriorityCount.count":
 		if e.ComplexityRoot.PriorityCount.Count == nil {
@@ -1817,6 +1862,21 @@ type CacheKindStatistics {
   invalidations: Int!
 }
 
+"""
+A document the server runs by hash (send ` + "`" + `extensions.persistedQuery: {version: 1, sha256Hash: id}` + "`" + ` and no
+` + "`" + `query` + "`" + `), and, when it runs only trusted documents (` + "`" + `PERSISTED_QUERIES=only` + "`" + `), one of the few it runs at all.
+"""
+type PersistedQuery {
+  "The lowercase hex sha256 of ` + "`" + `document` + "`" + `."
+  id: ID!
+  "The name of the document's operation, when it has one name."
+  name: String
+  "The document, exactly as registered: its hash is ` + "`" + `id` + "`" + `."
+  document: String!
+  "When it was registered."
+  createdAt: Time!
+}
+
 type Mutation {
   "Creates a task (editors and admins). It gets the next number and a ` + "`" + `CREATED` + "`" + ` history entry."
   createTask("The new task." input: CreateTaskInput!): Task!
@@ -1869,6 +1929,13 @@ type Mutation {
   addDependency("The waiting task." taskId: ID!, "The task it waits for." dependsOnId: ID!): Task!
   "Removes a dependency; returns the waiting task."
   removeDependency("The waiting task." taskId: ID!, "The task it waited for." dependsOnId: ID!): Task!
+  """
+  Registers a document as trusted (admins only, ` + "`" + `FORBIDDEN` + "`" + ` otherwise): it then runs by hash, and under
+  ` + "`" + `PERSISTED_QUERIES=only` + "`" + ` it is allowed. It must parse and validate against this schema (` + "`" + `BAD_USER_INPUT` + "`" + `
+  otherwise). The instance that registers it runs it at once, the others within ` + "`" + `PERSISTED_QUERIES_REFRESH` + "`" + `.
+  Registering a document twice returns the first registration.
+  """
+  registerPersistedQuery("The exact text clients will send or hash, up to 100,000 characters." document: String!): PersistedQuery!
 }
 `, BuiltIn: false},
 }
@@ -1920,6 +1987,20 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PersistedQuery(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PersistedQuery_id(ctx, field)
+	case "name":
+		return ec.fieldContext_PersistedQuery_name(ctx, field)
+	case "document":
+		return ec.fieldContext_PersistedQuery_document(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PersistedQuery_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PersistedQuery", field.Name)
 }
 
 func (ec *executionContext) childFields_PriorityCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2401,6 +2482,20 @@ func (ec *executionContext) field_Mutation_deleteTask_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_registerPersistedQuery_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "document",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["document"] = arg0
 	return args, nil
 }
 
@@ -3702,6 +3797,50 @@ func (ec *executionContext) fieldContext_Mutation_removeDependency(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_registerPersistedQuery(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_registerPersistedQuery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegisterPersistedQuery(ctx, fc.Args["document"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *repository.PersistedQuery) graphql.Marshaler {
+			return ec.marshalNPersistedQuery2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐPersistedQuery(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_registerPersistedQuery(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PersistedQuery(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_registerPersistedQuery_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3746,6 +3885,98 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersistedQuery_id(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedQuery_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedQuery_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PersistedQuery_name(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedQuery_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedQuery_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersistedQuery_document(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedQuery_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedQuery_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "String")
+}
+
+func (ec *executionContext) _PersistedQuery_createdAt(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PersistedQuery_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PersistedQuery_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "Time")
 }
 
 func (ec *executionContext) _PriorityCount_priority(ctx context.Context, field graphql.CollectedField, obj *model.PriorityCount) (ret graphql.Marshaler) {
@@ -8129,6 +8360,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "registerPersistedQuery":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_registerPersistedQuery(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8165,6 +8403,54 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var persistedQueryImplementors = []string{"PersistedQuery"}
+
+func (ec *executionContext) _PersistedQuery(ctx context.Context, sel ast.SelectionSet, obj *repository.PersistedQuery) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, persistedQueryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PersistedQuery")
+		case "id":
+			out.Values[i] = ec._PersistedQuery_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._PersistedQuery_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "document":
+			out.Values[i] = ec._PersistedQuery_document(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._PersistedQuery_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -9559,6 +9845,14 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋherotasksᚋapi�
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPersistedQuery2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐPersistedQuery(ctx context.Context, sel ast.SelectionSet, v *repository.PersistedQuery) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PersistedQuery!")
+		return graphql.Null
+	}
+	return ec._PersistedQuery(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPriorityCount2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐPriorityCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PriorityCount) graphql.Marshaler {

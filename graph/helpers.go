@@ -11,6 +11,7 @@ import (
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/repository"
+	"github.com/vektah/gqlparser/v2"
 )
 
 // maxPage bounds every page size argument.
@@ -126,4 +127,21 @@ func selects(ctx context.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// trustedDocument checks a document before it is registered: it must parse
+// and validate against the schema. It returns the operation's name when the
+// document has exactly one named operation.
+func trustedDocument(doc string) (*string, error) {
+	if n := len(doc); n == 0 || n > 100000 || strings.TrimSpace(doc) == "" {
+		return nil, domain.Invalid("document", "must be 1 to 100000 characters")
+	}
+	q, errs := gqlparser.LoadQuery(parsedSchema, doc)
+	if len(errs) > 0 {
+		return nil, domain.Invalid("document", "is not a valid operation for this schema: %s", errs[0].Message)
+	}
+	if len(q.Operations) == 1 && q.Operations[0].Name != "" {
+		return &q.Operations[0].Name, nil
+	}
+	return nil, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/loaders"
+	"github.com/herotasks/api/persisted"
 	"github.com/herotasks/api/repository"
 )
 
@@ -49,6 +50,8 @@ type Resolver struct {
 	Store  Store
 	Cache  *cache.Cache // nil when the entity cache is off
 	Logger *slog.Logger
+	// Trusted holds the documents that run by hash (registerPersistedQuery).
+	Trusted *persisted.Registry
 }
 
 // visibleTask loads a task through the request's loader and hides it (nil,

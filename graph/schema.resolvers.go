@@ -191,6 +191,19 @@ func (r *mutationResolver) RemoveDependency(ctx context.Context, taskID string, 
 	return r.Store.RemoveDependency(ctx, taskID, dependsOnID, guard(v, nil))
 }
 
+// RegisterPersistedQuery is the resolver for the registerPersistedQuery field.
+func (r *mutationResolver) RegisterPersistedQuery(ctx context.Context, document string) (*repository.PersistedQuery, error) {
+	v := viewer(ctx)
+	if !v.IsAdmin() {
+		return nil, domain.ErrForbidden
+	}
+	name, err := trustedDocument(document)
+	if err != nil {
+		return nil, err
+	}
+	return r.Trusted.Register(ctx, document, name, &v.UserID)
+}
+
 // Task is the resolver for the task field.
 func (r *queryResolver) Task(ctx context.Context, id string) (*domain.Task, error) {
 	if err := checkID("id", id); err != nil {

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/persisted"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// postBody sends a raw GraphQL request body (query, variables, extensions).
+func (a *testAPI) postBody(t *testing.T, token string, body map[string]any) gqlResponse {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, a.url+"/graphql", bytes.NewReader(b))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var out gqlResponse
+	require.NoError(t, json.Unmarshal(raw, &out), "response is JSON: %s", raw)
+	out.Status = res.StatusCode
+	return out
+}
+
+// persistedBody is a request carrying the persistedQuery extension, with or
+// without the document itself.
+func persistedBody(hash, query string) map[string]any {
+	body := map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hash}}}
+	if query != "" {
+		body["query"] = query
+	}
+	return body
+}
+
+const statsQuery = `query Stats { taskStatistics { total } }`
+
+// TestAutomaticPersistedQueries: an unknown hash is PERSISTED_QUERY_NOT_FOUND,
+// the document sent with its hash runs and is kept in Redis with the
+// configured TTL, after which the hash alone runs it.
+func TestAutomaticPersistedQueries(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("REDIS_URL") == "" {
+		t.Skip("REDIS_URL is not set; run the tests with `make test`")
+	}
+	api := newTestAPI(t, "CACHE_PERSISTED_QUERY_TTL", "90s")
+	hash := persisted.Hash(statsQuery)
+
+	r := api.postBody(t, "", persistedBody(hash, ""))
+	assert.Equal(t, persisted.CodeNotFound, r.code(), "an unknown hash")
+	assert.Equal(t, http.StatusOK, r.Status, "Apollo clients retry with the document on a 200")
+
+	r = api.postBody(t, "", persistedBody(hash, statsQuery))
+	require.Empty(t, r.Errors, "the document with its hash runs")
+	assert.Equal(t, 0, num(r.Data, "taskStatistics", "total"))
+
+	key := api.cachePrefix() + ":apq:" + hash
+	ttl, err := api.rdb.TTL(context.Background(), key).Result()
+	require.NoError(t, err)
+	assert.True(t, ttl > 80*time.Second && ttl <= 90*time.Second, "TTL of %s = %v, want about 90s", key, ttl)
+
+	r = api.postBody(t, "", persistedBody(hash, ""))
+	require.Empty(t, r.Errors, "the hash alone runs the stored document")
+	assert.Equal(t, 0, num(r.Data, "taskStatistics", "total"))
+
+	r = api.postBody(t, "", persistedBody(persisted.Hash("something else"), statsQuery))
+	assert.Equal(t, "BAD_USER_INPUT", r.code(), "a hash that is not the document's")
+
+	r = api.postBody(t, "", map[string]any{"query": statsQuery, "extensions": map[string]any{"persistedQuery": map[string]any{"version": 2, "sha256Hash": hash}}})
+	assert.Equal(t, "BAD_USER_INPUT", r.code(), "an unsupported version")
+
+	r = api.postBody(t, "", map[string]any{"query": statsQuery})
+	assert.Empty(t, r.Errors, "a plain request still runs")
+}
+
+// TestAutomaticPersistedQueriesRedisDown: with Redis unreachable the
+// protocol still works: the hash misses, the document runs.
+func TestAutomaticPersistedQueriesRedisDown(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, "REDIS_URL", "redis://127.0.0.1:1/0", "ENTITY_CACHE", "off", "COST_BUDGET_CAPACITY", "0",
+		"CACHE_TIMEOUT", "50ms")
+	hash := persisted.Hash(statsQuery)
+	for range 3 {
+		r := api.postBody(t, "", persistedBody(hash, ""))
+		assert.Equal(t, persisted.CodeNotFound, r.code(), "the hash misses while Redis is down")
+		r = api.postBody(t, "", persistedBody(hash, statsQuery))
+		assert.Empty(t, r.Errors, "the document runs while Redis is down")
+	}
+}
+
+// TestTrustedDocuments: under PERSISTED_QUERIES=only, a document that is not
+// registered is refused with PERSISTED_QUERY_NOT_FOUND before any SQL, by
+// hash or whole; an admin registers one, which then runs for everyone, by
+// hash or whole; admins may run anything.
+func TestTrustedDocuments(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t, "PERSISTED_QUERIES", "only")
+	_, admin := api.user(t, domain.RoleAdmin)
+	_, editor := api.user(t, domain.RoleEditor)
+	taskQuery := `query TaskTitle($id: ID!) { task(id: $id) { title } }`
+	id, _ := api.newTask(t, admin, map[string]any{"title": "Trusted"})
+
+	refused := []struct {
+		name string
+		body map[string]any
+	}{
+		{"whole document", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}}},
+		{"hash only", persistedBody(persisted.Hash(taskQuery), "")},
+		{"document with its hash", persistedBody(persisted.Hash(taskQuery), taskQuery)},
+		{"mutation", map[string]any{"query": `mutation { deleteTask(id: "` + id + `") }`}},
+	}
+	for _, tc := range refused {
+		for _, token := range []string{"", editor} {
+			before := api.sql.n.Load()
+			r := api.postBody(t, token, tc.body)
+			assert.Equal(t, persisted.CodeNotFound, r.code(), "%s is refused (token %t)", tc.name, token != "")
+			assert.Nil(t, r.Data, "%s: nothing ran", tc.name)
+			assert.Equal(t, before, api.sql.n.Load(), "%s: no SQL", tc.name)
+		}
+	}
+
+	reg := `mutation($doc: String!) { registerPersistedQuery(document: $doc) { id name document createdAt } }`
+	r := api.post(t, editor, reg, map[string]any{"doc": taskQuery})
+	assert.Equal(t, persisted.CodeNotFound, r.code(), "the registration mutation is not trusted for editors")
+
+	r = api.post(t, admin, reg, map[string]any{"doc": `query Broken { nope }`})
+	assert.Equal(t, "BAD_USER_INPUT", r.code(), "a document invalid for the schema is not registered")
+	d := api.ok(t, admin, reg, map[string]any{"doc": taskQuery})
+	assert.Equal(t, persisted.Hash(taskQuery), str(d, "registerPersistedQuery", "id"))
+	assert.Equal(t, "TaskTitle", str(d, "registerPersistedQuery", "name"))
+	d = api.ok(t, admin, reg, map[string]any{"doc": taskQuery})
+	assert.Equal(t, persisted.Hash(taskQuery), str(d, "registerPersistedQuery", "id"), "registering twice is harmless")
+
+	for _, token := range []string{"", editor} {
+		r = api.postBody(t, token, map[string]any{"extensions": persistedBody(persisted.Hash(taskQuery), "")["extensions"],
+			"variables": map[string]any{"id": id}})
+		require.Empty(t, r.Errors, "the registered document runs by hash")
+		assert.Equal(t, "Trusted", str(r.Data, "task", "title"))
+		r = api.postBody(t, token, map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
+		require.Empty(t, r.Errors, "the registered document runs whole")
+		assert.Equal(t, "Trusted", str(r.Data, "task", "title"))
+	}
+	r = api.postBody(t, editor, map[string]any{"query": taskQuery + " ", "variables": map[string]any{"id": id}})
+	assert.Equal(t, persisted.CodeNotFound, r.code(), "any other text is another document")
+	r = api.postBody(t, editor, persistedBody(persisted.Hash(statsQuery), taskQuery))
+	assert.Equal(t, "BAD_USER_INPUT", r.code(), "a hash that is not the document's")
+
+	// A second instance on the same database trusts it after its refresh.
+	other := serveTestAPI(t, api.dbURL, &countingTracer{}, "PERSISTED_QUERIES", "only")
+	r = other.postBody(t, "", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
+	require.Empty(t, r.Errors, "another instance read the registration at start")
+}
+
+// TestTrustedManifest: the embedded manifest is what go generate builds
+// from examples/, every operation in it is valid for the schema, and under
+// PERSISTED_QUERIES=only each one is found by its hash.
+func TestTrustedManifest(t *testing.T) {
+	t.Parallel()
+	built, err := persisted.Build(os.DirFS("examples"))
+	require.NoError(t, err)
+	embedded, err := persisted.Builtin()
+	require.NoError(t, err)
+	assert.Equal(t, string(built.JSON()), string(embedded.JSON()), "persisted/manifest.json is stale: run go generate ./persisted")
+
+	schema, gerr := gqlparser.LoadSchema(&ast.Source{Name: "schema.graphqls", Input: schemaSDL})
+	require.Nil(t, gerr)
+	for _, op := range embedded.Operations {
+		_, errs := gqlparser.LoadQuery(schema, op.Body)
+		assert.Empty(t, errs, "examples operation %s is valid for the schema", op.Name)
+	}
+
+	api := newTestAPI(t, "PERSISTED_QUERIES", "only")
+	for _, op := range embedded.Operations {
+		r := api.postBody(t, "", persistedBody(op.ID, ""))
+		assert.NotEqual(t, persisted.CodeNotFound, r.code(), "manifest operation %s is trusted", op.Name)
+	}
+
+	// Build itself: one named operation per file, the id the body's hash.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.graphql"), []byte("\n"+statsQuery+"\n"), 0o644))
+	m, err := persisted.Build(os.DirFS(dir))
+	require.NoError(t, err)
+	require.Len(t, m.Operations, 1)
+	assert.Equal(t, persisted.Operation{ID: persisted.Hash(statsQuery), Name: "Stats", Type: "query", Body: statsQuery}, m.Operations[0])
+	reg := persisted.NewRegistry(m, nil)
+	doc, ok := reg.Lookup(persisted.Hash(statsQuery))
+	assert.True(t, ok)
+	assert.Equal(t, statsQuery, doc)
+	_, err = persisted.ParseManifest(m.JSON())
+	require.NoError(t, err)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.graphql"), []byte("{ me { id } }"), 0o644))
+	_, err = persisted.Build(os.DirFS(dir))
+	assert.Error(t, err, "an anonymous operation has no name to list")
+}

@@ -1,0 +1,48 @@
+package repository
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"time"
+)
+
+// PersistedQuery is a trusted document registered at run time.
+type PersistedQuery struct {
+	Hash      string
+	Seq       int64
+	Name      *string
+	Document  string
+	CreatedBy *string
+	CreatedAt time.Time
+}
+
+const persistedQueriesSince = `SELECT hash, seq, name, document, created_by, created_at
+FROM persisted_queries WHERE seq > $1 ORDER BY seq`
+
+// PersistedQueriesSince returns the documents registered after seq, in
+// registration order (0: all of them).
+func (r *Repo) PersistedQueriesSince(ctx context.Context, seq int64) ([]*PersistedQuery, error) {
+	rows, err := r.pool.Query(ctx, persistedQueriesSince, seq)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByPos[PersistedQuery])
+	return out, translate(err)
+}
+
+const savePersistedQuery = `INSERT INTO persisted_queries (hash, name, document, created_by)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (hash) DO UPDATE SET name = coalesce(EXCLUDED.name, persisted_queries.name)
+RETURNING hash, seq, name, document, created_by, created_at`
+
+// SavePersistedQuery registers a document under its hash; registering it
+// again keeps the first registration (and may name it).
+func (r *Repo) SavePersistedQuery(ctx context.Context, hash string, name *string, document string, createdBy *string) (*PersistedQuery, error) {
+	rows, err := r.pool.Query(ctx, savePersistedQuery, hash, name, document, createdBy)
+	if err != nil {
+		return nil, translate(err)
+	}
+	q, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByPos[PersistedQuery])
+	return q, translate(err)
+}
