@@ -44,6 +44,7 @@ vet:
 ## test: the whole suite against a private PostgreSQL and Redis
 test: check-generated vet
 	@HT_PG_FAST=1 scripts/services.sh up >/dev/null
+	@scripts/graphql-http-audit.sh install # npm packages for TestGraphQLOverHTTPAudit, in a cache folder
 	. ./.data/env && $(GO) test -race -count=1 -timeout 20m ./...
 
 ## bench: benchmarks against the private services

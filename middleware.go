@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
+	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/requestid"
+	"github.com/rs/cors"
 )
 
 // statusWriter remembers the status code for the access log.
@@ -108,4 +111,46 @@ func withTimeout(d time.Duration, next http.Handler) http.Handler {
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// crossOrigin answers CORS for the browser origins in CORS_ORIGINS (none by
+// default: a browser on another site gets no CORS headers and so cannot read
+// a response) and refuses, with 403, any state-changing request that a
+// browser marks as cross-site from an origin not on that list
+// (http.CrossOriginProtection reads Sec-Fetch-Site and Origin). That is the
+// second guard against cross-site request forgery; the first is that
+// /graphql only takes application/json bodies, which a browser never sends
+// cross-site without a CORS preflight. Requests without those headers
+// (servers, scripts, curl) are not browsers' and pass. Tokens travel in the
+// Authorization header, never in cookies, so CORS never allows credentials.
+func crossOrigin(origins []string, next http.Handler) http.Handler {
+	anyOrigin := slices.Contains(origins, "*")
+	protect := http.NewCrossOriginProtection()
+	for _, o := range origins {
+		if o != "*" {
+			if err := protect.AddTrustedOrigin(o); err != nil {
+				panic(err) // config.Load checked the form
+			}
+		}
+	}
+	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, map[string]any{"errors": []any{map[string]any{
+			"message":    "cross-origin requests from this origin are not allowed",
+			"extensions": map[string]any{"code": "FORBIDDEN", "requestId": requestid.From(r.Context())},
+		}}})
+	}))
+	h := next
+	if !anyOrigin {
+		h = protect.Handler(next)
+	}
+	if len(origins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", requestid.Header, cost.DryRunHeader},
+		ExposedHeaders: []string{requestid.Header, "Retry-After", "WWW-Authenticate"},
+		MaxAge:         600,
+	}).Handler(h)
 }

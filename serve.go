@@ -27,6 +27,8 @@ import (
 	"github.com/herotasks/api/dbtrace"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph"
+	"github.com/herotasks/api/httpspec"
+	"github.com/herotasks/api/limits"
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/metrics"
 	"github.com/herotasks/api/persisted"
@@ -240,7 +242,7 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	mux := http.NewServeMux()
 	gql := newGraphQL(cfg, log, d)
 	gql = cost.Middleware(cfg.Cost.ClientIPHeader, gql)
-	mux.Handle("/graphql", withTimeout(cfg.RequestTimeout, limitBody(cfg.BodyLimit, d.authn.Middleware(gql))))
+	mux.Handle("/graphql", crossOrigin(cfg.CORSOrigins, withTimeout(cfg.RequestTimeout, limitBody(cfg.BodyLimit, d.authn.Middleware(gql)))))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, schemaSDL)
@@ -280,13 +282,16 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpspec.Transport{}) // GET and POST as the GraphQL-over-HTTP spec says
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
 	srv.SetParserTokenLimit(cfg.Cost.TokenLimit) // beyond it: GRAPHQL_PARSE_FAILED
+	srv.SetDisableSuggestion(cfg.Production())
+	srv.SetValidationRulesFn(limits.Rules(limits.Options{Suggestions: !cfg.Production(),
+		Introspection: cfg.Introspection, MaxDirectives: cfg.Cost.DirectiveLimit}))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(limits.ErrorCap{Max: cfg.Cost.ErrorLimit})
 	if mode := persisted.Mode(cfg.PersistedQueries); mode != persisted.Off {
 		var apq graphql.Cache[string]
 		if d.rdb != nil {
@@ -296,6 +301,7 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 			return auth.ViewerFrom(ctx).IsAdmin()
 		}))
 	}
+	srv.Use(httpspec.QueriesOnlyOverGET{}) // before the cost budget is taken
 	srv.Use(newCostExtension(cfg, es, d.rdb))
 	srv.Use(d.metrics.Extension())
 	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Observe: d.metrics.ObserveBatch}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type Config struct {
 	Introspection   bool
 	Playground      bool
 	BodyLimit       int64
+	CORSOrigins     []string // CORS_ORIGINS: browser origins allowed to call the API ("*" for any)
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
 	QueryCacheSize  int
@@ -61,6 +63,8 @@ type CostConfig struct {
 	DepthLimit     int    // QUERY_DEPTH_LIMIT: deepest field nesting
 	AliasLimit     int    // QUERY_ALIAS_LIMIT: aliased fields per operation
 	TokenLimit     int    // QUERY_TOKEN_LIMIT: lexer tokens per document
+	DirectiveLimit int    // QUERY_DIRECTIVE_LIMIT: directives per document
+	ErrorLimit     int    // QUERY_ERROR_LIMIT: errors listed in one response
 	BudgetCapacity int64  // COST_BUDGET_CAPACITY: points per client bucket; 0 turns the budget off
 	BudgetRestore  int64  // COST_BUDGET_RESTORE_RATE: points restored per second
 	ClientIPHeader string // COST_CLIENT_IP_HEADER: read the client address from this header (trusted proxy only)
@@ -101,6 +105,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ResponseCache:          p.onOff("RESPONSE_CACHE", true),
 		LogFormat:              p.oneOf("LOG_FORMAT", "text", "json", "text"),
 		BodyLimit:              int64(p.int("HTTP_BODY_LIMIT", 1<<20, 1024, 64<<20)),
+		CORSOrigins:            p.origins("CORS_ORIGINS"),
 		RequestTimeout:         p.duration("REQUEST_TIMEOUT", 30*time.Second),
 		ShutdownTimeout:        p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
 		QueryCacheSize:         p.int("QUERY_CACHE_SIZE", 1000, 1, 1_000_000),
@@ -130,6 +135,8 @@ func Load(getenv func(string) string) (Config, error) {
 			DepthLimit:     p.int("QUERY_DEPTH_LIMIT", 10, 1, 1000),
 			AliasLimit:     p.int("QUERY_ALIAS_LIMIT", 30, 1, 100_000),
 			TokenLimit:     p.int("QUERY_TOKEN_LIMIT", 15_000, 100, 10_000_000),
+			DirectiveLimit: p.int("QUERY_DIRECTIVE_LIMIT", 50, 1, 100_000),
+			ErrorLimit:     p.int("QUERY_ERROR_LIMIT", 20, 2, 10_000),
 			BudgetCapacity: int64(p.int("COST_BUDGET_CAPACITY", 50_000, 0, 1<<40)),
 			BudgetRestore:  int64(p.int("COST_BUDGET_RESTORE_RATE", 1000, 1, 1<<40)),
 			ClientIPHeader: p.str("COST_CLIENT_IP_HEADER", ""),
@@ -183,6 +190,29 @@ func (p *parser) list(name string) []string {
 		}
 	}
 	return out
+}
+
+// origins reads a list of browser origins, each scheme://host[:port] with
+// nothing after it, or "*" alone.
+func (p *parser) origins(name string) []string {
+	list := p.list(name)
+	for i, o := range list {
+		o = strings.TrimSuffix(o, "/")
+		list[i] = o
+		if o == "*" {
+			if len(list) > 1 {
+				p.fail(name, `must be "*" alone or a list of origins`)
+			}
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.fail(name, "must list origins such as https://app.example.com, comma-separated")
+			return nil
+		}
+	}
+	return list
 }
 
 func (p *parser) oneOf(name, def string, allowed ...string) string {

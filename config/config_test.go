@@ -44,3 +44,21 @@ func TestBadValuesReportedTogether(t *testing.T) {
 		assert.Contains(t, err.Error(), name)
 	}
 }
+
+func TestCORSOrigins(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		"":                                  nil,
+		"*":                                 {"*"},
+		"https://app.example.com/":          {"https://app.example.com"},
+		" https://a.example, http://b:8080": {"https://a.example", "http://b:8080"},
+	} {
+		c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "CORS_ORIGINS": in}))
+		require.NoError(t, err, in)
+		assert.Equal(t, want, c.CORSOrigins, in)
+	}
+	for _, bad := range []string{"app.example.com", "https://a.example/path", "*, https://a.example", "ftp://a.example", "https://u:p@a.example"} {
+		_, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "CORS_ORIGINS": bad}))
+		assert.ErrorContains(t, err, "CORS_ORIGINS", bad)
+	}
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestGraphQLOverHTTPAudit runs the graphql-http package's serverAudits
+// (the GraphQL-over-HTTP conformance suite) against a live server: every
+// audit, MUST, SHOULD and MAY alike, must pass, with no warning. The script
+// installs the pinned npm packages into a cache folder on first use.
+func TestGraphQLOverHTTPAudit(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "scripts/graphql-http-audit.sh", "run", api.url+"/graphql").CombinedOutput()
+	t.Logf("%s", out)
+	require.NoError(t, err, "the audit reports no failure and no warning")
+	assert.Contains(t, string(out), " 0 warnings, 0 failures")
+	assert.NotContains(t, string(out), "WARN ")
+	assert.GreaterOrEqual(t, strings.Count(string(out), "\nOK "), 50, "every audit ran")
+}
+
+// rawResponse is an HTTP answer read whole.
+type rawResponse struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// code is the first error's extensions.code.
+func (r rawResponse) code() string {
+	var out struct {
+		Errors []gqlError `json:"errors"`
+	}
+	_ = json.Unmarshal([]byte(r.body), &out)
+	if len(out.Errors) == 0 {
+		return ""
+	}
+	c, _ := out.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// do sends one request with headers (name, value, ...).
+func (a *testAPI) do(t *testing.T, method, path, body string, headers ...string) rawResponse {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.url+path, rd)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return rawResponse{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+// TestHTTPRefusals: what is not a well-formed GraphQL-over-HTTP request is
+// refused with its status and BAD_USER_INPUT before any SQL runs, without
+// repeating the input, and none of it changes state.
+func TestHTTPRefusals(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	_, editor := api.user(t, domain.RoleEditor)
+	const marker = "zq-marker-4242"
+	mutation := `mutation { createTask(input: {title: "` + marker + `"}) { id } }`
+	mutationJSON := mustJSON(t, map[string]any{"query": mutation})
+	auth := "Bearer " + editor
+
+	cases := []struct {
+		name, method, body string
+		headers            []string
+		status             int
+		allow              string
+	}{
+		{"text/plain body", "POST", mutationJSON, []string{"Content-Type", "text/plain"}, 415, ""},
+		{"form body", "POST", "query=" + mutation, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, ""},
+		{"multipart body", "POST", "--b\r\nContent-Disposition: form-data; name=\"query\"\r\n\r\n" + mutation + "\r\n--b--\r\n",
+			[]string{"Content-Type", "multipart/form-data; boundary=b"}, 415, ""},
+		{"application/graphql body", "POST", mutation, []string{"Content-Type", "application/graphql"}, 415, ""},
+		{"no content type", "POST", mutationJSON, nil, 415, ""},
+		{"latin-1 json", "POST", mutationJSON, []string{"Content-Type", "application/json; charset=iso-8859-1"}, 415, ""},
+		{"PUT", "PUT", mutationJSON, []string{"Content-Type", "application/json"}, 405, "GET, POST"},
+		{"DELETE", "DELETE", "", nil, 405, "GET, POST"},
+		{"PATCH", "PATCH", mutationJSON, []string{"Content-Type", "application/json"}, 405, "GET, POST"},
+		{"mutation over GET", "GET", "", []string{"X-Path", "?query=" + strings.ReplaceAll(mutation, " ", "%20")}, 405, "POST"},
+		{"unacceptable Accept", "POST", mutationJSON, []string{"Content-Type", "application/json", "Accept", "text/html"}, 406, ""},
+		{"Accept q=0 for both", "POST", mutationJSON, []string{"Content-Type", "application/json", "Accept", "application/json;q=0, */*;q=0"}, 406, ""},
+		{"malformed JSON", "POST", `{"query": "` + marker + `", `, []string{"Content-Type", "application/json"}, 400, ""},
+		{"not an object", "POST", `"` + marker + `"`, []string{"Content-Type", "application/json"}, 400, ""},
+		{"batched array", "POST", "[" + mutationJSON + "," + mutationJSON + "]", []string{"Content-Type", "application/json"}, 400, ""},
+		{"two objects", "POST", mutationJSON + mutationJSON, []string{"Content-Type", "application/json"}, 400, ""},
+		{"empty body", "POST", "", []string{"Content-Type", "application/json"}, 400, ""},
+		{"query a number", "POST", `{"query": 42}`, []string{"Content-Type", "application/json"}, 400, ""},
+		{"variables a string", "POST", `{"query": "{ me { id } }", "variables": "` + marker + `"}`, []string{"Content-Type", "application/json"}, 400, ""},
+		{"extensions an array", "POST", `{"query": "{ me { id } }", "extensions": ["` + marker + `"]}`, []string{"Content-Type", "application/json"}, 400, ""},
+		{"missing query", "POST", `{"qeury": "` + marker + `"}`, []string{"Content-Type", "application/json"}, 400, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := "/graphql"
+			headers := append([]string{"Authorization", auth}, c.headers...)
+			for i := 0; i+1 < len(c.headers); i += 2 {
+				if c.headers[i] == "X-Path" {
+					path += c.headers[i+1]
+				}
+			}
+			before := api.sql.n.Load()
+			r := api.do(t, c.method, path, c.body, headers...)
+			assert.Equal(t, c.status, r.status, "%s %s: %s", c.method, c.name, r.body)
+			assert.Equal(t, "BAD_USER_INPUT", r.code(), r.body)
+			assert.Equal(t, c.allow, r.header.Get("Allow"))
+			assert.NotContains(t, r.body, marker, "the input is never echoed")
+			assert.NotContains(t, r.body, `"data"`, "a refused request has no data entry")
+			assert.Contains(t, r.header.Get("Content-Type"), "json")
+			assert.Equal(t, before, api.sql.n.Load(), "no SQL for a refused request")
+		})
+	}
+	d := api.ok(t, editor, `{ searchTasks(query: "`+marker+`", first: 5) { totalCount } }`, nil)
+	assert.Equal(t, 0, num(d, "searchTasks", "totalCount"), "no refused request created a task")
+	d = api.ok(t, editor, `{ tasks(first: 5) { totalCount } }`, nil)
+	assert.Equal(t, 0, num(d, "tasks", "totalCount"))
+}
+
+// TestHTTPNegotiation: the response type follows Accept as the
+// GraphQL-over-HTTP spec says, and request errors answer 400 under
+// application/graphql-response+json but 200 under application/json.
+func TestHTTPNegotiation(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	ok := mustJSON(t, map[string]any{"query": "{ __typename }"})
+	invalid := mustJSON(t, map[string]any{"query": "{ nope }"})
+	cases := []struct {
+		accept, body, contentType string
+		status                    int
+	}{
+		{"", ok, "application/json", 200},
+		{"*/*", ok, "application/json", 200},
+		{"application/*", ok, "application/json", 200},
+		{"application/json", ok, "application/json", 200},
+		{"application/graphql-response+json", ok, "application/graphql-response+json", 200},
+		{"application/graphql-response+json, application/json;q=0.9", ok, "application/graphql-response+json", 200},
+		{"application/json, application/graphql-response+json;q=0.5", ok, "application/json", 200},
+		{"text/html, */*;q=0.1", ok, "application/json", 200},
+		{"application/json", invalid, "application/json", 200},
+		{"application/graphql-response+json", invalid, "application/graphql-response+json", 400},
+	}
+	for _, c := range cases {
+		r := api.do(t, "POST", "/graphql", c.body, "Content-Type", "application/json", "Accept", c.accept)
+		assert.Equal(t, c.status, r.status, "Accept %q: %s", c.accept, r.body)
+		assert.Equal(t, c.contentType+"; charset=utf-8", r.header.Get("Content-Type"), "Accept %q", c.accept)
+		assert.Contains(t, r.header.Values("Vary"), "Accept")
+	}
+	r := api.do(t, "GET", "/graphql?query=%7B__typename%7D", "", "Accept", "application/graphql-response+json")
+	assert.Equal(t, 200, r.status)
+	assert.JSONEq(t, `{"data":{"__typename":"Query"}}`, withoutCost(t, []byte(r.body)))
+}
+
+// TestCrossSiteRequests: a browser's cross-site POST is refused unless its
+// origin is in CORS_ORIGINS, which also answers the preflight; without
+// CORS_ORIGINS no CORS header is ever sent.
+func TestCrossSiteRequests(t *testing.T) {
+	t.Parallel()
+	const app, evil = "https://app.example.com", "https://evil.example.net"
+	body := mustJSON(t, map[string]any{"query": `mutation { createTask(input: {title: "csrf"}) { id } }`})
+
+	closed := newTestAPI(t)
+	_, editor := closed.user(t, domain.RoleEditor)
+	r := closed.do(t, "POST", "/graphql", body, "Content-Type", "application/json", "Authorization", "Bearer "+editor,
+		"Origin", evil, "Sec-Fetch-Site", "cross-site")
+	assert.Equal(t, http.StatusForbidden, r.status, r.body)
+	assert.Equal(t, "FORBIDDEN", r.code())
+	r = closed.do(t, "POST", "/graphql", body, "Content-Type", "application/json", "Authorization", "Bearer "+editor, "Origin", evil)
+	assert.Equal(t, http.StatusForbidden, r.status, "an Origin that is not the host's, without Sec-Fetch-Site: %s", r.body)
+	r = closed.do(t, "OPTIONS", "/graphql", "", "Origin", app, "Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "content-type")
+	assert.Empty(t, r.header.Get("Access-Control-Allow-Origin"), "no CORS without CORS_ORIGINS")
+	d := closed.ok(t, editor, `{ tasks(first: 5) { totalCount } }`, nil)
+	assert.Equal(t, 0, num(d, "tasks", "totalCount"), "the refused mutations created nothing")
+	r = closed.do(t, "POST", "/graphql", body, "Content-Type", "application/json", "Authorization", "Bearer "+editor,
+		"Sec-Fetch-Site", "same-origin")
+	assert.Equal(t, http.StatusOK, r.status, "same-origin browsers are served: %s", r.body)
+
+	open := newTestAPI(t, "CORS_ORIGINS", app+", https://admin.example.com")
+	_, editor = open.user(t, domain.RoleEditor)
+	r = open.do(t, "OPTIONS", "/graphql", "", "Origin", app, "Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", "authorization,content-type") // as browsers send it
+	assert.Equal(t, http.StatusNoContent, r.status)
+	assert.Equal(t, app, r.header.Get("Access-Control-Allow-Origin"))
+	assert.Empty(t, r.header.Get("Access-Control-Allow-Credentials"), "tokens are headers, never cookies")
+	r = open.do(t, "OPTIONS", "/graphql", "", "Origin", evil, "Access-Control-Request-Method", "POST")
+	assert.Empty(t, r.header.Get("Access-Control-Allow-Origin"), "an origin not listed gets no CORS grant")
+	r = open.do(t, "POST", "/graphql", body, "Content-Type", "application/json", "Authorization", "Bearer "+editor,
+		"Origin", app, "Sec-Fetch-Site", "cross-site")
+	assert.Equal(t, http.StatusOK, r.status, r.body)
+	assert.Equal(t, app, r.header.Get("Access-Control-Allow-Origin"))
+	r = open.do(t, "POST", "/graphql", body, "Content-Type", "application/json", "Authorization", "Bearer "+editor,
+		"Origin", evil, "Sec-Fetch-Site", "cross-site")
+	assert.Equal(t, http.StatusForbidden, r.status, r.body)
+}
+
+// production is the environment of a production server in tests.
+var production = []string{"APP_ENV", "production", "JWT_ISSUER", "https://auth.herotasks.test", "JWT_AUDIENCE", "herotasks-api"}
+
+// TestSuggestionsHiddenInProduction: validation errors name near matches in
+// development only, for every kind of name a caller could probe.
+func TestSuggestionsHiddenInProduction(t *testing.T) {
+	t.Parallel()
+	dev := newTestAPI(t)
+	prod := newTestAPI(t, production...)
+	probes := map[string]string{
+		"field":       `{ tasks(first: 1) { nodes { titel } } }`,
+		"argument":    `{ tasks(first: 1, fillter: {}) { totalCount } }`,
+		"enum value":  `{ tasks(first: 1, filter: {status: [READDY]}) { totalCount } }`,
+		"type":        `{ tasks(first: 1) { nodes { ...F } } } fragment F on Tsak { id }`,
+		"input field": `{ tasks(first: 1, filter: {statuss: [READY]}) { totalCount } }`,
+		"scalar leaf": `{ tasks(first: 1) { nodes { assignee } } }`,
+	}
+	for kind, q := range probes {
+		d := dev.post(t, "", q, nil)
+		require.NotEmpty(t, d.Errors, kind)
+		assert.Contains(t, mustJSON(t, d.Errors), "Did you mean", "development suggests a %s", kind)
+		before := prod.sql.n.Load()
+		p := prod.post(t, "", q, nil)
+		require.NotEmpty(t, p.Errors, kind)
+		assert.Equal(t, "GRAPHQL_VALIDATION_FAILED", p.code(), kind)
+		assert.NotContains(t, strings.ToLower(mustJSON(t, p.Errors)), "did you mean", "production suggests no %s", kind)
+		assert.Equal(t, before, prod.sql.n.Load(), "no SQL for %s", kind)
+	}
+}
+
+// TestIntrospectionAndPlaygroundInProduction: off in production unless
+// INTROSPECTION / PLAYGROUND turn them on; __typename always works.
+func TestIntrospectionAndPlaygroundInProduction(t *testing.T) {
+	t.Parallel()
+	prod := newTestAPI(t, production...)
+	for _, q := range []string{`{ __schema { types { name } } }`, `{ __type(name: "Task") { fields { name } } }`,
+		`{ tasks(first: 1) { nodes { id } } ...F } fragment F on Query { __schema { queryType { name } } }`} {
+		r := prod.post(t, "", q, nil)
+		assert.Equal(t, "GRAPHQL_VALIDATION_FAILED", r.code(), q)
+		assert.Nil(t, r.Data, q)
+		assert.Contains(t, mustJSON(t, r.Errors), "introspection is disabled")
+	}
+	assert.Equal(t, "Query", str(prod.ok(t, "", `{ __typename }`, nil), "__typename"))
+	assert.Equal(t, http.StatusNotFound, prod.do(t, "GET", "/", "").status, "no Playground in production")
+
+	on := newTestAPI(t, append(production, "INTROSPECTION", "on", "PLAYGROUND", "on")...)
+	assert.NotEmpty(t, list(on.ok(t, "", `{ __schema { types { name } } }`, nil), "__schema", "types"))
+	assert.Equal(t, http.StatusOK, on.do(t, "GET", "/", "").status)
+}
+
+// TestDocumentBombs: directive, alias, depth, field-duplication and
+// fragment-cycle bombs and a flood of errors are refused (or, for merged
+// duplicates, answered cheaply) before any SQL, and no response lists more
+// than QUERY_ERROR_LIMIT errors.
+func TestDocumentBombs(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	directives := "{ __typename" + strings.Repeat(" @include(if: true)", 60) + " }"
+	aliases := "{"
+	for i := range 40 {
+		aliases += " a" + strconv.Itoa(i) + ": tasks(first: 1) { totalCount }"
+	}
+	aliases += " }"
+	deep := `{ task(id: "6f0c3a52-2d3e-4c1b-9a57-0e5b8f1d2c3a") {` + strings.Repeat(" subtasks(first: 1) { task {", 6) + " id" + strings.Repeat(" } }", 6) + " } }"
+	unknown := "{"
+	for i := range 200 {
+		unknown += " f" + strconv.Itoa(i)
+	}
+	unknown += " }"
+	cases := []struct {
+		name, query, code, message string
+	}{
+		{"directives", directives, "GRAPHQL_VALIDATION_FAILED", "more than 50 directives"},
+		{"aliases", aliases, "ALIAS_LIMIT_EXCEEDED", ""},
+		{"depth", deep, "DEPTH_LIMIT_EXCEEDED", ""},
+		{"fragment cycle", `{ tasks(first: 1) { nodes { ...A } } } fragment A on Task { dependencies { ...B } } fragment B on Task { dependents { ...A } }`,
+			"GRAPHQL_VALIDATION_FAILED", "Cannot spread fragment"},
+		{"error flood", unknown, "GRAPHQL_VALIDATION_FAILED", "more errors were left out"},
+		{"tokens", "{" + strings.Repeat(" __typename", 16_000) + " }", "GRAPHQL_PARSE_FAILED", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := api.sql.n.Load()
+			r := api.post(t, "", c.query, nil)
+			require.NotEmpty(t, r.Errors)
+			assert.Equal(t, c.code, r.code(), "%s: %s", c.name, mustJSON(t, r.Errors[0]))
+			assert.Nil(t, r.Data)
+			assert.LessOrEqual(t, len(r.Errors), 20, "errors are capped")
+			if c.message != "" {
+				assert.Contains(t, mustJSON(t, r.Errors), c.message)
+			}
+			assert.Equal(t, before, api.sql.n.Load(), "no SQL for a refused document")
+		})
+	}
+	t.Run("field duplication", func(t *testing.T) {
+		before := api.sql.n.Load()
+		r := api.post(t, "", "{"+strings.Repeat(" tasks(first: 1) { totalCount }", 1500)+" }", nil)
+		require.Empty(t, r.Errors, "1,500 copies of one field: %v", r.Errors)
+		assert.Equal(t, 0, num(r.Data, "tasks", "totalCount"))
+		assert.LessOrEqual(t, api.sql.n.Load()-before, int64(2), "duplicates merge into one field: one count")
+	})
+}
