@@ -32,6 +32,7 @@ import (
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/metrics"
 	"github.com/herotasks/api/persisted"
+	"github.com/herotasks/api/pubsub"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
 	"github.com/jackc/pgx/v5/multitracer"
@@ -180,6 +181,8 @@ type deps struct {
 	authn   *auth.Authenticator
 	metrics *metrics.Metrics
 	trusted *persisted.Registry // documents that run by hash, and alone under PERSISTED_QUERIES=only
+	events  *pubsub.Broker      // task changes from every instance, for subscriptions
+	publish *pubsub.Publisher   // task changes from this instance, after commit
 }
 
 // newRedis connects to Redis Cluster (REDIS_ADDRS) or one Redis (REDIS_URL)
@@ -220,14 +223,23 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 		panic(err) // the embedded manifest is broken: every test fails here
 	}
 	d.trusted = persisted.NewRegistry(manifest, repo)
+	d.events = pubsub.NewBroker(cfg.DatabaseURL, cfg.SubscriptionBuffer)
+	d.publish = pubsub.NewPublisher(repo.Pool())
 	return d
 }
 
 // start runs what works in the background while the server serves: the
-// cache's repair loop and the refresh of registered documents (read once
-// before start returns).
+// cache's repair loop, the refresh of registered documents (read once
+// before start returns) and the subscription listener (listening before
+// start returns, unless PostgreSQL refuses it for 5 s: it keeps trying).
 func (d deps) start(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go d.cache.Start(ctx)
+	go d.events.Run(ctx, log)
+	select {
+	case <-d.events.Ready():
+	case <-time.After(5 * time.Second):
+		log.Warn("subscriptions: not listening yet; events are lost until the listener connects")
+	}
 	if err := d.trusted.Refresh(ctx); err != nil {
 		return fmt.Errorf("read registered documents: %w", err)
 	}
@@ -264,8 +276,8 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 // panic recovery.
 func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	authn := d.authn
-	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: d.store, Cache: d.cache, Logger: log,
-		Trusted: d.trusted}})
+	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: graph.Publishing(d.store, d.publish, log),
+		Cache: d.cache, Logger: log, Trusted: d.trusted, Events: d.events}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
@@ -276,6 +288,8 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 			}
 			v, err := authn.VerifyHeader(h)
 			if err != nil {
+				// graphql-transport-ws: 4403 Forbidden closes the socket.
+				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
 				return ctx, nil, errors.New("invalid token")
 			}
 			return auth.WithViewer(ctx, v), nil, nil
@@ -309,8 +323,17 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		h := next(loaders.With(ctx, d.store, opts))
+		lctx := loaders.With(ctx, d.store, opts)
+		h := next(lctx)
+		subscription := graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription
 		return func(ctx context.Context) *graphql.Response {
+			if subscription {
+				// A fresh set for each event: the subscription waits for
+				// its next event inside h, and every load for that event
+				// happens after it arrived. A set kept for the whole
+				// connection would answer from what earlier events read.
+				loaders.Reset(lctx)
+			}
 			resp := h(ctx)
 			// gqlgen answers nothing once the context is done; a request
 			// that ran out of time gets a TIMEOUT error instead of null.

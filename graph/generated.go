@@ -34,9 +34,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	Subtask() SubtaskResolver
 	Tag() TagResolver
 	Task() TaskResolver
+	TaskChange() TaskChangeResolver
 	TaskConnection() TaskConnectionResolver
 	TaskEvent() TaskEventResolver
 	User() UserResolver
@@ -124,6 +126,11 @@ type ComplexityRoot struct {
 		Status func(childComplexity int) int
 	}
 
+	Subscription struct {
+		TaskChanged func(childComplexity int, id *string) int
+		TaskEvents  func(childComplexity int, filter *model.TaskChangeFilter) int
+	}
+
 	Subtask struct {
 		CompletedAt func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
@@ -173,6 +180,14 @@ type ComplexityRoot struct {
 		UpdatedAt      func(childComplexity int) int
 		Version        func(childComplexity int) int
 		Visibility     func(childComplexity int) int
+	}
+
+	TaskChange struct {
+		Actor  func(childComplexity int) int
+		At     func(childComplexity int) int
+		Kind   func(childComplexity int) int
+		Task   func(childComplexity int) int
+		TaskID func(childComplexity int) int
 	}
 
 	TaskConnection struct {
@@ -256,6 +271,10 @@ type QueryResolver interface {
 	TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*repository.StatementStats, error)
 	CacheStatistics(ctx context.Context) (*model.CacheStatistics, error)
 }
+type SubscriptionResolver interface {
+	TaskChanged(ctx context.Context, id *string) (<-chan *model.TaskChange, error)
+	TaskEvents(ctx context.Context, filter *model.TaskChangeFilter) (<-chan *model.TaskChange, error)
+}
 type SubtaskResolver interface {
 	Task(ctx context.Context, obj *domain.Subtask) (*domain.Task, error)
 
@@ -273,6 +292,9 @@ type TaskResolver interface {
 	Dependencies(ctx context.Context, obj *domain.Task) ([]*domain.Task, error)
 	Dependents(ctx context.Context, obj *domain.Task) ([]*domain.Task, error)
 	History(ctx context.Context, obj *domain.Task, first *int) ([]*domain.TaskEvent, error)
+}
+type TaskChangeResolver interface {
+	Actor(ctx context.Context, obj *model.TaskChange) (*domain.User, error)
 }
 type TaskConnectionResolver interface {
 	Edges(ctx context.Context, obj *model.TaskConnection) ([]*domain.TaskEdge, error)
@@ -726,6 +748,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StatusCount.Status(childComplexity), true
 
+	case "Subscription.taskChanged":
+		if e.ComplexityRoot.Subscription.TaskChanged == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_taskChanged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["id"].(*string)), true
+	case "Subscription.taskEvents":
+		if e.ComplexityRoot.Subscription.TaskEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_taskEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TaskEvents(childComplexity, args["filter"].(*model.TaskChangeFilter)), true
+
 	case "Subtask.completedAt":
 		if e.ComplexityRoot.Subtask.CompletedAt == nil {
 			break
@@ -996,6 +1041,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Task.Visibility(childComplexity), true
 
+	case "TaskChange.actor":
+		if e.ComplexityRoot.TaskChange.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChange.Actor(childComplexity), true
+	case "TaskChange.at":
+		if e.ComplexityRoot.TaskChange.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChange.At(childComplexity), true
+	case "TaskChange.kind":
+		if e.ComplexityRoot.TaskChange.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChange.Kind(childComplexity), true
+	case "TaskChange.task":
+		if e.ComplexityRoot.TaskChange.Task == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChange.Task(childComplexity), true
+	case "TaskChange.taskId":
+		if e.ComplexityRoot.TaskChange.TaskID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChange.TaskID(childComplexity), true
+
 	case "TaskConnection.edges":
 		if e.ComplexityRoot.TaskConnection.Edges == nil {
 			break
@@ -1193,6 +1269,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("CreateSubtaskInput", ec.unmarshalInputCreateSubtaskInput),
 			graphql.NewInputUnmarshaler("CreateTaskInput", ec.unmarshalInputCreateTaskInput),
+			graphql.NewInputUnmarshaler("TaskChangeFilter", ec.unmarshalInputTaskChangeFilter),
 			graphql.NewInputUnmarshaler("TaskFilter", ec.unmarshalInputTaskFilter),
 			graphql.NewInputUnmarshaler("TaskOrder", ec.unmarshalInputTaskOrder),
 			graphql.NewInputUnmarshaler("UpdateSubtaskInput", ec.unmarshalInputUpdateSubtaskInput),
@@ -1241,6 +1318,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -1862,6 +1956,78 @@ type CacheKindStatistics {
   invalidations: Int!
 }
 
+"What changed about a task, as ` + "`" + `taskChanged` + "`" + ` and ` + "`" + `taskEvents` + "`" + ` report it."
+enum TaskChangeKind {
+  "The task was created."
+  CREATED
+  "Its fields changed (` + "`" + `updateTask` + "`" + `)."
+  UPDATED
+  "Its status or phase changed (` + "`" + `transitionTask` + "`" + `)."
+  TRANSITIONED
+  "It was deleted; ` + "`" + `task` + "`" + ` is null."
+  DELETED
+  "One of its subtasks was added, changed, tagged, untagged or deleted."
+  SUBTASKS_CHANGED
+  "Tags were attached to it or detached from it."
+  TAGS_CHANGED
+  "A dependency was added or removed (reported for both tasks)."
+  DEPENDENCIES_CHANGED
+}
+
+"""
+One committed change to a task, delivered after the write committed. Its fields are read when the event
+is delivered, so they show the task as it is then, never an older copy; a subscriber who may not see the
+task (private, and neither theirs nor assigned to them) never receives its events.
+"""
+type TaskChange {
+  "What happened."
+  kind: TaskChangeKind!
+  "The task's id (also after ` + "`" + `DELETED` + "`" + `)."
+  taskId: ID!
+  "The task as it is now; ` + "`" + `null` + "`" + ` after ` + "`" + `DELETED` + "`" + `."
+  task: Task
+  "Who made the change, when known."
+  actor: User
+  "When the change was published, just after it committed."
+  at: Time!
+}
+
+"""
+Narrows ` + "`" + `taskEvents` + "`" + `. All given fields must match (AND); list fields match any of their values (OR). Fields
+about the task's state match the task after the change, so a ` + "`" + `DELETED` + "`" + ` event matches only a filter without
+` + "`" + `status` + "`" + `, ` + "`" + `priority` + "`" + `, ` + "`" + `type` + "`" + ` and ` + "`" + `phase` + "`" + `.
+"""
+input TaskChangeFilter {
+  "Only these kinds of change."
+  kinds: [TaskChangeKind!]
+  "Tasks now in any of these statuses."
+  status: [TaskStatus!]
+  "Tasks now with any of these priorities."
+  priority: [TaskPriority!]
+  "Tasks of any of these types."
+  type: [TaskType!]
+  "Tasks now in any of these workflow phases."
+  phase: [WorkflowPhase!]
+  "Tasks assigned to this user."
+  assigneeId: ID
+  "Tasks created by this user."
+  createdById: ID
+}
+
+"""
+Live updates over the websocket at ` + "`" + `/graphql` + "`" + ` (protocol ` + "`" + `graphql-transport-ws` + "`" + `). Send the bearer token in
+` + "`" + `connection_init` + "`" + ` as ` + "`" + `{"Authorization": "Bearer <token>"}` + "`" + `; an invalid token closes the connection (4403)
+and no token subscribes anonymously (public tasks only). Events come from every server instance. A
+subscriber that falls ` + "`" + `SUBSCRIPTION_BUFFER` + "`" + ` events (default 64) behind is cut off with ` + "`" + `SERVICE_UNAVAILABLE` + "`" + `
+and should subscribe again and refetch what it shows.
+"""
+type Subscription {
+  "Changes to one task, or, with ` + "`" + `id` + "`" + ` omitted, to every task you can see. An id you cannot see is ` + "`" + `NOT_FOUND` + "`" + `."
+  taskChanged("The task to watch; omit to watch all." id: ID): TaskChange! @cost(weight: 10)
+  "Changes to the tasks you can see that match ` + "`" + `filter` + "`" + ` (every change when omitted)."
+  taskEvents("Which changes." filter: TaskChangeFilter): TaskChange! @cost(weight: 10)
+}
+
 """
 A document the server runs by hash (send ` + "`" + `extensions.persistedQuery: {version: 1, sha256Hash: id}` + "`" + ` and no
 ` + "`" + `query` + "`" + `), and, when it runs only trusted documents (` + "`" + `PERSISTED_QUERIES=only` + "`" + `), one of the few it runs at all.
@@ -2141,6 +2307,22 @@ func (ec *executionContext) childFields_Task(ctx context.Context, field graphql.
 		return ec.fieldContext_Task_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Task", field.Name)
+}
+
+func (ec *executionContext) childFields_TaskChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_TaskChange_kind(ctx, field)
+	case "taskId":
+		return ec.fieldContext_TaskChange_taskId(ctx, field)
+	case "task":
+		return ec.fieldContext_TaskChange_task(ctx, field)
+	case "actor":
+		return ec.fieldContext_TaskChange_actor(ctx, field)
+	case "at":
+		return ec.fieldContext_TaskChange_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TaskChange", field.Name)
 }
 
 func (ec *executionContext) childFields_TaskConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2836,6 +3018,34 @@ func (ec *executionContext) field_Query_topStatements_args(ctx context.Context, 
 		return nil, err
 	}
 	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_taskChanged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_taskEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TaskChangeFilter, error) {
+			return ec.unmarshalOTaskChangeFilter2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -4689,6 +4899,94 @@ func (ec *executionContext) fieldContext_StatusCount_count(_ context.Context, fi
 	return graphql.NewScalarFieldContext("StatusCount", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Subscription_taskChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_taskChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["id"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskChange) graphql.Marshaler {
+			return ec.marshalNTaskChange2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_taskChanged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_taskChanged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_taskEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_taskEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TaskEvents(ctx, fc.Args["filter"].(*model.TaskChangeFilter))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskChange) graphql.Marshaler {
+			return ec.marshalNTaskChange2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_taskEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TaskChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_taskEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subtask_id(ctx context.Context, field graphql.CollectedField, obj *domain.Subtask) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5779,6 +6077,139 @@ func (ec *executionContext) fieldContext_Task_history(ctx context.Context, field
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TaskChange_kind(ctx context.Context, field graphql.CollectedField, obj *model.TaskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChange_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TaskChangeKind) graphql.Marshaler {
+			return ec.marshalNTaskChangeKind2githubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChange_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChange", field, false, false, "TaskChangeKind")
+}
+
+func (ec *executionContext) _TaskChange_taskId(ctx context.Context, field graphql.CollectedField, obj *model.TaskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChange_taskId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChange_taskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TaskChange_task(ctx context.Context, field graphql.CollectedField, obj *model.TaskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChange_task(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Task, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.Task) graphql.Marshaler {
+			return ec.marshalOTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTask(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChange_task(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Task(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskChange_actor(ctx context.Context, field graphql.CollectedField, obj *model.TaskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChange_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TaskChange().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChange_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TaskChange",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TaskChange_at(ctx context.Context, field graphql.CollectedField, obj *model.TaskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChange_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChange", field, false, false, "Time")
 }
 
 func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TaskConnection) (ret graphql.Marshaler) {
@@ -7784,6 +8215,90 @@ func UnmarshalCreateTaskInput(ctx context.Context, raw any) (model.CreateTaskInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTaskChangeFilter(ctx context.Context, obj any) (model.TaskChangeFilter, error) {
+	var it model.TaskChangeFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kinds", "status", "priority", "type", "phase", "assigneeId", "createdById"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kinds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kinds"))
+			data, err := ec.unmarshalOTaskChangeKind2ᚕgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kinds = graphql.OmittableOf(data)
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOTaskStatus2ᚕgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = graphql.OmittableOf(data)
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOTaskPriority2ᚕgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskPriorityᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = graphql.OmittableOf(data)
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalOTaskType2ᚕgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = graphql.OmittableOf(data)
+		case "phase":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phase"))
+			data, err := ec.unmarshalOWorkflowPhase2ᚕgithubᚗcomᚋherotasksᚋapiᚋdomainᚐWorkflowPhaseᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phase = graphql.OmittableOf(data)
+		case "assigneeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("assigneeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AssigneeID = graphql.OmittableOf(data)
+		case "createdById":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdById"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByID = graphql.OmittableOf(data)
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTaskChangeFilter unmarshals raw into the TaskChangeFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTaskChangeFilter(ctx context.Context, raw any) (model.TaskChangeFilter, error) {
+	var out model.TaskChangeFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TaskChangeFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTaskFilter(ctx context.Context, obj any) (domain.TaskFilter, error) {
 	var it domain.TaskFilter
 	if obj == nil {
@@ -8714,6 +9229,28 @@ func (ec *executionContext) _StatusCount(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "taskChanged":
+		return ec._Subscription_taskChanged(ctx, fields[0])
+	case "taskEvents":
+		return ec._Subscription_taskEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var subtaskImplementors = []string{"Subtask"}
 
 func (ec *executionContext) _Subtask(ctx context.Context, sel ast.SelectionSet, obj *domain.Subtask) graphql.Marshaler {
@@ -9001,6 +9538,60 @@ func (ec *executionContext) _Task(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Task_history(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var taskChangeImplementors = []string{"TaskChange"}
+
+func (ec *executionContext) _TaskChange(ctx context.Context, sel ast.SelectionSet, obj *model.TaskChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, taskChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TaskChange")
+		case "kind":
+			out.Values[i] = ec._TaskChange_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "taskId":
+			out.Values[i] = ec._TaskChange_taskId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "task":
+			out.Values[i] = ec._TaskChange_task(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TaskChange_actor(ctx, field, obj)
+				})
+		case "at":
+			out.Values[i] = ec._TaskChange_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10052,6 +10643,24 @@ func (ec *executionContext) marshalNTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdom
 	return ec._Task(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTaskChange2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChange(ctx context.Context, sel ast.SelectionSet, v *model.TaskChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TaskChange!")
+		return graphql.Null
+	}
+	return ec._TaskChange(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTaskChangeKind2githubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKind(ctx context.Context, v any) (model.TaskChangeKind, error) {
+	var res model.TaskChangeKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTaskChangeKind2githubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKind(ctx context.Context, sel ast.SelectionSet, v model.TaskChangeKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNTaskConnection2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskConnection(ctx context.Context, sel ast.SelectionSet, v *model.TaskConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TaskConnection!")
@@ -10540,6 +11149,50 @@ func (ec *executionContext) marshalOTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdom
 		return graphql.Null
 	}
 	return ec._Task(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTaskChangeFilter2ᚖgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeFilter(ctx context.Context, v any) (*model.TaskChangeFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTaskChangeFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTaskChangeKind2ᚕgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKindᚄ(ctx context.Context, v any) ([]model.TaskChangeKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.TaskChangeKind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTaskChangeKind2githubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOTaskChangeKind2ᚕgithubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKindᚄ(ctx context.Context, sel ast.SelectionSet, v []model.TaskChangeKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTaskChangeKind2githubᚗcomᚋherotasksᚋapiᚋgraphᚋmodelᚐTaskChangeKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOTaskFilter2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskFilter(ctx context.Context, v any) (*domain.TaskFilter, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/persisted"
+	"github.com/herotasks/api/pubsub"
 	"github.com/herotasks/api/repository"
 )
 
@@ -52,6 +53,8 @@ type Resolver struct {
 	Logger *slog.Logger
 	// Trusted holds the documents that run by hash (registerPersistedQuery).
 	Trusted *persisted.Registry
+	// Events delivers committed task changes to subscriptions (nil: none).
+	Events *pubsub.Broker
 }
 
 // visibleTask loads a task through the request's loader and hides it (nil,

@@ -336,6 +336,37 @@ func (r *queryResolver) CacheStatistics(ctx context.Context) (*model.CacheStatis
 	return out, nil
 }
 
+// TaskChanged is the resolver for the taskChanged field.
+func (r *subscriptionResolver) TaskChanged(ctx context.Context, id *string) (<-chan *model.TaskChange, error) {
+	if id == nil {
+		return r.changes(ctx, func(*model.TaskChange) bool { return true })
+	}
+	if err := checkID("id", *id); err != nil {
+		return nil, err
+	}
+	if t, err := r.visibleTask(ctx, *id); t == nil {
+		if err == nil {
+			err = domain.ErrNotFound
+		}
+		return nil, err
+	}
+	return r.changes(ctx, func(c *model.TaskChange) bool { return c.TaskID == *id })
+}
+
+// TaskEvents is the resolver for the taskEvents field.
+func (r *subscriptionResolver) TaskEvents(ctx context.Context, filter *model.TaskChangeFilter) (<-chan *model.TaskChange, error) {
+	if filter != nil {
+		for field, id := range map[string]*string{"filter.assigneeId": value(filter.AssigneeID), "filter.createdById": value(filter.CreatedByID)} {
+			if id != nil {
+				if err := checkID(field, *id); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return r.changes(ctx, matchFilter(filter))
+}
+
 // Task is the resolver for the task field.
 func (r *subtaskResolver) Task(ctx context.Context, obj *domain.Subtask) (*domain.Task, error) {
 	t, err := r.visibleTask(ctx, obj.TaskID)
@@ -442,6 +473,14 @@ func (r *taskResolver) History(ctx context.Context, obj *domain.Task, first *int
 	return loaders.For(ctx).HistoryByTaskID.Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: n})
 }
 
+// Actor is the resolver for the actor field.
+func (r *taskChangeResolver) Actor(ctx context.Context, obj *model.TaskChange) (*domain.User, error) {
+	if obj.ActorID == nil {
+		return nil, nil
+	}
+	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.ActorID)
+}
+
 // Edges is the resolver for the edges field.
 func (r *taskConnectionResolver) Edges(ctx context.Context, obj *model.TaskConnection) ([]*domain.TaskEdge, error) {
 	return obj.Edges(), nil
@@ -479,6 +518,9 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // Subtask returns SubtaskResolver implementation.
 func (r *Resolver) Subtask() SubtaskResolver { return &subtaskResolver{r} }
 
@@ -487,6 +529,9 @@ func (r *Resolver) Tag() TagResolver { return &tagResolver{r} }
 
 // Task returns TaskResolver implementation.
 func (r *Resolver) Task() TaskResolver { return &taskResolver{r} }
+
+// TaskChange returns TaskChangeResolver implementation.
+func (r *Resolver) TaskChange() TaskChangeResolver { return &taskChangeResolver{r} }
 
 // TaskConnection returns TaskConnectionResolver implementation.
 func (r *Resolver) TaskConnection() TaskConnectionResolver { return &taskConnectionResolver{r} }
@@ -500,9 +545,11 @@ func (r *Resolver) User() UserResolver { return &userResolver{r} }
 type (
 	mutationResolver       struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
+	subscriptionResolver   struct{ *Resolver }
 	subtaskResolver        struct{ *Resolver }
 	tagResolver            struct{ *Resolver }
 	taskResolver           struct{ *Resolver }
+	taskChangeResolver     struct{ *Resolver }
 	taskConnectionResolver struct{ *Resolver }
 	taskEventResolver      struct{ *Resolver }
 	userResolver           struct{ *Resolver }

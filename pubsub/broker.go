@@ -21,7 +21,6 @@ import (
 type Broker struct {
 	connString string
 	buffer     int
-	log        *slog.Logger
 
 	mu    sync.Mutex
 	subs  map[*Subscription]struct{}
@@ -32,9 +31,9 @@ type Broker struct {
 }
 
 // NewBroker returns a broker that listens through a session of its own on
-// connString; buffer is each subscriber's buffer.
-func NewBroker(connString string, buffer int, log *slog.Logger) *Broker {
-	return &Broker{connString: connString, buffer: max(buffer, 1), log: log,
+// connString (Run); buffer is each subscriber's buffer.
+func NewBroker(connString string, buffer int) *Broker {
+	return &Broker{connString: connString, buffer: max(buffer, 1),
 		subs: map[*Subscription]struct{}{}, ready: make(chan struct{})}
 }
 
@@ -109,18 +108,18 @@ func (b *Broker) Deliver(ev Event) {
 func (b *Broker) Ready() <-chan struct{} { return b.ready }
 
 // Run listens until ctx ends, reconnecting with backoff after any failure.
-func (b *Broker) Run(ctx context.Context) {
+func (b *Broker) Run(ctx context.Context, log *slog.Logger) {
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()
-		err := b.listen(ctx)
+		err := b.listen(ctx, log)
 		if ctx.Err() != nil {
 			return
 		}
 		if time.Since(start) > 10*time.Second {
 			wait = 100 * time.Millisecond // it ran for a while: a new failure
 		}
-		b.log.Warn("subscription listener lost its PostgreSQL session; reconnecting", "err", err, "in", wait)
+		log.Warn("subscription listener lost its PostgreSQL session; reconnecting", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -131,7 +130,7 @@ func (b *Broker) Run(ctx context.Context) {
 }
 
 // listen holds one session: LISTEN, then deliver notifications until it fails.
-func (b *Broker) listen(ctx context.Context) error {
+func (b *Broker) listen(ctx context.Context, log *slog.Logger) error {
 	conn, err := pgx.Connect(ctx, b.connString)
 	if err != nil {
 		return err
@@ -148,7 +147,7 @@ func (b *Broker) listen(ctx context.Context) error {
 		}
 		var ev Event
 		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
-			b.log.Warn("ignoring a malformed task change", "payload_bytes", len(n.Payload), "err", err)
+			log.Warn("ignoring a malformed task change", "payload_bytes", len(n.Payload), "err", err)
 			continue
 		}
 		b.Deliver(ev)

@@ -15,10 +15,10 @@ import (
 
 func start(t *testing.T, url string, buffer int) *pubsub.Broker {
 	t.Helper()
-	b := pubsub.NewBroker(url, buffer, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := pubsub.NewBroker(url, buffer)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go b.Run(ctx)
+	go b.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	select {
 	case <-b.Ready():
 	case <-time.After(10 * time.Second):
@@ -71,7 +71,7 @@ func TestFanOut(t *testing.T) {
 // when its buffer is full, and the others keep receiving everything.
 func TestSlowSubscriberIsCutOff(t *testing.T) {
 	t.Parallel()
-	b := pubsub.NewBroker("postgres://unused", 2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := pubsub.NewBroker("postgres://unused", 2)
 	slow, fast := b.Subscribe(), b.Subscribe()
 	defer fast.Close()
 	ack := make(chan struct{})

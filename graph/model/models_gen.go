@@ -92,6 +92,34 @@ type StatusCount struct {
 	Count int `json:"count"`
 }
 
+// Live updates over the websocket at `/graphql` (protocol `graphql-transport-ws`). Send the bearer token in
+// `connection_init` as `{"Authorization": "Bearer <token>"}`; an invalid token closes the connection (4403)
+// and no token subscribes anonymously (public tasks only). Events come from every server instance. A
+// subscriber that falls `SUBSCRIPTION_BUFFER` events (default 64) behind is cut off with `SERVICE_UNAVAILABLE`
+// and should subscribe again and refetch what it shows.
+type Subscription struct {
+}
+
+// Narrows `taskEvents`. All given fields must match (AND); list fields match any of their values (OR). Fields
+// about the task's state match the task after the change, so a `DELETED` event matches only a filter without
+// `status`, `priority`, `type` and `phase`.
+type TaskChangeFilter struct {
+	// Only these kinds of change.
+	Kinds graphql.Omittable[[]TaskChangeKind] `json:"kinds,omitempty"`
+	// Tasks now in any of these statuses.
+	Status graphql.Omittable[[]domain.TaskStatus] `json:"status,omitempty"`
+	// Tasks now with any of these priorities.
+	Priority graphql.Omittable[[]domain.TaskPriority] `json:"priority,omitempty"`
+	// Tasks of any of these types.
+	Type graphql.Omittable[[]domain.TaskType] `json:"type,omitempty"`
+	// Tasks now in any of these workflow phases.
+	Phase graphql.Omittable[[]domain.WorkflowPhase] `json:"phase,omitempty"`
+	// Tasks assigned to this user.
+	AssigneeID graphql.Omittable[*string] `json:"assigneeId,omitempty"`
+	// Tasks created by this user.
+	CreatedByID graphql.Omittable[*string] `json:"createdById,omitempty"`
+}
+
 // Counts over the tasks you can see.
 type TaskStatistics struct {
 	// All tasks.
@@ -210,6 +238,79 @@ func (e *StatementOrder) UnmarshalJSON(b []byte) error {
 }
 
 func (e StatementOrder) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What changed about a task, as `taskChanged` and `taskEvents` report it.
+type TaskChangeKind string
+
+const (
+	// The task was created.
+	TaskChangeKindCreated TaskChangeKind = "CREATED"
+	// Its fields changed (`updateTask`).
+	TaskChangeKindUpdated TaskChangeKind = "UPDATED"
+	// Its status or phase changed (`transitionTask`).
+	TaskChangeKindTransitioned TaskChangeKind = "TRANSITIONED"
+	// It was deleted; `task` is null.
+	TaskChangeKindDeleted TaskChangeKind = "DELETED"
+	// One of its subtasks was added, changed, tagged, untagged or deleted.
+	TaskChangeKindSubtasksChanged TaskChangeKind = "SUBTASKS_CHANGED"
+	// Tags were attached to it or detached from it.
+	TaskChangeKindTagsChanged TaskChangeKind = "TAGS_CHANGED"
+	// A dependency was added or removed (reported for both tasks).
+	TaskChangeKindDependenciesChanged TaskChangeKind = "DEPENDENCIES_CHANGED"
+)
+
+var AllTaskChangeKind = []TaskChangeKind{
+	TaskChangeKindCreated,
+	TaskChangeKindUpdated,
+	TaskChangeKindTransitioned,
+	TaskChangeKindDeleted,
+	TaskChangeKindSubtasksChanged,
+	TaskChangeKindTagsChanged,
+	TaskChangeKindDependenciesChanged,
+}
+
+func (e TaskChangeKind) IsValid() bool {
+	switch e {
+	case TaskChangeKindCreated, TaskChangeKindUpdated, TaskChangeKindTransitioned, TaskChangeKindDeleted, TaskChangeKindSubtasksChanged, TaskChangeKindTagsChanged, TaskChangeKindDependenciesChanged:
+		return true
+	}
+	return false
+}
+
+func (e TaskChangeKind) String() string {
+	return string(e)
+}
+
+func (e *TaskChangeKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TaskChangeKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TaskChangeKind", str)
+	}
+	return nil
+}
+
+func (e TaskChangeKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TaskChangeKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TaskChangeKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
