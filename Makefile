@@ -7,7 +7,8 @@ BIN := bin/herotasks
 SEED_TASKS ?= 2000
 GO ?= go
 
-.PHONY: all build run test bench generate check-generated vet services services-down clean
+.PHONY: all build run test bench generate check-generated vet services services-down clean \
+	playground browser npm-tools codegen-check schema-diff schema-release
 
 all: build
 
@@ -41,8 +42,9 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null)" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1; }
 	$(GO) vet ./...
 
-## test: the whole suite against a private PostgreSQL and Redis
-test: check-generated vet
+## test: the whole suite against a private PostgreSQL and Redis (with Chromium
+## and the npm schema tools installed first: the Playground and codegen tests)
+test: check-generated vet browser npm-tools
 	@HT_PG_FAST=1 scripts/services.sh up >/dev/null
 	@scripts/graphql-http-audit.sh install # npm packages for TestGraphQLOverHTTPAudit, in a cache folder
 	. ./.data/env && $(GO) test -race -count=1 -timeout 20m ./...
@@ -51,6 +53,32 @@ test: check-generated vet
 bench:
 	@scripts/services.sh up >/dev/null
 	. ./.data/env && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+## playground: rebuild the embedded GraphiQL bundle (playground/dist) from
+## playground/web; commit the result. Tests never rebuild it.
+playground:
+	scripts/npm-tools.sh playground
+
+## browser: Debian's chromium for the Playground's browser test (apt-get when root)
+browser:
+	@scripts/npm-tools.sh chromium
+
+## npm-tools: GraphQL Code Generator and graphql-inspector, pinned, in a cache folder
+npm-tools:
+	@scripts/npm-tools.sh bin >/dev/null
+
+## codegen-check: GraphQL Code Generator against a live server and examples/*.graphql
+codegen-check: npm-tools
+	@HT_PG_FAST=1 scripts/services.sh up >/dev/null
+	. ./.data/env && $(GO) test -count=1 -run '^TestCodegen' .
+
+## schema-diff: breaking changes since the released schema (schema/released.graphqls)
+schema-diff:
+	scripts/npm-tools.sh schema-diff
+
+## schema-release: record schema.graphqls as released (do it when you tag a release)
+schema-release:
+	cp schema.graphqls schema/released.graphqls
 
 clean:
 	rm -rf bin

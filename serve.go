@@ -19,7 +19,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
@@ -32,6 +31,7 @@ import (
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/metrics"
 	"github.com/herotasks/api/persisted"
+	"github.com/herotasks/api/playground"
 	"github.com/herotasks/api/pubsub"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
@@ -86,7 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	d.authn, err = authenticator(ctx, cfg, repo, log)
+	d.authn, d.devToken, err = authenticator(ctx, cfg, repo, log)
 	if err != nil {
 		return err
 	}
@@ -151,25 +151,25 @@ func maintainEvery(ctx context.Context, repo *repository.Repo, cfg config.Config
 }
 
 // authenticator uses JWT_SECRET, or in development makes up a secret and
-// logs a ready admin token for the seeded admin user.
-func authenticator(ctx context.Context, cfg config.Config, repo *repository.Repo, log *slog.Logger) (*auth.Authenticator, error) {
+// logs and returns a ready admin token for the seeded admin user.
+func authenticator(ctx context.Context, cfg config.Config, repo *repository.Repo, log *slog.Logger) (*auth.Authenticator, string, error) {
 	if len(cfg.JWTSecret) > 0 {
-		return auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience), nil
+		return auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience), "", nil
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	a := auth.New(secret, cfg.JWTIssuer, cfg.JWTAudience)
 	admin, err := repo.EnsureUser(ctx, "admin@herotasks.local", "Admin", domain.RoleAdmin)
 	if err != nil {
-		return nil, fmt.Errorf("create development admin: %w", err)
+		return nil, "", fmt.Errorf("create development admin: %w", err)
 	}
 	tok, err := a.Sign(admin.ID, domain.RoleAdmin, 24*time.Hour)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	log.Warn("JWT_SECRET is not set: using a random secret for this process; development admin token follows",
 		"user_id", admin.ID, "token", tok)
-	return a, nil
+	return a, tok, nil
 }
 
 // deps are the server's collaborators, built once.
@@ -183,6 +183,9 @@ type deps struct {
 	trusted *persisted.Registry // documents that run by hash, and alone under PERSISTED_QUERIES=only
 	events  *pubsub.Broker      // task changes from every instance, for subscriptions
 	publish *pubsub.Publisher   // task changes from this instance, after commit
+	// devToken is the development admin token that authenticator made
+	// up, pre-filled in the Playground; empty whenever JWT_SECRET is set.
+	devToken string
 }
 
 // newRedis connects to Redis Cluster (REDIS_ADDRS) or one Redis (REDIS_URL)
@@ -265,7 +268,13 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	mux.HandleFunc("GET /readyz", readyz(d.repo.Pool(), d.rdb))
 	mux.Handle("GET /metrics", d.metrics.Handler())
 	if cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Hero Tasks", "/graphql"))
+		opts := playground.Options{Endpoint: "/graphql"}
+		if d.devToken != "" && !cfg.Production() {
+			opts.Headers = map[string]string{"Authorization": "Bearer " + d.devToken}
+		}
+		pg := playground.Handler(opts)
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
 	return requestid.Middleware(recoverer(log, accessLog(log, mux)))
 }
