@@ -93,7 +93,10 @@ func devServer(t *testing.T) (url, token string) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := newDeps(cfg, repo, rdb)
-	d.authn, d.devToken, err = authenticator(context.Background(), cfg, repo, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	require.NoError(t, d.start(ctx, cfg, log))
+	d.authn, d.devToken, err = authenticator(ctx, cfg, repo, log)
 	require.NoError(t, err)
 	require.NotEmpty(t, d.devToken, "development without JWT_SECRET makes an admin token")
 	srv := httptest.NewServer(newServer(cfg, log, d))
