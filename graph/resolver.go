@@ -75,7 +75,7 @@ func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID
 		return nil, err
 	}
 	prefetch(ctx, page.Nodes())
-	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
+	return &model.TaskConnection{Page: page, After: q.After != "", Count: func(ctx context.Context) (int, error) {
 		return r.Store.CountTasks(ctx, q.Viewer, q.Filter, tagID)
 	}}, nil
 }

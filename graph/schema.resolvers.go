@@ -255,7 +255,7 @@ func (r *queryResolver) SearchTasks(ctx context.Context, query string, first int
 	if err != nil {
 		return nil, err
 	}
-	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
+	return &model.TaskConnection{Page: page, After: deref(after) != "", Count: func(ctx context.Context) (int, error) {
 		return r.Store.CountSearch(ctx, v, query)
 	}}, nil
 }
@@ -299,6 +299,26 @@ func (r *queryResolver) Me(ctx context.Context) (*domain.User, error) {
 		return nil, nil
 	}
 	return loaders.Get(ctx, loaders.For(ctx).UserByID, v.UserID)
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
+	ns, err := r.nodes(ctx, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return ns[0], nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	if err := checkIDs(ids); err != nil {
+		return nil, err
+	}
+	return r.nodes(ctx, ids)
 }
 
 // TopStatements is the resolver for the topStatements field.

@@ -22,6 +22,7 @@ type Store interface {
 	UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error)
 	SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error)
 	SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error)
+	TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error)
 	TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Tag], error)
 	TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]repository.Link[*domain.Tag], error)
 	DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
@@ -68,6 +69,7 @@ type Loaders struct {
 	TaskByID             *dataloadgen.Loader[string, *domain.Task]
 	UserByID             *dataloadgen.Loader[string, *domain.User]
 	SubtaskByID          *dataloadgen.Loader[string, *domain.Subtask]
+	TagByID              *dataloadgen.Loader[string, *domain.Tag]
 	SubtasksByTaskID     *dataloadgen.Loader[LimitKey, []*domain.Subtask]
 	TagsByTaskID         *dataloadgen.Loader[string, []*domain.Tag]
 	TagsBySubtaskID      *dataloadgen.Loader[string, []*domain.Tag]
@@ -85,6 +87,7 @@ func New(s Store, o Options) *Loaders {
 		TaskByID:    dataloadgen.NewMappedLoader(observed(o, "task_by_id", byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID })), opts...),
 		UserByID:    dataloadgen.NewMappedLoader(observed(o, "user_by_id", byID(s.UsersByIDs, func(u *domain.User) string { return u.ID })), opts...),
 		SubtaskByID: dataloadgen.NewMappedLoader(observed(o, "subtask_by_id", byID(s.SubtasksByIDs, func(st *domain.Subtask) string { return st.ID })), opts...),
+		TagByID:     dataloadgen.NewMappedLoader(observed(o, "tag_by_id", byID(s.TagsByIDs, func(g *domain.Tag) string { return g.ID })), opts...),
 		SubtasksByTaskID: dataloadgen.NewMappedLoader(observed(o, "subtasks_by_task_id", byLimit(func(ctx context.Context, ids []string, limit int) ([]*domain.Subtask, error) {
 			var l *int
 			if limit >= 0 {

@@ -8,11 +8,18 @@ import (
 	"github.com/herotasks/api/domain"
 )
 
+// Node is any object node(id:) returns: *domain.Task, *domain.Subtask,
+// *domain.Tag or *domain.User.
+type Node interface{}
+
 // TaskConnection is a page of tasks. TotalCount runs its counting query
 // only when the client selects the field.
 type TaskConnection struct {
 	Page  *domain.TaskPage
 	Count func(ctx context.Context) (int, error)
+	// After is true when the page was asked for after a cursor: the item
+	// at that cursor, at least, comes before it.
+	After bool
 }
 
 // Edges returns the page's tasks with cursors.
@@ -29,7 +36,11 @@ func (c *TaskConnection) Nodes() []*domain.Task { return c.Page.Nodes() }
 
 // PageInfo says whether more follows.
 func (c *TaskConnection) PageInfo() *PageInfo {
-	return &PageInfo{HasNextPage: c.Page.HasNextPage, EndCursor: c.Page.EndCursor()}
+	info := &PageInfo{HasNextPage: c.Page.HasNextPage, HasPreviousPage: c.After, EndCursor: c.Page.EndCursor()}
+	if len(c.Page.Edges) > 0 {
+		info.StartCursor = &c.Page.Edges[0].Cursor
+	}
+	return info
 }
 
 // TotalCount counts every task the list would walk through.

@@ -65,10 +65,14 @@ type CreateTaskInput struct {
 type Mutation struct {
 }
 
-// Where a page ends.
+// Where a page starts and ends (the Relay cursor connections specification).
 type PageInfo struct {
 	// True when more items follow this page.
 	HasNextPage bool `json:"hasNextPage"`
+	// True when the page was asked for `after` a cursor, so items precede it; false on a first page.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// Cursor of the first item of the page; `null` when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
 	// Cursor of the last item of the page; `null` when the page is empty.
 	EndCursor *string `json:"endCursor,omitempty"`
 }
