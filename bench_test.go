@@ -251,7 +251,7 @@ func (e *benchEnv) start(b *testing.B, env ...string) *benchServer {
 		b.Fatal(err)
 	}
 	s := &benchServer{prefix: prefix, sql: &stmtCounter{byReq: map[string][]string{}}}
-	pool, err := repository.Open(context.Background(), e.dbURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns, Tracer: s.sql})
+	pool, err := repository.Open(context.Background(), e.dbURL, repository.PoolOptions{MaxConns: cfg.DB.ReadMaxConns, Tracer: s.sql})
 	if err != nil {
 		b.Fatal(err)
 	}

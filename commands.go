@@ -46,7 +46,7 @@ func openDB(ctx context.Context, getenv func(string) string) (config.Config, *pg
 	if err != nil {
 		return cfg, nil, err
 	}
-	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns, StatementTimeout: 10 * time.Minute})
+	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{Name: "tool", MaxConns: cfg.DB.WriteMaxConns, StatementTimeout: 10 * time.Minute})
 	return cfg, pool, err
 }
 
@@ -179,6 +179,13 @@ func printMaintenance(w io.Writer, rep *repository.MaintenanceReport) {
 	for _, u := range rep.LargestIndexes {
 		fmt.Fprintf(w, "large index:         %s on %s (%d bytes, %d scans)\n", u.Index, u.Table, u.Bytes, u.Scans)
 	}
+	if rep.BloatUnavailable != "" {
+		fmt.Fprintf(w, "bloated indexes:     not measured: %s\n", rep.BloatUnavailable)
+	}
+	for _, b := range rep.BloatedIndexes {
+		fmt.Fprintf(w, "bloated index:       %s on %s (%d bytes, leaf density %.0f%%, ~%d bytes wasted; REINDEX INDEX CONCURRENTLY %s)\n",
+			b.Index, b.Table, b.Bytes, b.LeafDensity, b.WastedBytes, b.Index)
+	}
 }
 
 func verifyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -191,11 +198,11 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: 4})
+	pools, err := repository.OpenPools(ctx, poolsConfig(cfg, nil))
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	defer pools.Close()
 	rdb, err := newRedis(cfg)
 	if err != nil {
 		return err
@@ -203,7 +210,7 @@ func verifyCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if rdb != nil {
 		defer rdb.Close()
 	}
-	checks := verify.Run(ctx, verify.Options{Pool: pool, Redis: rdb, MonthsAhead: cfg.PartitionMonthsAhead})
+	checks := verify.Run(ctx, verify.Options{Pool: pools.Write, Pools: pools.Named(), Redis: rdb, MonthsAhead: cfg.PartitionMonthsAhead})
 	if err := verify.Print(stdout, checks, *asJSON); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/exaring/otelpgx"
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
@@ -35,11 +37,14 @@ import (
 	"github.com/herotasks/api/pubsub"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
+	"github.com/herotasks/api/telemetry"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 //go:embed schema.graphqls
@@ -59,17 +64,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		cfg.HTTPAddr = *addr
 	}
 	log := newLogger(cfg, stderr)
-
-	slow := &dbtrace.Slow{Log: log, Threshold: cfg.SlowQuery, Pool: "primary"}
-	pool, err := repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{MaxConns: cfg.DBMaxConns,
-		Tracer: multitracer.New(slow, metrics.Tracer{})})
+	stopTracing, err := telemetry.Setup(ctx, getenv, buildVersion())
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	repo := repository.New(pool)
+	defer func() {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(c); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+
+	pools, err := repository.OpenPools(ctx, poolsConfig(cfg, func(pool string) pgx.QueryTracer {
+		tracers := []pgx.QueryTracer{&dbtrace.Slow{Log: log, Threshold: cfg.SlowQuery, Pool: pool}, metrics.Tracer{}}
+		if cfg.Tracing {
+			tracers = append(tracers, otelpgx.NewTracer(otelpgx.WithAttributes(attribute.String("db.pool", pool))))
+		}
+		return multitracer.New(tracers...)
+	}))
+	if err != nil {
+		return err
+	}
+	defer pools.Close()
+	repo := repository.NewWithPools(pools, log)
 	var background sync.WaitGroup
-	defer background.Wait() // before the pool closes
+	defer background.Wait() // before the pools close
+	background.Go(func() { repo.MonitorReplica(ctx, cfg.DB.ReplicaCheckPeriod) })
 	if cfg.MaintenanceInterval > 0 {
 		background.Go(func() { maintainEvery(ctx, repo, cfg, log) })
 	}
@@ -123,6 +144,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	return nil
+}
+
+// poolsConfig maps the configuration onto the three pools (and the
+// replica's, which takes the read pool's settings).
+func poolsConfig(cfg config.Config, tracer func(pool string) pgx.QueryTracer) repository.PoolsConfig {
+	db := cfg.DB
+	base := repository.PoolOptions{MinConns: db.MinConns, StatementTimeout: db.StatementTimeout, LockTimeout: db.LockTimeout,
+		IdleInTxTimeout: db.IdleInTxTimeout, MaxConnLifetime: db.MaxConnLifetime, MaxConnIdleTime: db.MaxConnIdleTime,
+		HealthCheckPeriod: db.HealthCheckPeriod}
+	w, r, a := base, base, base
+	w.MaxConns, r.MaxConns, a.MaxConns = db.WriteMaxConns, db.ReadMaxConns, db.AnalyticsMaxConns
+	a.StatementTimeout, a.MinConns = db.AnalyticsStatementTimeout, 0
+	return repository.PoolsConfig{PrimaryURL: cfg.DatabaseURL, ReplicaURL: cfg.DatabaseReadURL,
+		Write: w, Read: r, Analytics: a, Tracer: tracer}
 }
 
 // maintainEvery runs history maintenance now and then every interval; the
@@ -195,8 +230,8 @@ func newRedis(cfg config.Config) (redis.UniversalClient, error) {
 	t := cfg.Cache.Timeout
 	switch {
 	case len(cfg.RedisAddrs) > 0:
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisAddrs, DialTimeout: 4 * t, ReadTimeout: t,
-			WriteTimeout: t, PoolTimeout: t, MaxRetries: -1, ContextTimeoutEnabled: true}), nil
+		return traced(cfg, redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisAddrs, DialTimeout: 4 * t, ReadTimeout: t,
+			WriteTimeout: t, PoolTimeout: t, MaxRetries: -1, ContextTimeoutEnabled: true}))
 	case cfg.RedisURL != "":
 		o, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -204,9 +239,34 @@ func newRedis(cfg config.Config) (redis.UniversalClient, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries = 4*t, t, t, t, -1
 		o.ContextTimeoutEnabled = true
-		return redis.NewClient(o), nil
+		return traced(cfg, redis.NewClient(o))
 	}
 	return nil, nil
+}
+
+// traced adds a span per Redis command when tracing is on.
+func traced(cfg config.Config, rdb redis.UniversalClient) (redis.UniversalClient, error) {
+	if cfg.Tracing {
+		if err := redisotel.InstrumentTracing(rdb); err != nil {
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
+	}
+	return rdb, nil
+}
+
+// buildVersion is the module version or VCS revision the binary was built
+// from, for the traces' service.version.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			return s.Value
+		}
+	}
+	return bi.Main.Version
 }
 
 // newDeps decorates the repository with the cache when Redis is configured
@@ -220,7 +280,8 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 			Jitter: 0.1, Timeout: cc.Timeout})
 		d.store = cache.NewStore(repo, d.cache)
 	}
-	d.metrics = metrics.New(map[string]*pgxpool.Pool{"primary": repo.Pool()}, d.cache)
+	d.metrics = metrics.New(repo.Pools().Named(), d.cache)
+	d.metrics.WatchReplica(repo.ReplicaStats)
 	manifest, err := persisted.Builtin()
 	if err != nil {
 		panic(err) // the embedded manifest is broken: every test fails here
@@ -265,7 +326,7 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", readyz(d.repo.Pool(), d.rdb))
+	mux.HandleFunc("GET /readyz", readyz(d.repo, d.rdb))
 	mux.Handle("GET /metrics", d.metrics.Handler())
 	if cfg.Playground {
 		opts := playground.Options{Endpoint: "/graphql"}
@@ -276,7 +337,11 @@ func newServer(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		mux.Handle("GET /{$}", pg)
 		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
-	return requestid.Middleware(recoverer(log, accessLog(log, mux)))
+	h := requestid.Middleware(recoverer(log, accessLog(log, mux)))
+	if cfg.Tracing {
+		h = telemetry.Propagate(h)
+	}
+	return h
 }
 
 // newGraphQL configures gqlgen's handler: transports, a parsed-query cache
@@ -314,6 +379,9 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	if cfg.Tracing {
+		srv.Use(telemetry.Extension{}) // first: the others' work nests under its span
+	}
 	srv.Use(limits.ErrorCap{Max: cfg.Cost.ErrorLimit})
 	if mode := persisted.Mode(cfg.PersistedQueries); mode != persisted.Off {
 		var apq graphql.Cache[string]
@@ -332,7 +400,8 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		lctx := loaders.With(ctx, d.store, opts)
+		// One session per operation: once it writes, its reads see the primary.
+		lctx := loaders.With(repository.WithSession(ctx), d.store, opts)
 		h := next(lctx)
 		subscription := graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription
 		return func(ctx context.Context) *graphql.Response {
@@ -380,16 +449,23 @@ func newCostExtension(cfg config.Config, es graphql.ExecutableSchema, rdb redis.
 	})
 }
 
-// readyz reports whether PostgreSQL answers (required) and Redis's state
-// (reported, not required).
-func readyz(pool *pgxpool.Pool, rdb redis.UniversalClient) http.HandlerFunc {
+// readyz follows the primary's reachability (required) and reports the
+// replica's and Redis's state (not required: reads fall back to the
+// primary, the cache fails open).
+func readyz(repo *repository.Repo, rdb redis.UniversalClient) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		body := map[string]string{"postgres": "ok", "redis": "not configured"}
+		body := map[string]string{"postgres": "ok", "replica": "not configured", "redis": "not configured"}
 		status := http.StatusOK
-		if err := pool.Ping(ctx); err != nil {
+		if err := repo.Pool().Ping(ctx); err != nil {
 			body["postgres"], status = "unreachable", http.StatusServiceUnavailable
+		}
+		if rs := repo.ReplicaStats(); rs.Configured {
+			body["replica"] = "ok"
+			if !rs.Up {
+				body["replica"] = "unreachable (reads served by the primary)"
+			}
 		}
 		if rdb != nil {
 			body["redis"] = "ok"

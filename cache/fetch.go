@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/herotasks/api/repository"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -80,7 +81,14 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 	st.misses.Add(int64(len(missing)))
 
 	leases := c.takeLeases(ctx, kind, seen)
-	loaded, err := load(ctx, missing)
+	lctx := ctx
+	if len(leases) > 0 {
+		// Rows that will be cached must come from the primary: a lagging
+		// replica could hand back a row older than a writer's invalidation,
+		// which would then be served by every instance until its TTL.
+		lctx = repository.ReadPrimary(ctx)
+	}
+	loaded, err := load(lctx, missing)
 	if err != nil {
 		return nil, err
 	}

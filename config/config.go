@@ -38,7 +38,7 @@ type Config struct {
 	QueryCacheSize  int
 	LoaderWait      time.Duration
 	LoaderMaxBatch  int
-	DBMaxConns      int32
+	DB              DBConfig
 	Loaders         bool // off only for benchmarks: one query per row
 	// Maintenance of the partitioned history (herotasks maintain, and the
 	// serve job every MaintenanceInterval; 0 turns the job off).
@@ -55,6 +55,27 @@ type Config struct {
 	// SubscriptionBuffer is how many events one subscriber may fall behind
 	// before it is cut off (package pubsub).
 	SubscriptionBuffer int
+	// Tracing: OpenTelemetry spans are exported (OTEL_EXPORTER_OTLP_ENDPOINT
+	// or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; package telemetry).
+	Tracing bool
+}
+
+// DBConfig sizes and bounds the PostgreSQL pools: writes, reads (and the
+// replica's, which takes the read settings) and analytics (statistics,
+// search, maintenance: few connections, a longer statement timeout).
+type DBConfig struct {
+	WriteMaxConns             int32         // DB_WRITE_MAX_CONNS
+	ReadMaxConns              int32         // DB_READ_MAX_CONNS (each of the primary's read pool and the replica's)
+	AnalyticsMaxConns         int32         // DB_ANALYTICS_MAX_CONNS
+	MinConns                  int32         // DB_MIN_CONNS: kept open in each pool while idle
+	MaxConnLifetime           time.Duration // DB_MAX_CONN_LIFETIME
+	MaxConnIdleTime           time.Duration // DB_MAX_CONN_IDLE_TIME
+	HealthCheckPeriod         time.Duration // DB_HEALTH_CHECK_PERIOD: pgxpool's idle-connection check
+	StatementTimeout          time.Duration // DB_STATEMENT_TIMEOUT: write and read pools
+	AnalyticsStatementTimeout time.Duration // DB_ANALYTICS_STATEMENT_TIMEOUT
+	LockTimeout               time.Duration // DB_LOCK_TIMEOUT
+	IdleInTxTimeout           time.Duration // DB_IDLE_IN_TX_TIMEOUT: idle_in_transaction_session_timeout
+	ReplicaCheckPeriod        time.Duration // DB_REPLICA_CHECK_PERIOD: how often a down replica is retried
 }
 
 // CostConfig bounds what one operation, and one client over time, may ask
@@ -91,27 +112,40 @@ func (c Config) Production() bool { return c.Env == "production" }
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		DatabaseURL:            p.str("DATABASE_URL", ""),
-		DatabaseReadURL:        p.str("DATABASE_READ_URL", ""),
-		RedisURL:               p.str("REDIS_URL", ""),
-		RedisAddrs:             p.list("REDIS_ADDRS"),
-		HTTPAddr:               p.str("HTTP_ADDR", ":8080"),
-		Env:                    p.oneOf("APP_ENV", "development", "development", "production"),
-		JWTSecret:              []byte(p.str("JWT_SECRET", "")),
-		JWTIssuer:              p.str("JWT_ISSUER", ""),
-		JWTAudience:            p.str("JWT_AUDIENCE", ""),
-		QueryCostLimit:         p.int("QUERY_COST_LIMIT", 10000, 1, 1<<30),
-		EntityCache:            p.onOff("ENTITY_CACHE", true),
-		ResponseCache:          p.onOff("RESPONSE_CACHE", true),
-		LogFormat:              p.oneOf("LOG_FORMAT", "text", "json", "text"),
-		BodyLimit:              int64(p.int("HTTP_BODY_LIMIT", 1<<20, 1024, 64<<20)),
-		CORSOrigins:            p.origins("CORS_ORIGINS"),
-		RequestTimeout:         p.duration("REQUEST_TIMEOUT", 30*time.Second),
-		ShutdownTimeout:        p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
-		QueryCacheSize:         p.int("QUERY_CACHE_SIZE", 1000, 1, 1_000_000),
-		LoaderWait:             p.duration("LOADER_WAIT", 5*time.Millisecond),
-		LoaderMaxBatch:         p.int("LOADER_MAX_BATCH", 500, 1, 10_000),
-		DBMaxConns:             int32(p.int("DB_MAX_CONNS", 20, 1, 1000)),
+		DatabaseURL:     p.str("DATABASE_URL", ""),
+		DatabaseReadURL: p.str("DATABASE_READ_URL", ""),
+		RedisURL:        p.str("REDIS_URL", ""),
+		RedisAddrs:      p.list("REDIS_ADDRS"),
+		HTTPAddr:        p.str("HTTP_ADDR", ":8080"),
+		Env:             p.oneOf("APP_ENV", "development", "development", "production"),
+		JWTSecret:       []byte(p.str("JWT_SECRET", "")),
+		JWTIssuer:       p.str("JWT_ISSUER", ""),
+		JWTAudience:     p.str("JWT_AUDIENCE", ""),
+		QueryCostLimit:  p.int("QUERY_COST_LIMIT", 10000, 1, 1<<30),
+		EntityCache:     p.onOff("ENTITY_CACHE", true),
+		ResponseCache:   p.onOff("RESPONSE_CACHE", true),
+		LogFormat:       p.oneOf("LOG_FORMAT", "text", "json", "text"),
+		BodyLimit:       int64(p.int("HTTP_BODY_LIMIT", 1<<20, 1024, 64<<20)),
+		CORSOrigins:     p.origins("CORS_ORIGINS"),
+		RequestTimeout:  p.duration("REQUEST_TIMEOUT", 30*time.Second),
+		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", 15*time.Second),
+		QueryCacheSize:  p.int("QUERY_CACHE_SIZE", 1000, 1, 1_000_000),
+		LoaderWait:      p.duration("LOADER_WAIT", 5*time.Millisecond),
+		LoaderMaxBatch:  p.int("LOADER_MAX_BATCH", 500, 1, 10_000),
+		DB: DBConfig{
+			WriteMaxConns:             int32(p.int("DB_WRITE_MAX_CONNS", 10, 1, 1000)),
+			ReadMaxConns:              int32(p.int("DB_READ_MAX_CONNS", 20, 1, 1000)),
+			AnalyticsMaxConns:         int32(p.int("DB_ANALYTICS_MAX_CONNS", 4, 1, 1000)),
+			MinConns:                  int32(p.int("DB_MIN_CONNS", 0, 0, 1000)),
+			MaxConnLifetime:           p.duration("DB_MAX_CONN_LIFETIME", time.Hour),
+			MaxConnIdleTime:           p.duration("DB_MAX_CONN_IDLE_TIME", 5*time.Minute),
+			HealthCheckPeriod:         p.duration("DB_HEALTH_CHECK_PERIOD", 15*time.Second),
+			StatementTimeout:          p.duration("DB_STATEMENT_TIMEOUT", 30*time.Second),
+			AnalyticsStatementTimeout: p.duration("DB_ANALYTICS_STATEMENT_TIMEOUT", 5*time.Minute),
+			LockTimeout:               p.duration("DB_LOCK_TIMEOUT", 5*time.Second),
+			IdleInTxTimeout:           p.duration("DB_IDLE_IN_TX_TIMEOUT", time.Minute),
+			ReplicaCheckPeriod:        p.duration("DB_REPLICA_CHECK_PERIOD", time.Second),
+		},
 		Loaders:                p.onOff("LOADERS", true),
 		HistoryRetentionMonths: p.int("HISTORY_RETENTION_MONTHS", 24, 0, 1200),
 		PartitionMonthsAhead:   p.int("PARTITION_MONTHS_AHEAD", 3, 1, 120),
@@ -148,6 +182,7 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		p.fail("LOG_LEVEL", "must be debug, info, warn or error")
 	}
+	c.Tracing = p.str("OTEL_EXPORTER_OTLP_ENDPOINT", "") != "" || p.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") != ""
 	dev := !c.Production()
 	c.Introspection = p.onOff("INTROSPECTION", dev)
 	c.Playground = p.onOff("PLAYGROUND", dev)

@@ -12,7 +12,11 @@ import (
 
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/telemetry"
 	"github.com/vikstrous/dataloadgen"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Store is what the loaders need from the repository: batch-shaped reads,
@@ -40,14 +44,22 @@ type Options struct {
 	Observe func(loader string, keys int)
 }
 
-// observed reports each batch's size to o.Observe.
+// observed reports each batch's size to o.Observe and wraps it in a span
+// ("loader <name>", with the key count) that the batch's Redis and SQL
+// spans nest under; without OpenTelemetry set up the span is a no-op.
 func observed[K comparable, V any](o Options, name string, fetch func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
-	if o.Observe == nil {
-		return fetch
-	}
+	spanName := "loader " + name
 	return func(ctx context.Context, keys []K) (map[K]V, error) {
-		o.Observe(name, len(keys))
-		return fetch(ctx, keys)
+		if o.Observe != nil {
+			o.Observe(name, len(keys))
+		}
+		ctx, span := telemetry.Tracer().Start(ctx, spanName, trace.WithAttributes(attribute.Int("loader.keys", len(keys))))
+		defer span.End()
+		out, err := fetch(ctx, keys)
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		return out, err
 	}
 }
 

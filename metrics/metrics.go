@@ -12,6 +12,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/herotasks/api/cache"
+	"github.com/herotasks/api/cost"
+	"github.com/herotasks/api/repository"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,7 @@ type Metrics struct {
 	ops        *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	statements prometheus.Histogram
+	cost       *prometheus.HistogramVec
 	batches    *prometheus.HistogramVec
 }
 
@@ -39,13 +42,16 @@ func New(pools map[string]*pgxpool.Pool, c *cache.Cache) *Metrics {
 			Help: "GraphQL operation latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"operation", "type"}),
 		statements: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herotasks_sql_statements_per_operation",
 			Help: "SQL statements one GraphQL operation sent.", Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 50, 100, 300}}),
+		cost: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herotasks_graphql_query_cost",
+			Help:    "Query cost of executed operations: requested (static analysis) and actual (from the returned data).",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, []string{"type", "kind"}),
 		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herotasks_loader_batch_size",
 			Help: "Keys per dataloader batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}, []string{"loader"}),
 	}
-	m.reg.MustRegister(m.ops, m.duration, m.statements, m.batches,
+	m.reg.MustRegister(m.ops, m.duration, m.statements, m.cost, m.batches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for name, p := range pools {
-		m.reg.MustRegister(poolCollector{name: name, pool: p})
+	if len(pools) > 0 {
+		m.reg.MustRegister(poolCollector(pools))
 	}
 	if c != nil {
 		m.reg.MustRegister(cacheCollector{c})
@@ -116,15 +122,18 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		e.m.ops.WithLabelValues(name, typ, outcome).Inc()
 		e.m.duration.WithLabelValues(name, typ).Observe(time.Since(start).Seconds())
 		e.m.statements.Observe(float64(n.Load()))
+		if rep, ok := resp.Extensions["cost"].(cost.Report); ok {
+			e.m.cost.WithLabelValues(typ, "requested").Observe(float64(rep.RequestedQueryCost))
+			if rep.ActualQueryCost != nil {
+				e.m.cost.WithLabelValues(typ, "actual").Observe(float64(*rep.ActualQueryCost))
+			}
+		}
 		return resp
 	}
 }
 
-// poolCollector reports one pool's pgxpool.Stat.
-type poolCollector struct {
-	name string
-	pool *pgxpool.Pool
-}
+// poolCollector reports each pool's pgxpool.Stat under its name.
+type poolCollector map[string]*pgxpool.Pool
 
 var poolDescs = map[string]*prometheus.Desc{
 	"acquired":     prometheus.NewDesc("herotasks_pool_acquired_connections", "Connections in use.", []string{"pool"}, nil),
@@ -144,12 +153,17 @@ func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := p.pool.Stat()
+	for name, pool := range p {
+		collectPool(ch, name, pool.Stat())
+	}
+}
+
+func collectPool(ch chan<- prometheus.Metric, name string, s *pgxpool.Stat) {
 	g := func(k string, v float64) {
-		ch <- prometheus.MustNewConstMetric(poolDescs[k], prometheus.GaugeValue, v, p.name)
+		ch <- prometheus.MustNewConstMetric(poolDescs[k], prometheus.GaugeValue, v, name)
 	}
 	c := func(k string, v float64) {
-		ch <- prometheus.MustNewConstMetric(poolDescs[k], prometheus.CounterValue, v, p.name)
+		ch <- prometheus.MustNewConstMetric(poolDescs[k], prometheus.CounterValue, v, name)
 	}
 	g("acquired", float64(s.AcquiredConns()))
 	g("idle", float64(s.IdleConns()))
@@ -159,6 +173,41 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	c("empty", float64(s.EmptyAcquireCount()))
 	c("wait_seconds", s.AcquireDuration().Seconds())
 	c("canceled", float64(s.CanceledAcquireCount()))
+}
+
+// WatchReplica reports the read replica's state and counters from stats.
+func (m *Metrics) WatchReplica(stats func() repository.ReplicaStats) {
+	m.reg.MustRegister(replicaCollector(stats))
+}
+
+type replicaCollector func() repository.ReplicaStats
+
+var (
+	replicaUp = prometheus.NewDesc("herotasks_replica_up",
+		"1 while the read replica answers and serves reads; 0 while reads fall back to the primary.", nil, nil)
+	replicaReads     = prometheus.NewDesc("herotasks_replica_reads_total", "Reads served by the replica.", nil, nil)
+	replicaFallbacks = prometheus.NewDesc("herotasks_replica_fallbacks_total",
+		"Replica reads that failed because it was unreachable and were retried on the primary.", nil, nil)
+)
+
+func (replicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- replicaUp
+	ch <- replicaReads
+	ch <- replicaFallbacks
+}
+
+func (f replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	s := f()
+	if !s.Configured {
+		return
+	}
+	up := 0.0
+	if s.Up {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(replicaUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(replicaReads, prometheus.CounterValue, float64(s.Reads))
+	ch <- prometheus.MustNewConstMetric(replicaFallbacks, prometheus.CounterValue, float64(s.Fallbacks))
 }
 
 // cacheCollector reports the cache's counters and breaker.

@@ -16,7 +16,7 @@ func scanTaskLink(row pgx.CollectableRow) (Link[*domain.Task], error) {
 // DependenciesByTaskIDs returns the tasks each task waits for, in one
 // statement on the task_dependencies primary key (task_id, depends_on_id).
 func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Task], error) {
-	return query(ctx, r.pool, psql.Select("d.task_id", taskCols).From("task_dependencies d").
+	return readQuery(ctx, r, psql.Select("d.task_id", taskCols).From("task_dependencies d").
 		Join("tasks t ON t.id = d.depends_on_id").Where("d.task_id = ANY(?::uuid[])", taskIDs).
 		OrderBy("d.task_id", "t.number"), scanTaskLink)
 }
@@ -24,7 +24,7 @@ func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]L
 // DependentsByTaskIDs returns the tasks waiting for each task, in one
 // statement on index task_dependencies_depends_on_idx.
 func (r *Repo) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Task], error) {
-	return query(ctx, r.pool, psql.Select("d.depends_on_id", taskCols).From("task_dependencies d").
+	return readQuery(ctx, r, psql.Select("d.depends_on_id", taskCols).From("task_dependencies d").
 		Join("tasks t ON t.id = d.task_id").Where("d.depends_on_id = ANY(?::uuid[])", taskIDs).
 		OrderBy("d.depends_on_id", "t.number"), scanTaskLink)
 }

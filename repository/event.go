@@ -17,15 +17,10 @@ func scanEvent(row pgx.CollectableRow) (*domain.TaskEvent, error) {
 // per task, in one statement: a LATERAL subquery per task walks index
 // task_events_task_created_idx on every partition and stops at the limit.
 func (r *Repo) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
-	rows, err := r.pool.Query(ctx, `SELECT e.id, e.task_id, e.actor_id, e.kind, e.from_status, e.to_status,
+	return readRows(ctx, r, `SELECT e.id, e.task_id, e.actor_id, e.kind, e.from_status, e.to_status,
 			e.from_phase, e.to_phase, e.reason, e.created_at
 		FROM unnest($1::uuid[]) AS k(task_id)
 		CROSS JOIN LATERAL (
 			SELECT * FROM task_events e WHERE e.task_id = k.task_id ORDER BY e.created_at DESC, e.id DESC LIMIT $2
-		) e`, taskIDs, limit)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, scanEvent)
-	return out, translate(err)
+		) e`, []any{taskIDs, limit}, scanEvent)
 }

@@ -13,6 +13,12 @@ import (
 type MaintenanceOptions struct {
 	MonthsAhead     int // history partitions to keep ready after the current month
 	RetentionMonths int // history months kept; older partitions are dropped (0 keeps all)
+	// BloatMinBytes: B-tree indexes smaller than this are not measured
+	// for bloat (default 1 MiB; measuring reads the whole index).
+	BloatMinBytes int64
+	// BloatRatio: an index is reported as bloated when at least this share
+	// of its leaf space is empty (default 0.3).
+	BloatRatio float64
 }
 
 // MaintenanceReport is what one run did and found.
@@ -24,7 +30,18 @@ type MaintenanceReport struct {
 	Analyzed         []string
 	UnusedIndexes    []IndexUsage // never scanned since statistics were reset
 	LargestIndexes   []IndexUsage
-	DefaultPartition int64 // rows left in the default partition (should be 0)
+	BloatedIndexes   []IndexBloat
+	BloatUnavailable string // why no bloat report was made ("" when it was)
+	DefaultPartition int64  // rows left in the default partition (should be 0)
+}
+
+// IndexBloat is a B-tree index with much empty leaf space: pages that
+// deletes and updates emptied and that only REINDEX gives back.
+type IndexBloat struct {
+	Table, Index string
+	Bytes        int64
+	LeafDensity  float64 // percent of leaf space in use (pgstatindex)
+	WastedBytes  int64   // estimate: leaf space above the 90% fill a fresh index has
 }
 
 // IndexUsage describes one index.
@@ -49,7 +66,7 @@ var hotTables = []string{"tasks", "subtasks", "task_tags", "subtask_tags", "task
 // tables and reports unused and large indexes. Only one instance runs it at
 // a time (a session advisory lock); the others skip.
 func (r *Repo) Maintain(ctx context.Context, o MaintenanceOptions, now time.Time) (*MaintenanceReport, error) {
-	conn, err := r.pool.Acquire(ctx)
+	conn, err := r.pools.Analytics.Acquire(ctx)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -142,6 +159,9 @@ func (r *Repo) Maintain(ctx context.Context, o MaintenanceOptions, now time.Time
 	if rep.LargestIndexes, err = indexUsage(ctx, c, "TRUE", "pg_relation_size(s.indexrelid) DESC LIMIT 5"); err != nil {
 		return nil, err
 	}
+	if rep.BloatedIndexes, rep.BloatUnavailable, err = indexBloat(ctx, c, o); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 
@@ -188,4 +208,54 @@ func indexUsage(ctx context.Context, c *pgx.Conn, where, order string) ([]IndexU
 		return u, err
 	})
 	return out, translate(err)
+}
+
+// indexBloat measures the leaf density of every B-tree index of at least
+// o.BloatMinBytes with pgstatindex (extension pgstattuple, migration 00006)
+// and returns those with at least o.BloatRatio of their leaf space empty,
+// measured against the 90% a freshly built index fills (B-tree fillfactor).
+func indexBloat(ctx context.Context, c *pgx.Conn, o MaintenanceOptions) ([]IndexBloat, string, error) {
+	if o.BloatMinBytes <= 0 {
+		o.BloatMinBytes = 1 << 20
+	}
+	if o.BloatRatio <= 0 {
+		o.BloatRatio = 0.3
+	}
+	var have bool
+	if err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgstattuple')").Scan(&have); err != nil {
+		return nil, "", translate(err)
+	}
+	if !have {
+		return nil, "extension pgstattuple is not installed (needs superuser; see migration 00006)", nil
+	}
+	rows, err := c.Query(ctx, `SELECT t.relname, i.relname, pg_relation_size(i.oid), s.avg_leaf_density
+		FROM pg_index x
+		JOIN pg_class i ON i.oid = x.indexrelid
+		JOIN pg_class t ON t.oid = x.indrelid
+		JOIN pg_namespace n ON n.oid = i.relnamespace
+		JOIN pg_am a ON a.oid = i.relam
+		CROSS JOIN LATERAL pgstatindex(i.oid) s
+		WHERE n.nspname = 'public' AND a.amname = 'btree' AND i.relkind = 'i' AND x.indisvalid
+		  AND pg_relation_size(i.oid) >= $1
+		ORDER BY pg_relation_size(i.oid) DESC`, o.BloatMinBytes)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (IndexBloat, error) {
+		var b IndexBloat
+		err := row.Scan(&b.Table, &b.Index, &b.Bytes, &b.LeafDensity)
+		return b, err
+	})
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	var out []IndexBloat
+	for _, b := range all {
+		empty := 1 - b.LeafDensity/90
+		if b.LeafDensity > 0 && empty >= o.BloatRatio {
+			b.WastedBytes = int64(empty * float64(b.Bytes))
+			out = append(out, b)
+		}
+	}
+	return out, "", nil
 }

@@ -86,3 +86,45 @@ func TestMaintainRunsOnceAtATime(t *testing.T) {
 	_, err = holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(0x4854_6d61_696e))
 	require.NoError(t, err)
 }
+
+// TestMaintainReportsBloatedIndexes empties most of the tags table's index
+// pages on purpose and watches maintain report those indexes, and only
+// after the damage.
+func TestMaintainReportsBloatedIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	repo := repository.New(pool)
+	o := repository.MaintenanceOptions{MonthsAhead: 1, BloatMinBytes: 64 << 10}
+	_, err = pool.Exec(ctx, "INSERT INTO tags (name) SELECT 'bloat-' || lpad(g::text, 6, '0') FROM generate_series(1, 30000) g")
+	require.NoError(t, err)
+
+	bloated := func(rep *repository.MaintenanceReport) []string {
+		var names []string
+		for _, b := range rep.BloatedIndexes {
+			if b.Table == "tags" {
+				names = append(names, b.Index)
+				assert.Positive(t, b.WastedBytes)
+				assert.Less(t, b.LeafDensity, 63.0)
+			}
+		}
+		return names
+	}
+	rep, err := repo.Maintain(ctx, o, time.Now())
+	require.NoError(t, err)
+	require.Empty(t, rep.BloatUnavailable, "make test's cluster has pgstattuple")
+	assert.NotContains(t, bloated(rep), "tags_name_key", "a freshly filled index is not bloated")
+
+	// Keep one row in twenty: every leaf page keeps a few entries, so
+	// VACUUM can free none of them.
+	_, err = pool.Exec(ctx, "DELETE FROM tags WHERE name LIKE 'bloat-%' AND right(name, 6)::int % 20 <> 0")
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, "VACUUM tags")
+	require.NoError(t, err)
+	rep, err = repo.Maintain(ctx, o, time.Now())
+	require.NoError(t, err)
+	assert.Contains(t, bloated(rep), "tags_name_key")
+	assert.Contains(t, bloated(rep), "tags_pkey")
+}

@@ -23,7 +23,9 @@ FROM persisted_queries WHERE seq > $1 ORDER BY seq`
 // PersistedQueriesSince returns the documents registered after seq, in
 // registration order (0: all of them).
 func (r *Repo) PersistedQueriesSince(ctx context.Context, seq int64) ([]*PersistedQuery, error) {
-	rows, err := r.pool.Query(ctx, persistedQueriesSince, seq)
+	// The primary, not the replica: a document registered on one instance
+	// is allowed on the others as soon as they refresh.
+	rows, err := r.pools.Read.Query(ctx, persistedQueriesSince, seq)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -39,7 +41,8 @@ RETURNING hash, seq, name, document, created_by, created_at`
 // SavePersistedQuery registers a document under its hash; registering it
 // again keeps the first registration (and may name it).
 func (r *Repo) SavePersistedQuery(ctx context.Context, hash string, name *string, document string, createdBy *string) (*PersistedQuery, error) {
-	rows, err := r.pool.Query(ctx, savePersistedQuery, hash, name, document, createdBy)
+	markWrote(ctx)
+	rows, err := r.pools.Write.Query(ctx, savePersistedQuery, hash, name, document, createdBy)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -7,6 +7,7 @@ package repository
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgx/v5"
@@ -17,16 +18,34 @@ import (
 // psql builds statements with PostgreSQL's $n placeholders.
 var psql = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
 
-// Repo reads and writes Hero Tasks data.
+// Repo reads and writes Hero Tasks data through its pools: writes on the
+// write pool, reads on the read route (route.go), statistics, search and
+// maintenance on the analytics pool.
 type Repo struct {
-	pool *pgxpool.Pool
+	pools   Pools
+	replica *replica // nil without a replica
 }
 
-// New returns a Repo over pool.
-func New(pool *pgxpool.Pool) *Repo { return &Repo{pool: pool} }
+// New returns a Repo whose every role uses pool (tools and tests).
+func New(pool *pgxpool.Pool) *Repo {
+	return &Repo{pools: Pools{Write: pool, Read: pool, Analytics: pool}}
+}
 
-// Pool returns the underlying pool (health checks, maintenance).
-func (r *Repo) Pool() *pgxpool.Pool { return r.pool }
+// NewWithPools returns a Repo over a server's pools; log reports the
+// replica going down and coming back.
+func NewWithPools(p *Pools, log *slog.Logger) *Repo {
+	r := &Repo{pools: *p}
+	if p.Replica != nil {
+		r.replica = &replica{pool: p.Replica, log: log}
+	}
+	return r
+}
+
+// Pool returns the primary's write pool (health checks, tools).
+func (r *Repo) Pool() *pgxpool.Pool { return r.pools.Write }
+
+// Pools returns the pools by role.
+func (r *Repo) Pools() *Pools { return &r.pools }
 
 // querier is what both a pool and a transaction can do.
 type querier interface {
@@ -38,9 +57,13 @@ type querier interface {
 // inTx runs fn in a transaction, committing when it returns nil. Errors are
 // translated for the caller.
 func (r *Repo) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, r.pool, fn)
+	markWrote(ctx)
+	err := pgx.BeginFunc(ctx, r.pools.Write, fn)
 	return translate(err)
 }
+
+type sqlizer = sq.Sqlizer
+type rowScanner[T any] = pgx.RowToFunc[T]
 
 // query runs a squirrel builder and collects rows with scan.
 func query[T any](ctx context.Context, q querier, b sq.Sqlizer, scan pgx.RowToFunc[T]) ([]T, error) {

@@ -24,7 +24,7 @@ func (r *Repo) TopStatements(ctx context.Context, byTotal bool, n int) ([]Statem
 	if byTotal {
 		order = "total_exec_time"
 	}
-	rows, err := r.pool.Query(ctx, `SELECT query, calls::float8, mean_exec_time, total_exec_time, rows::float8,
+	rows, err := r.pools.Analytics.Query(ctx, `SELECT query, calls::float8, mean_exec_time, total_exec_time, rows::float8,
 			shared_blks_hit::float8 / nullif(shared_blks_hit + shared_blks_read, 0)
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())

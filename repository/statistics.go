@@ -15,7 +15,7 @@ func (r *Repo) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.Tas
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.pool.Query(ctx, sql, args...)
+	rows, err := r.pools.Analytics.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, translate(err)
 	}

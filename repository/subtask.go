@@ -23,33 +23,23 @@ func scanSubtask(row pgx.CollectableRow) (*domain.Subtask, error) {
 // subquery per parent walks index subtasks_task_position_idx and stops at
 // the limit.
 func (r *Repo) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
-	rows, err := r.pool.Query(ctx, `SELECT `+subtaskCols+`
+	return readRows(ctx, r, `SELECT `+subtaskCols+`
 		FROM unnest($1::uuid[]) AS k(task_id)
 		JOIN tasks t ON t.id = k.task_id
 		CROSS JOIN LATERAL (
 			SELECT * FROM subtasks s WHERE s.task_id = k.task_id ORDER BY s.position, s.number LIMIT $2
-		) s`, taskIDs, limit)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, scanSubtask)
-	return out, translate(err)
+		) s`, []any{taskIDs, limit}, scanSubtask)
 }
 
 // SubtaskIDsByTaskID returns the ids of a task's subtasks (index
 // subtasks_task_position_idx).
 func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error) {
-	rows, err := r.pool.Query(ctx, "SELECT id::text FROM subtasks WHERE task_id = $1", taskID)
-	if err != nil {
-		return nil, translate(err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return ids, translate(err)
+	return readRows(ctx, r, "SELECT id::text FROM subtasks WHERE task_id = $1", []any{taskID}, pgx.RowTo[string])
 }
 
 // SubtasksByIDs returns the subtasks with these ids (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
-	return query(ctx, r.pool, psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id").
+	return readQuery(ctx, r, psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id").
 		Where("s.id = ANY(?::uuid[])", ids), scanSubtask)
 }
 

@@ -23,7 +23,7 @@ func scanTag(row pgx.CollectableRow) (*domain.Tag, error) {
 // TagsByTaskIDs returns the tags of each task, by name, in one statement on
 // the task_tags primary key (task_id, tag_id).
 func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Tag], error) {
-	return query(ctx, r.pool, psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
+	return readQuery(ctx, r, psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
 		From("task_tags tt").Join("tags g ON g.id = tt.tag_id").
 		Where("tt.task_id = ANY(?::uuid[])", taskIDs).OrderBy("tt.task_id", "g.name"), scanTagLink)
 }
@@ -31,7 +31,7 @@ func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*dom
 // TagsBySubtaskIDs returns the tags of each subtask, by name, in one
 // statement on the subtask_tags primary key (subtask_id, tag_id).
 func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]Link[*domain.Tag], error) {
-	return query(ctx, r.pool, psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
+	return readQuery(ctx, r, psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
 		From("subtask_tags st").Join("tags g ON g.id = st.tag_id").
 		Where("st.subtask_id = ANY(?::uuid[])", subtaskIDs).OrderBy("st.subtask_id", "g.name"), scanTagLink)
 }
@@ -42,12 +42,12 @@ func (r *Repo) ListTags(ctx context.Context, first int, afterName string) ([]*do
 	if afterName != "" {
 		b = b.Where("name > ?", afterName)
 	}
-	return query(ctx, r.pool, b, scanTag)
+	return readQuery(ctx, r, b, scanTag)
 }
 
 // TagsByIDs returns the tags with these ids.
 func (r *Repo) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
-	return query(ctx, r.pool, psql.Select("id, name, color, created_at").From("tags").Where("id = ANY(?::uuid[])", ids), scanTag)
+	return readQuery(ctx, r, psql.Select("id, name, color, created_at").From("tags").Where("id = ANY(?::uuid[])", ids), scanTag)
 }
 
 // ensureTags returns the ids of the named tags, creating missing ones. A

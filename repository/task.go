@@ -39,12 +39,12 @@ func scanTask(row pgx.CollectableRow) (*domain.Task, error) {
 // TasksByIDs returns the tasks with these ids, in any order; unknown ids are
 // absent. One statement on the primary key.
 func (r *Repo) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
-	return query(ctx, r.pool, psql.Select(taskCols).From("tasks t").Where("t.id = ANY(?::uuid[])", ids), scanTask)
+	return readQuery(ctx, r, psql.Select(taskCols).From("tasks t").Where("t.id = ANY(?::uuid[])", ids), scanTask)
 }
 
 // TaskBySeq returns the task numbered HT-seq (index tasks_number_key).
 func (r *Repo) TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error) {
-	return queryRow(ctx, r.pool, "SELECT "+taskCols+" FROM tasks t WHERE t.number = $1", []any{seq}, scanTask)
+	return readRow(ctx, r, "SELECT "+taskCols+" FROM tasks t WHERE t.number = $1", []any{seq}, scanTask)
 }
 
 // visibleTo restricts tasks to what v may see; admins see everything.
@@ -232,7 +232,7 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 		orderBy[i] = k.expr + " " + string(order.Direction)
 	}
 	b := psql.Select(taskCols).From("tasks t").Where(where).OrderBy(orderBy...).Limit(uint64(q.First) + 1)
-	tasks, err := query(ctx, r.pool, b, scanTask)
+	tasks, err := readQuery(ctx, r, b, scanTask)
 	if err != nil {
 		return nil, err
 	}
@@ -256,8 +256,8 @@ func (r *Repo) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFil
 		return 0, fmt.Errorf("build count: %w", err)
 	}
 	var n int
-	err = r.pool.QueryRow(ctx, sql, args...).Scan(&n)
-	return n, translate(err)
+	err = r.read(ctx, func(q querier) error { return translate(q.QueryRow(ctx, sql, args...).Scan(&n)) })
+	return n, err
 }
 
 // searchMatch is the text match of a search: full text on the generated
@@ -286,7 +286,7 @@ func (r *Repo) SearchTasks(ctx context.Context, v domain.Viewer, text string, fi
 		task  *domain.Task
 		score string
 	}
-	hits, err := query(ctx, r.pool, b, func(row pgx.CollectableRow) (hit, error) {
+	hits, err := query(ctx, r.pools.Analytics, b, func(row pgx.CollectableRow) (hit, error) {
 		var t domain.Task
 		var score float64
 		err := row.Scan(append(taskDest(&t), &score)...)
@@ -313,7 +313,7 @@ func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (i
 		return 0, fmt.Errorf("build count: %w", err)
 	}
 	var n int
-	err = r.pool.QueryRow(ctx, sql, args...).Scan(&n)
+	err = r.pools.Analytics.QueryRow(ctx, sql, args...).Scan(&n)
 	return n, translate(err)
 }
 
@@ -336,13 +336,9 @@ func (r *Repo) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []stri
 		return nil, err
 	}
 	args := append(append([]any{tagIDs}, vargs...), first+1)
-	rows, err := r.pool.Query(ctx, sql, args...)
+	linked, err := readRows(ctx, r, sql, args, scanTaskLink)
 	if err != nil {
-		return nil, translate(err)
-	}
-	linked, err := pgx.CollectRows(rows, scanTaskLink)
-	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	order := orderName(domain.DefaultTaskOrder)
 	pages := make(map[string]*domain.TaskPage, len(tagIDs))
@@ -368,19 +364,22 @@ func (r *Repo) CountTasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs [
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, translate(err)
-	}
 	counts := make(map[string]int, len(tagIDs))
-	for _, id := range tagIDs {
-		counts[id] = 0
-	}
-	var tag string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&tag, &n}, func() error { counts[tag] = n; return nil })
+	err = r.read(ctx, func(q querier) error {
+		for _, id := range tagIDs {
+			counts[id] = 0 // also undoes a failed replica attempt's partial counts
+		}
+		rows, err := q.Query(ctx, sql, args...)
+		if err != nil {
+			return translate(err)
+		}
+		var tag string
+		var n int
+		_, err = pgx.ForEachRow(rows, []any{&tag, &n}, func() error { counts[tag] = n; return nil })
+		return translate(err)
+	})
 	if err != nil {
-		return nil, translate(err)
+		return nil, err
 	}
 	return counts, nil
 }

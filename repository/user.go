@@ -17,13 +17,14 @@ func scanUser(row pgx.CollectableRow) (*domain.User, error) {
 
 // UsersByIDs returns the users with these ids (primary key).
 func (r *Repo) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
-	return query(ctx, r.pool, psql.Select(userCols).From("users").Where("id = ANY(?::uuid[])", ids), scanUser)
+	return readQuery(ctx, r, psql.Select(userCols).From("users").Where("id = ANY(?::uuid[])", ids), scanUser)
 }
 
 // EnsureUser returns the user with this email, creating it with name and
 // role when missing (index users_email_key).
 func (r *Repo) EnsureUser(ctx context.Context, email, name string, role domain.Role) (*domain.User, error) {
-	return queryRow(ctx, r.pool, `WITH ins AS (
+	markWrote(ctx)
+	return queryRow(ctx, r.pools.Write, `WITH ins AS (
 			INSERT INTO users (email, name, role) VALUES ($1, $2, $3) ON CONFLICT (lower(email)) DO NOTHING RETURNING `+userCols+`)
 		SELECT `+userCols+` FROM ins UNION ALL SELECT `+userCols+` FROM users WHERE lower(email) = lower($1) LIMIT 1`,
 		[]any{email, name, role}, scanUser)

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -33,7 +34,11 @@ type Check struct {
 
 // Options name what to verify against.
 type Options struct {
-	Pool        *pgxpool.Pool
+	Pool *pgxpool.Pool // the primary: schema, plans, partitions, statements
+	// Pools are the server's pools by name (write, read, analytics, and
+	// replica when one is configured), each checked for health and
+	// timeouts; nil checks Pool alone as "primary".
+	Pools       map[string]*pgxpool.Pool
 	Redis       redis.UniversalClient // nil: Redis is reported as not configured, which is not a failure
 	MonthsAhead int                   // history partitions that must exist after the current month
 	ExpectRedis bool                  // fail when Redis is not configured
@@ -60,7 +65,10 @@ func Run(ctx context.Context, o Options) []Check {
 	if o.MinPlanRows == 0 {
 		o.MinPlanRows = 10000
 	}
-	checks := []func(context.Context, Options) Check{checkPool, checkTimeouts, checkMigrations, checkIndexes,
+	if o.Pools == nil {
+		o.Pools = map[string]*pgxpool.Pool{"primary": o.Pool}
+	}
+	checks := []func(context.Context, Options) Check{checkPool, checkTimeouts, checkReplica, checkMigrations, checkIndexes,
 		checkPlans, checkPartitions, checkStatements, checkRedis}
 	out := make([]Check, 0, len(checks))
 	for _, c := range checks {
@@ -97,25 +105,76 @@ func result(name string, ok bool, format string, args ...any) Check {
 	return Check{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)}
 }
 
+// checkPool pings every pool and reports its use.
 func checkPool(ctx context.Context, o Options) Check {
-	start := time.Now()
-	if err := o.Pool.Ping(ctx); err != nil {
-		return result("postgres", false, "unreachable: %v", err)
+	var parts []string
+	ok := true
+	for _, name := range slices.Sorted(maps.Keys(o.Pools)) {
+		p := o.Pools[name]
+		start := time.Now()
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := p.Ping(c)
+		cancel()
+		if err != nil {
+			ok = false
+			parts = append(parts, fmt.Sprintf("%s unreachable: %v", name, err))
+			continue
+		}
+		st := p.Stat()
+		parts = append(parts, fmt.Sprintf("%s ping %s, %d/%d in use", name, time.Since(start).Round(time.Microsecond),
+			st.AcquiredConns(), st.MaxConns()))
 	}
-	st := o.Pool.Stat()
-	return result("postgres", true, "ping %s; pool %d/%d connections in use", time.Since(start).Round(time.Microsecond),
-		st.AcquiredConns(), st.MaxConns())
+	return result("pools", ok, "%s", strings.Join(parts, "; "))
 }
 
+// checkTimeouts reads each pool's session timeouts: none may be 0 (off).
 func checkTimeouts(ctx context.Context, o Options) Check {
-	var stmt, lock, idle string
-	err := o.Pool.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')").
-		Scan(&stmt, &lock, &idle)
-	if err != nil {
-		return result("timeouts", false, "%v", err)
+	var parts []string
+	ok := true
+	for _, name := range slices.Sorted(maps.Keys(o.Pools)) {
+		var stmt, lock, idle string
+		err := o.Pools[name].QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')").
+			Scan(&stmt, &lock, &idle)
+		if err != nil {
+			ok = false
+			parts = append(parts, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		ok = ok && stmt != "0" && lock != "0" && idle != "0"
+		parts = append(parts, fmt.Sprintf("%s statement=%s lock=%s idle_in_tx=%s", name, stmt, lock, idle))
 	}
-	ok := stmt != "0" && lock != "0" && idle != "0"
-	return result("timeouts", ok, "statement_timeout=%s lock_timeout=%s idle_in_transaction_session_timeout=%s", stmt, lock, idle)
+	return result("timeouts", ok, "%s", strings.Join(parts, "; "))
+}
+
+// checkReplica, when a replica pool is configured, checks that it is a
+// standby that is streaming from the primary, and reports its lag.
+func checkReplica(ctx context.Context, o Options) Check {
+	p, ok := o.Pools["replica"]
+	if !ok {
+		return result("replica", true, "not configured (reads use the primary)")
+	}
+	var recovery bool
+	var status *string
+	var lagBytes *int64
+	err := p.QueryRow(ctx, `SELECT pg_is_in_recovery(),
+			(SELECT status FROM pg_stat_wal_receiver LIMIT 1),
+			pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::int8`).Scan(&recovery, &status, &lagBytes)
+	switch {
+	case err != nil:
+		return result("replica", false, "unreachable: %v", err)
+	case !recovery:
+		return result("replica", false, "not in recovery: DATABASE_READ_URL points at a primary")
+	case status == nil || *status != "streaming":
+		return result("replica", false, "standby is not streaming from the primary (wal receiver: %s)", deref(status, "none"))
+	}
+	return result("replica", true, "streaming; %d bytes received but not yet replayed", deref(lagBytes, 0))
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 func checkMigrations(ctx context.Context, o Options) Check {

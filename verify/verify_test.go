@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herotasks/api/internal/testdb"
+	"github.com/herotasks/api/internal/testpg"
 	"github.com/herotasks/api/internal/testredis"
 	"github.com/herotasks/api/migrations"
 	"github.com/herotasks/api/repository"
@@ -78,7 +79,7 @@ func TestVerifyCatchesBreakage(t *testing.T) {
 			_, err := e.pool.Exec(ctx, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'tasks_search_idx'::regclass")
 			require.NoError(t, err)
 		}},
-		{"pending migration", []string{"migrations", "pg_stat_statements"}, func(t *testing.T, e *env) {
+		{"pending migration", []string{"migrations"}, func(t *testing.T, e *env) {
 			p, db, err := migrations.Provider(e.pool)
 			require.NoError(t, err)
 			defer db.Close()
@@ -114,4 +115,40 @@ func TestVerifyCatchesBreakage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyReplica checks a real streaming replica, then stops it and
+// watches the pool and replica checks fail; a primary given as the
+// replica fails too.
+func TestVerifyReplica(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	primary := testpg.Start(t)
+	url := primary.CreateDatabase(t, "herotasks")
+	replica := primary.Replica(t)
+	open := func(u string) *pgxpool.Pool {
+		p, err := repository.Open(ctx, u, repository.PoolOptions{Lazy: true})
+		require.NoError(t, err)
+		t.Cleanup(p.Close)
+		return p
+	}
+	pools := map[string]*pgxpool.Pool{"write": open(url), "replica": open(replica.URL("herotasks"))}
+	run := func() map[string]verify.Check {
+		return byName(verify.Run(ctx, verify.Options{Pool: pools["write"], Pools: pools, MonthsAhead: 3}))
+	}
+	checks := run()
+	assert.True(t, checks["pools"].OK, checks["pools"].Detail)
+	assert.True(t, checks["replica"].OK, checks["replica"].Detail)
+	assert.Contains(t, checks["replica"].Detail, "streaming")
+
+	replica.Stop(t)
+	checks = run()
+	assert.False(t, checks["pools"].OK, "a configured replica that is down fails the pools check")
+	assert.Contains(t, checks["pools"].Detail, "replica unreachable")
+	assert.False(t, checks["replica"].OK)
+
+	pools["replica"] = open(url) // the primary posing as a replica
+	checks = run()
+	assert.False(t, checks["replica"].OK)
+	assert.Contains(t, checks["replica"].Detail, "not in recovery")
 }

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/config"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/testpg"
+	"github.com/herotasks/api/migrations"
+	"github.com/herotasks/api/repository"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// replicaEnv is a primary and its streaming replica (private servers:
+// these tests stop the replica) and a server reading from the replica,
+// with a statement counter on each pool.
+type replicaEnv struct {
+	*testAPI
+	primary, replica *testpg.Server
+	pools            map[string]*countingTracer
+}
+
+func newReplicaEnv(t *testing.T, env ...string) *replicaEnv {
+	t.Helper()
+	ctx := context.Background()
+	primary := testpg.Start(t)
+	dbURL := primary.CreateDatabase(t, "herotasks")
+	mp, err := repository.Open(ctx, dbURL, repository.PoolOptions{})
+	require.NoError(t, err)
+	_, err = migrations.Up(ctx, mp)
+	mp.Close()
+	require.NoError(t, err)
+	replica := primary.Replica(t)
+
+	vars := map[string]string{"DATABASE_URL": dbURL, "DATABASE_READ_URL": replica.URL("herotasks"), "JWT_SECRET": testSecret,
+		"REDIS_URL": os.Getenv("REDIS_URL"), "CACHE_PREFIX": "ht:test:replica:" + time.Now().Format("150405.000000000"),
+		"CACHE_TIMEOUT": "2s", "DB_REPLICA_CHECK_PERIOD": "100ms"}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	require.NoError(t, err)
+	counters := map[string]*countingTracer{}
+	for _, name := range []string{"write", "read", "replica", "analytics"} {
+		counters[name] = &countingTracer{}
+	}
+	pools, err := repository.OpenPools(ctx, poolsConfig(cfg, func(pool string) pgx.QueryTracer { return counters[pool] }))
+	require.NoError(t, err)
+	t.Cleanup(pools.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	repo := repository.NewWithPools(pools, log)
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { repo.MonitorReplica(runCtx, cfg.DB.ReplicaCheckPeriod) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	rdb, err := newRedis(cfg)
+	require.NoError(t, err)
+	if rdb != nil {
+		t.Cleanup(func() { rdb.Close() })
+	}
+	d := newDeps(cfg, repo, rdb)
+	d.authn = auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience)
+	go d.cache.Start(runCtx)
+	srv := httptest.NewServer(newServer(cfg, log, d))
+	t.Cleanup(srv.Close)
+	return &replicaEnv{
+		testAPI: &testAPI{dbURL: dbURL, url: srv.URL, pool: pools.Write, repo: repo, authn: d.authn, cache: d.cache, rdb: rdb},
+		primary: primary, replica: replica, pools: counters,
+	}
+}
+
+// counts returns the statements each pool has sent so far.
+func (e *replicaEnv) counts() map[string]int64 {
+	m := map[string]int64{}
+	for name, c := range e.pools {
+		m[name] = c.n.Load()
+	}
+	return m
+}
+
+// since returns what each pool sent after before.
+func (e *replicaEnv) since(before map[string]int64) map[string]int64 {
+	m := e.counts()
+	for k := range m {
+		m[k] -= before[k]
+	}
+	return m
+}
+
+// caughtUp waits until the replica has replayed everything the primary has
+// committed so far.
+func (e *replicaEnv) caughtUp(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	var lsn string
+	require.NoError(t, e.pool.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn))
+	require.Eventually(t, func() bool {
+		c, err := pgx.Connect(ctx, e.replica.URL("herotasks"))
+		if err != nil {
+			return false
+		}
+		defer c.Close(ctx)
+		var ok bool
+		return c.QueryRow(ctx, "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn).Scan(&ok) == nil && ok
+	}, 15*time.Second, 20*time.Millisecond)
+}
+
+func (e *replicaEnv) readyz(t *testing.T) (int, map[string]string) {
+	t.Helper()
+	res, err := http.Get(e.url + "/readyz")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var body map[string]string
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	return res.StatusCode, body
+}
+
+const listQuery = `{ tasks(first: 20) { totalCount nodes { id title assignee { name } tags { name } subtasks { title } } } }`
+
+// TestReadReplica proves that reads are served by a real streaming replica,
+// that a request which wrote reads its own write from the primary, and that
+// reads fall back to the primary without failing a request while the
+// replica is down, then return to it once it is back.
+func TestReadReplica(t *testing.T) {
+	t.Parallel()
+	e := newReplicaEnv(t, "ENTITY_CACHE", "off")
+	_, token := e.user(t, domain.RoleAdmin)
+	for i := range 5 {
+		e.newTask(t, token, map[string]any{"title": "replicated " + string(rune('a'+i)), "tags": []string{"ops"}})
+	}
+	e.caughtUp(t)
+
+	// Reads: every statement on the replica, none on the primary.
+	before := e.counts()
+	d := e.ok(t, token, listQuery, nil)
+	assert.Equal(t, 5, num(d, "tasks", "totalCount"))
+	got := e.since(before)
+	assert.Positive(t, got["replica"], "reads are served by the replica")
+	assert.Zero(t, got["read"]+got["write"], "no read reached the primary: %v", got)
+	status, body := e.readyz(t)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "ok", body["replica"])
+
+	// A request that wrote reads from the primary for the rest of the
+	// request: the fields resolved after the write see it.
+	before = e.counts()
+	d = e.ok(t, token, `mutation { createTask(input: {title: "mine", tags: ["fresh"]}) { id tags { name } createdBy { name } } }`, nil)
+	assert.Equal(t, "fresh", str(d, "createTask", "tags", 0, "name"))
+	assert.NotEmpty(t, str(d, "createTask", "createdBy", "name"))
+	got = e.since(before)
+	assert.Zero(t, got["replica"], "after its write the request reads the primary: %v", got)
+	assert.Positive(t, got["write"])
+
+	// The replica goes away while readers are busy: no request fails.
+	e.caughtUp(t)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var failures []string
+	var mu sync.Mutex
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := e.post(t, token, listQuery, nil)
+				if len(r.Errors) > 0 || num(r.Data, "tasks", "totalCount") != 6 {
+					mu.Lock()
+					failures = append(failures, mustJSON(t, r))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	e.replica.Stop(t)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Empty(t, failures, "no read failed while the replica stopped")
+
+	before = e.counts()
+	for range 5 {
+		d = e.ok(t, token, listQuery, nil)
+		assert.Equal(t, 6, num(d, "tasks", "totalCount"))
+	}
+	got = e.since(before)
+	assert.Zero(t, got["replica"], "a down replica is not tried on every read: %v", got)
+	assert.Positive(t, got["read"], "reads are served by the primary")
+	status, body = e.readyz(t)
+	assert.Equal(t, http.StatusOK, status, "the primary alone is ready")
+	assert.Contains(t, body["replica"], "unreachable")
+	assert.False(t, e.repo.ReplicaStats().Up)
+	res, err := http.Get(e.url + "/metrics")
+	require.NoError(t, err)
+	prom, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(prom), "herotasks_replica_up 0\n")
+	assert.Contains(t, string(prom), `herotasks_pool_max_connections{pool="replica"} 20`)
+	assert.Regexp(t, `herotasks_replica_reads_total [1-9]`, string(prom))
+
+	// Back: reads return to the replica within the check period.
+	e.replica.Start(t)
+	require.Eventually(t, func() bool { return e.repo.ReplicaStats().Up }, 10*time.Second, 50*time.Millisecond)
+	before = e.counts()
+	e.ok(t, token, listQuery, nil)
+	got = e.since(before)
+	assert.Positive(t, got["replica"], "reads return to the replica: %v", got)
+	assert.Zero(t, got["read"])
+	_, body = e.readyz(t)
+	assert.Equal(t, "ok", body["replica"])
+}
+
+// TestReplicaNeverFillsTheCache pauses replay on the replica, so it lags
+// for as long as the test wants, and proves that a row read after a
+// committed update is the new one even though reads go to the lagging
+// replica: the entity cache fills only from the primary. Without that, the
+// old row would be cached and served by every instance until its TTL.
+func TestReplicaNeverFillsTheCache(t *testing.T) {
+	if os.Getenv("REDIS_URL") == "" {
+		t.Skip("needs REDIS_URL (make test sets it)")
+	}
+	t.Parallel()
+	e := newReplicaEnv(t)
+	require.NotNil(t, e.cache)
+	_, token := e.user(t, domain.RoleAdmin)
+	id, _ := e.newTask(t, token, map[string]any{"title": "before"})
+	e.caughtUp(t)
+	ctx := context.Background()
+	rc, err := pgx.Connect(ctx, e.replica.URL("herotasks"))
+	require.NoError(t, err)
+	defer rc.Close(ctx)
+	_, err = rc.Exec(ctx, "SELECT pg_wal_replay_pause()")
+	require.NoError(t, err)
+	defer rc.Exec(ctx, "SELECT pg_wal_replay_resume()") //nolint:errcheck
+
+	e.ok(t, token, `mutation($id: ID!) { updateTask(id: $id, input: {title: "after"}) { id } }`, map[string]any{"id": id})
+	var onReplica string
+	require.NoError(t, rc.QueryRow(ctx, "SELECT title FROM tasks WHERE id = $1", id).Scan(&onReplica))
+	require.Equal(t, "before", onReplica, "the replica lags (replay paused)")
+
+	for range 3 { // the first read fills the cache, the next ones hit it
+		d := e.ok(t, token, `query($id: ID!) { task(id: $id) { title } }`, map[string]any{"id": id})
+		assert.Equal(t, "after", str(d, "task", "title"))
+	}
+}
