@@ -84,7 +84,9 @@ func TestTracing(t *testing.T) {
 	defer cancel()
 	stdout, w := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"herotasks", "serve", "--addr", "127.0.0.1:0"}, getenv, w, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"herotasks", "serve", "--addr", "127.0.0.1:0"}, getenv, w, io.Discard)
+	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	require.NoError(t, err)
 	base := "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
