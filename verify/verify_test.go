@@ -79,7 +79,7 @@ func TestVerifyCatchesBreakage(t *testing.T) {
 			_, err := e.pool.Exec(ctx, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'tasks_search_idx'::regclass")
 			require.NoError(t, err)
 		}},
-		{"pending migration", []string{"migrations"}, func(t *testing.T, e *env) {
+		{"pending migration", []string{"migrations", "pg_stat_statements"}, func(t *testing.T, e *env) {
 			p, db, err := migrations.Provider(e.pool)
 			require.NoError(t, err)
 			defer db.Close()
