@@ -400,10 +400,17 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query
 	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		// One session per operation: once it writes, its reads see the primary.
-		lctx := loaders.With(repository.WithSession(ctx), d.store, opts)
-		h := next(lctx)
 		subscription := graphql.GetOperationContext(ctx).Operation.Operation == ast.Subscription
+		// One session per operation: once it writes, its reads see the
+		// primary. A subscription reads each event's change as soon as it
+		// was committed, sooner than a replica may have replayed it, so
+		// its reads always go to the primary.
+		ctx = repository.WithSession(ctx)
+		if subscription {
+			ctx = repository.ReadPrimary(ctx)
+		}
+		lctx := loaders.With(ctx, d.store, opts)
+		h := next(lctx)
 		return func(ctx context.Context) *graphql.Response {
 			if subscription {
 				// A fresh set for each event: the subscription waits for
