@@ -107,7 +107,9 @@ func devServer(t *testing.T) (url, token string) {
 // TestPlaygroundInBrowser loads the Playground in headless Chromium with
 // every off-host address sent to a refusing proxy, runs a query through the
 // UI with the pre-filled development token, checks the result pane, opens
-// the explorer and saves a screenshot (testdata/output/playground.png, ignored by git).
+// the explorer, then runs a subscription from the UI and sees a change made
+// elsewhere arrive. Screenshots: testdata/output/playground*.png (ignored
+// by git).
 func TestPlaygroundInBrowser(t *testing.T) {
 	bin := chromium(t)
 	base, token := devServer(t)
@@ -116,9 +118,10 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	// Authorization header was sent.
 	api := &testAPI{url: base}
 	title := "Playground smoke " + time.Now().Format("150405.000")
-	api.ok(t, token, createTask, map[string]any{"in": map[string]any{"title": title, "visibility": "PRIVATE",
+	d := api.ok(t, token, createTask, map[string]any{"in": map[string]any{"title": title, "visibility": "PRIVATE",
 		"priority": "CRITICAL", "tags": []string{"playground"}}})
-	d := api.ok(t, "", `{ tasks(first: 1, filter: {tag: "playground"}) { totalCount } }`, nil)
+	taskID := str(d, "createTask", "id")
+	d = api.ok(t, "", `{ tasks(first: 1, filter: {tag: "playground"}) { totalCount } }`, nil)
 	require.Equal(t, 0, num(d, "tasks", "totalCount"), "anonymous callers cannot see the private task")
 
 	proxy := &offHostProxy{}
@@ -227,6 +230,37 @@ document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.vi
 	if err == nil {
 		shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	}
+	// A subscription from the UI, over the websocket with the pre-filled
+	// token as its connection parameter: a change made elsewhere appears.
+	var subShot []byte
+	if err == nil {
+		sub := "subscription PlaygroundWatch($id: ID!) {\n  taskChanged(id: $id) { kind task { title status } }\n}\n"
+		err = chromedp.Do(ctx,
+			chromedp.Navigate(base+"/?query="+url.QueryEscape(sub)+"&variables="+url.QueryEscape(`{"id": "`+taskID+`"}`)),
+			chromedp.WaitVisible(chromedp.CSS(`.graphiql-execute-button`)),
+			poll(`(document.querySelector('.graphiql-query-editor')?.innerText || '').includes('PlaygroundWatch')`),
+			poll(headersPane+`.includes('Bearer')`),
+			chromedp.Click(chromedp.CSS(`.graphiql-execute-button`)),
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				// Transition until the event shows: the first may land
+				// before the server has read the subscribe message.
+				for _, status := range []string{"READY", "IN_PROGRESS", "BLOCKED", "READY", "IN_PROGRESS"} {
+					api.ok(t, token, `mutation($id: ID!, $s: TaskStatus) { transitionTask(id: $id, status: $s) { id } }`,
+						map[string]any{"id": taskID, "s": status})
+					found, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](resultPane+`.includes('TRANSITIONED')`))
+					if found {
+						return nil
+					}
+					time.Sleep(time.Second)
+				}
+				return nil
+			}),
+			poll(resultPane+`.includes('"kind": "TRANSITIONED"')`),
+		)
+		if err == nil {
+			subShot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		}
+	}
 	mu.Lock()
 	t.Logf("browser requests: %d; problems: %q", len(requests), problems)
 	mu.Unlock()
@@ -237,6 +271,7 @@ document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.vi
 	shotPath := filepath.Join(out, "playground.png")
 	require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
 	t.Logf("screenshot: %s (%d bytes)", shotPath, len(shot))
+	require.NoError(t, os.WriteFile(filepath.Join(out, "playground-subscription.png"), subShot, 0o644))
 
 	assert.Contains(t, headersText, `"Authorization": "Bearer `+token+`"`, "headers editor pre-filled with the development token")
 	for _, want := range []string{`"email": "admin@herotasks.local"`, `"role": "ADMIN"`, `"totalCount": 1`, `"title": "` + title + `"`, `"priority": "CRITICAL"`} {

@@ -5,6 +5,9 @@
 #   scripts/npm-tools.sh bin         print the bin folder of the schema tools
 #                                    (GraphQL Code Generator, graphql-inspector,
 #                                    tsc), installing them first when missing
+#   scripts/npm-tools.sh run TOOL ARG...
+#                                    run one of them (graphql-codegen,
+#                                    graphql-inspector, tsc) from the repository
 #   scripts/npm-tools.sh chromium    make sure Debian's chromium is installed
 #                                    (apt-get as root; otherwise say what to do)
 #   scripts/npm-tools.sh playground  rebuild playground/dist from playground/web
@@ -94,11 +97,19 @@ schema_diff() {
 
 case "${1:-}" in
 bin) tools_bin ;;
+run)
+	[[ $# -ge 2 ]] || die "usage: $0 run TOOL ARG..."
+	bin=$(tools_bin)
+	tool=$2
+	shift 2
+	# Plugins named in codegen.yml resolve from the tools' node_modules.
+	NODE_PATH="$(dirname "$bin")" exec "$bin/$tool" "$@"
+	;;
 chromium) ensure_chromium ;;
 playground) build_playground ;;
 schema-diff)
 	shift
 	schema_diff "$@"
 	;;
-*) die "usage: $0 bin|chromium|playground|schema-diff [OLD [NEW]]" ;;
+*) die "usage: $0 bin|run TOOL ARG...|chromium|playground|schema-diff [OLD [NEW]]" ;;
 esac
