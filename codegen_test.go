@@ -74,9 +74,9 @@ func TestSchemaSDLIsTheFile(t *testing.T) {
 // TestCodegen (make codegen-check): GraphQL Code Generator introspects a
 // live server and generates TypeScript for the operations in examples/,
 // which tsc then compiles in strict mode. An operation the schema does not
-// allow makes it fail.
+// allow makes it fail. Not parallel: node and tsc take both cores for
+// seconds, which would starve the timing-sensitive tests running beside it.
 func TestCodegen(t *testing.T) {
-	t.Parallel()
 	api := newTestAPI(t)
 	out := t.TempDir()
 	env := []string{"SCHEMA_URL=" + api.url + "/graphql", "CODEGEN_OUT=" + out}
@@ -108,9 +108,9 @@ func TestCodegen(t *testing.T) {
 }
 
 // TestSchemaDiff (make schema-diff): graphql-inspector passes an additive
-// change and fails a breaking one, against the released schema.
+// change and fails a breaking one, against the released schema. Not
+// parallel, for the same reason as TestCodegen.
 func TestSchemaDiff(t *testing.T) {
-	t.Parallel()
 	toolsBin(t) // install once, before the script runs
 	released, err := os.ReadFile("schema/released.graphqls")
 	require.NoError(t, err)
