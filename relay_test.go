@@ -167,3 +167,80 @@ func TestNode(t *testing.T) {
 	r = api.post(t, viewer, nodesQuery, map[string]any{"ids": append(many, make([]string, 71)...)})
 	assert.Equal(t, "BAD_USER_INPUT", r.code(), "more than 100 ids")
 }
+
+// TestBackwardPaging: last/before walks every ordering back from the end
+// and meets exactly the forward walk, and a forward page's startCursor as
+// `before` gives the items just before it.
+func TestBackwardPaging(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	_, editor := api.user(t, domain.RoleEditor)
+	for i, p := range []string{"LOW", "HIGH", "HIGH", "CRITICAL", "MEDIUM", "LOW", "HIGH"} {
+		in := map[string]any{"title": "task " + p, "priority": p}
+		if i%3 != 0 {
+			in["dueDate"] = []string{"2031-01-01T00:00:00Z", "2030-06-01T00:00:00Z", "2030-06-01T00:00:00Z"}[i%3]
+		}
+		api.newTask(t, editor, in)
+	}
+	const q = `query($first: Int, $after: String, $last: Int, $before: String, $order: TaskOrder) {
+		tasks(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+			edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }`
+	ids := func(d map[string]any) []string {
+		var out []string
+		for _, e := range list(d, "tasks", "edges") {
+			out = append(out, str(e, "node", "id"))
+		}
+		return out
+	}
+	for _, field := range []string{"CREATED_AT", "UPDATED_AT", "DUE_DATE", "PRIORITY"} {
+		for _, dir := range []string{"ASC", "DESC"} {
+			order := map[string]any{"field": field, "direction": dir}
+			var forward []string
+			var after any
+			for {
+				d := api.ok(t, editor, q, map[string]any{"first": 3, "after": after, "order": order})
+				forward = append(forward, ids(d)...)
+				if get(d, "tasks", "pageInfo", "hasNextPage") != true {
+					break
+				}
+				after = str(d, "tasks", "pageInfo", "endCursor")
+			}
+			require.Len(t, forward, 7, "%s %s forward", field, dir)
+
+			var backward []string
+			var before any
+			for page := 0; ; page++ {
+				d := api.ok(t, editor, q, map[string]any{"last": 3, "before": before, "order": order})
+				backward = append(ids(d), backward...)
+				info := get(d, "tasks", "pageInfo")
+				assert.Equal(t, page > 0, get(info, "hasNextPage"), "%s %s page %d from the end: hasNextPage", field, dir, page)
+				if get(info, "hasPreviousPage") != true {
+					break
+				}
+				before = str(info, "startCursor")
+			}
+			assert.Equal(t, forward, backward, "%s %s: the backward walk meets the forward one", field, dir)
+
+			d := api.ok(t, editor, q, map[string]any{"first": 3, "order": order, "after": nil})
+			d = api.ok(t, editor, q, map[string]any{"first": 2, "order": order, "after": str(d, "tasks", "pageInfo", "startCursor")})
+			mid := str(d, "tasks", "pageInfo", "endCursor")
+			d = api.ok(t, editor, q, map[string]any{"last": 2, "order": order, "before": mid})
+			assert.Equal(t, forward[:2], ids(d), "%s %s: before a cursor", field, dir)
+		}
+	}
+
+	for _, c := range []struct {
+		name string
+		vars map[string]any
+		code string
+	}{
+		{"both first and last", map[string]any{"first": 1, "last": 1}, "SLICING_ARGUMENT_REQUIRED"},
+		{"neither", map[string]any{}, "SLICING_ARGUMENT_REQUIRED"},
+		{"last with after", map[string]any{"last": 1, "after": "x"}, "BAD_USER_INPUT"},
+		{"forged before", map[string]any{"last": 1, "before": "bm90IGEgY3Vyc29y"}, "BAD_USER_INPUT"},
+		{"last out of range", map[string]any{"last": 101}, "SLICING_ARGUMENT_OUT_OF_RANGE"},
+	} {
+		r := api.post(t, editor, q, c.vars)
+		assert.Equal(t, c.code, r.code(), c.name)
+	}
+}

@@ -113,6 +113,11 @@ type TaskQuery struct {
 	Order  TaskOrder
 	First  int
 	After  string // an opaque cursor, "" for the first page
+	// Backward pages towards the start of the list (last/before): the Last
+	// tasks just before the Before cursor (or the end), in list order.
+	Backward bool
+	Last     int
+	Before   string
 }
 
 // TaskEdge is a task with its cursor.
@@ -123,8 +128,9 @@ type TaskEdge struct {
 
 // TaskPage is one page of a task list.
 type TaskPage struct {
-	Edges       []TaskEdge
-	HasNextPage bool
+	Edges           []TaskEdge
+	HasNextPage     bool
+	HasPreviousPage bool
 }
 
 // Nodes returns the page's tasks.

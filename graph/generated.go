@@ -112,7 +112,7 @@ type ComplexityRoot struct {
 		Task            func(childComplexity int, id string) int
 		TaskByNumber    func(childComplexity int, number string) int
 		TaskStatistics  func(childComplexity int) int
-		Tasks           func(childComplexity int, first int, after *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) int
+		Tasks           func(childComplexity int, first *int, after *string, last *int, before *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) int
 		TopStatements   func(childComplexity int, orderBy *model.StatementOrder, first *int) int
 	}
 
@@ -266,7 +266,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Task(ctx context.Context, id string) (*domain.Task, error)
 	TaskByNumber(ctx context.Context, number string) (*domain.Task, error)
-	Tasks(ctx context.Context, first int, after *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) (*model.TaskConnection, error)
+	Tasks(ctx context.Context, first *int, after *string, last *int, before *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) (*model.TaskConnection, error)
 	SearchTasks(ctx context.Context, query string, first int, after *string) (*model.TaskConnection, error)
 	Subtask(ctx context.Context, id string) (*domain.Subtask, error)
 	Tags(ctx context.Context, first int, after *string) ([]*domain.Tag, error)
@@ -725,7 +725,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Tasks(childComplexity, args["first"].(int), args["after"].(*string), args["filter"].(*domain.TaskFilter), args["orderBy"].(*domain.TaskOrder)), true
+		return e.ComplexityRoot.Query.Tasks(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string), args["filter"].(*domain.TaskFilter), args["orderBy"].(*domain.TaskOrder)), true
 	case "Query.topStatements":
 		if e.ComplexityRoot.Query.TopStatements == nil {
 			break
@@ -1725,9 +1725,12 @@ type TaskEdge {
 
 "Where a page starts and ends (the Relay cursor connections specification)."
 type PageInfo {
-  "True when more items follow this page."
+  "True when more items follow this page (paging backwards: when it was asked for ` + "`" + `before` + "`" + ` a cursor)."
   hasNextPage: Boolean!
-  "True when the page was asked for ` + "`" + `after` + "`" + ` a cursor, so items precede it; false on a first page."
+  """
+  True when items precede this page: paging backwards, when more lie before it; paging forwards, when the
+  page was asked for ` + "`" + `after` + "`" + ` a cursor (so at least that item precedes it).
+  """
   hasPreviousPage: Boolean!
   "Cursor of the first item of the page; ` + "`" + `null` + "`" + ` when the page is empty."
   startCursor: String
@@ -1917,17 +1920,25 @@ type Query {
   task("The task's id." id: ID!): Task
   "A task by its number (` + "`" + `HT-042` + "`" + `); ` + "`" + `null` + "`" + ` when it does not exist or you may not see it."
   taskByNumber("The number, as ` + "`" + `HT-042` + "`" + `." number: String!): Task
-  "Tasks you can see, filtered, sorted and paged by cursor."
+  """
+  Tasks you can see, filtered, sorted and paged by cursor (the Relay cursor connections specification):
+  forwards with ` + "`" + `first` + "`" + ` and ` + "`" + `after` + "`" + `, or backwards with ` + "`" + `last` + "`" + ` and ` + "`" + `before` + "`" + `. Give exactly one of ` + "`" + `first` + "`" + ` and
+  ` + "`" + `last` + "`" + ` (` + "`" + `SLICING_ARGUMENT_REQUIRED` + "`" + ` otherwise).
+  """
   tasks(
-    "Page size, 0 to 100."
-    first: Int!
+    "Page size from the start, or after ` + "`" + `after` + "`" + `: 0 to 100."
+    first: Int
     "Return tasks after this cursor (an ` + "`" + `endCursor` + "`" + ` of a previous page with the same ` + "`" + `orderBy` + "`" + `)."
     after: String
+    "Page size from the end, or before ` + "`" + `before` + "`" + `: 0 to 100."
+    last: Int
+    "Return the tasks just before this cursor (a ` + "`" + `startCursor` + "`" + ` of a later page with the same ` + "`" + `orderBy` + "`" + `)."
+    before: String
     "Which tasks."
     filter: TaskFilter
     "Sort order; newest first by default."
     orderBy: TaskOrder
-  ): TaskConnection! @listSize(slicingArguments: ["first"], sizedFields: ["edges", "nodes"])
+  ): TaskConnection! @listSize(slicingArguments: ["first", "last"], sizedFields: ["edges", "nodes"])
   "Full-text search over titles and descriptions (English stemming, best match first), falling back to fuzzy title matching for typos."
   searchTasks(
     "What to look for, 1 to 200 characters."
@@ -3058,8 +3069,8 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (int, error) {
-			return ec.unmarshalNInt2int(ctx, v)
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3073,22 +3084,38 @@ func (ec *executionContext) field_Query_tasks_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["after"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*domain.TaskFilter, error) {
 			return ec.unmarshalOTaskFilter2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["filter"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+	args["filter"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
 		func(ctx context.Context, v any) (*domain.TaskOrder, error) {
 			return ec.unmarshalOTaskOrder2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["orderBy"] = arg3
+	args["orderBy"] = arg5
 	return args, nil
 }
 
@@ -4472,7 +4499,7 @@ func (ec *executionContext) _Query_tasks(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Tasks(ctx, fc.Args["first"].(int), fc.Args["after"].(*string), fc.Args["filter"].(*domain.TaskFilter), fc.Args["orderBy"].(*domain.TaskOrder))
+			return ec.Resolvers.Query().Tasks(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*domain.TaskFilter), fc.Args["orderBy"].(*domain.TaskOrder))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskConnection) graphql.Marshaler {

@@ -47,6 +47,25 @@ func checkFirst(field string, n int) error {
 	return nil
 }
 
+// pageArgs checks a connection's paging arguments: first (with after) or
+// last (with before), exactly one of them.
+func pageArgs(first *int, after *string, last *int, before *string) (domain.TaskQuery, error) {
+	var q domain.TaskQuery
+	switch {
+	case (first == nil) == (last == nil):
+		return q, domain.Invalid("first", "give exactly one of first and last")
+	case first != nil && before != nil:
+		return q, domain.Invalid("before", "pages forwards with first take after, not before")
+	case last != nil && after != nil:
+		return q, domain.Invalid("after", "pages backwards with last take before, not after")
+	case first != nil:
+		q.First, q.After = *first, deref(after)
+		return q, checkFirst("first", q.First)
+	}
+	q.Backward, q.Last, q.Before = true, *last, deref(before)
+	return q, checkFirst("last", q.Last)
+}
+
 // guard lets a write through only on a task the viewer can see (others get
 // the same NOT_FOUND as a random id) and, when given, at the expected version.
 func guard(v domain.Viewer, expectedVersion *int) repository.Guard {

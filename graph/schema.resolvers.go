@@ -226,15 +226,15 @@ func (r *queryResolver) TaskByNumber(ctx context.Context, number string) (*domai
 }
 
 // Tasks is the resolver for the tasks field.
-func (r *queryResolver) Tasks(ctx context.Context, first int, after *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) (*model.TaskConnection, error) {
-	if err := checkFirst("first", first); err != nil {
-		return nil, err
-	}
-	f, err := taskFilter(filter)
+func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, last *int, before *string, filter *domain.TaskFilter, orderBy *domain.TaskOrder) (*model.TaskConnection, error) {
+	q, err := pageArgs(first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	q := domain.TaskQuery{Viewer: viewer(ctx), Filter: f, Order: domain.DefaultTaskOrder, First: first, After: deref(after)}
+	if q.Filter, err = taskFilter(filter); err != nil {
+		return nil, err
+	}
+	q.Viewer, q.Order = viewer(ctx), domain.DefaultTaskOrder
 	if orderBy != nil {
 		q.Order = *orderBy
 	}

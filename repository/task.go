@@ -3,6 +3,7 @@ package repository
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -206,13 +207,25 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	}
 	keys := orderKeys[order.Field]
 	where := taskFilter(q.Viewer, q.Filter, tagID)
-	if q.After != "" {
+	// Backward, the scan runs the other way from the cursor and the page
+	// is turned round afterwards.
+	scan, from, size, field := order.Direction, q.After, q.First, "after"
+	if q.Backward {
+		scan, from, size, field = domain.Asc, q.Before, q.Last, "before"
+		if order.Direction == domain.Asc {
+			scan = domain.Desc
+		}
+	}
+	if from != "" {
 		casts := make([]string, len(keys))
 		for i, k := range keys {
 			casts[i] = k.cast
 		}
-		c, err := decodeCursor(q.After, orderName(order), casts)
+		c, err := decodeCursor(from, orderName(order), casts)
 		if err != nil {
+			if field == "before" {
+				return nil, domain.Invalid("before", "not a cursor of this list; pass a startCursor returned with the same arguments")
+			}
 			return nil, err
 		}
 		lhs := make([]string, len(keys))
@@ -222,23 +235,28 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 			lhs[i], rhs[i], args[i] = k.expr, "?::"+k.cast, c[i]
 		}
 		op := "<"
-		if order.Direction == domain.Asc {
+		if scan == domain.Asc {
 			op = ">"
 		}
 		where = append(where, sq.Expr(fmt.Sprintf("(%s) %s (%s)", strings.Join(lhs, ", "), op, strings.Join(rhs, ", ")), args...))
 	}
 	orderBy := make([]string, len(keys))
 	for i, k := range keys {
-		orderBy[i] = k.expr + " " + string(order.Direction)
+		orderBy[i] = k.expr + " " + string(scan)
 	}
-	b := psql.Select(taskCols).From("tasks t").Where(where).OrderBy(orderBy...).Limit(uint64(q.First) + 1)
+	b := psql.Select(taskCols).From("tasks t").Where(where).OrderBy(orderBy...).Limit(uint64(size) + 1)
 	tasks, err := readQuery(ctx, r, b, scanTask)
 	if err != nil {
 		return nil, err
 	}
-	page := &domain.TaskPage{HasNextPage: len(tasks) > q.First}
-	if page.HasNextPage {
-		tasks = tasks[:q.First]
+	more := len(tasks) > size
+	if more {
+		tasks = tasks[:size]
+	}
+	page := &domain.TaskPage{HasNextPage: more, HasPreviousPage: q.After != ""}
+	if q.Backward {
+		slices.Reverse(tasks)
+		page.HasNextPage, page.HasPreviousPage = q.Before != "", more
 	}
 	page.Edges = make([]domain.TaskEdge, len(tasks))
 	for i, t := range tasks {

@@ -36,7 +36,7 @@ func (c *TaskConnection) Nodes() []*domain.Task { return c.Page.Nodes() }
 
 // PageInfo says whether more follows.
 func (c *TaskConnection) PageInfo() *PageInfo {
-	info := &PageInfo{HasNextPage: c.Page.HasNextPage, HasPreviousPage: c.After, EndCursor: c.Page.EndCursor()}
+	info := &PageInfo{HasNextPage: c.Page.HasNextPage, HasPreviousPage: c.After || c.Page.HasPreviousPage, EndCursor: c.Page.EndCursor()}
 	if len(c.Page.Edges) > 0 {
 		info.StartCursor = &c.Page.Edges[0].Cursor
 	}

@@ -67,9 +67,10 @@ type Mutation struct {
 
 // Where a page starts and ends (the Relay cursor connections specification).
 type PageInfo struct {
-	// True when more items follow this page.
+	// True when more items follow this page (paging backwards: when it was asked for `before` a cursor).
 	HasNextPage bool `json:"hasNextPage"`
-	// True when the page was asked for `after` a cursor, so items precede it; false on a first page.
+	// True when items precede this page: paging backwards, when more lie before it; paging forwards, when the
+	// page was asked for `after` a cursor (so at least that item precedes it).
 	HasPreviousPage bool `json:"hasPreviousPage"`
 	// Cursor of the first item of the page; `null` when the page is empty.
 	StartCursor *string `json:"startCursor,omitempty"`
