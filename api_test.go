@@ -81,7 +81,7 @@ func serveTestAPI(t *testing.T, dbURL string, tracer pgx.QueryTracer, env ...str
 		t.Cleanup(func() { rdb.Close() })
 	}
 	d := newDeps(cfg, repo, rdb)
-	d.authn = auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience)
+	d.authn = auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience).UseAPITokens(repo)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

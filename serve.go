@@ -189,11 +189,11 @@ func maintainEvery(ctx context.Context, repo *repository.Repo, cfg config.Config
 // logs and returns a ready admin token for the seeded admin user.
 func authenticator(ctx context.Context, cfg config.Config, repo *repository.Repo, log *slog.Logger) (*auth.Authenticator, string, error) {
 	if len(cfg.JWTSecret) > 0 {
-		return auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience), "", nil
+		return auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience).UseAPITokens(repo), "", nil
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	a := auth.New(secret, cfg.JWTIssuer, cfg.JWTAudience)
+	a := auth.New(secret, cfg.JWTIssuer, cfg.JWTAudience).UseAPITokens(repo)
 	admin, err := repo.EnsureUser(ctx, "admin@herotasks.local", "Admin", domain.RoleAdmin)
 	if err != nil {
 		return nil, "", fmt.Errorf("create development admin: %w", err)
@@ -360,7 +360,7 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 			if h == "" {
 				return ctx, nil, nil
 			}
-			v, err := authn.VerifyHeader(h)
+			v, err := authn.Authenticate(ctx, h)
 			if err != nil {
 				// graphql-transport-ws: 4403 Forbidden closes the socket.
 				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")

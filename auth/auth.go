@@ -1,5 +1,7 @@
 // Package auth turns bearer tokens into a domain.Viewer: HS256 JWTs whose
-// `sub` is a user id and whose `role` is viewer, editor or admin.
+// `sub` is a user id and whose `role` is viewer, editor or admin, and API
+// tokens for machine clients (token.go). A credential that is present but
+// does not verify is refused, never treated as anonymous.
 package auth
 
 import (
@@ -13,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/requestid"
 )
 
 // Authenticator signs and verifies tokens with one secret.
@@ -20,6 +23,7 @@ type Authenticator struct {
 	secret   []byte
 	issuer   string
 	audience string
+	tokens   TokenLookup // nil: API tokens are refused
 }
 
 // New returns an Authenticator. issuer and audience are checked (and set on
@@ -56,8 +60,11 @@ func (a *Authenticator) Sign(userID string, role domain.Role, ttl time.Duration)
 // is not told to the client.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Verify checks a token (algorithm pinned to HS256, expiry required) and
-// returns who it speaks for.
+// Verify checks a JWT and returns who it speaks for: the algorithm is pinned
+// to HS256 (so `alg: none` and a token signed with another algorithm or key
+// type are refused), `exp` is required, `nbf` and `iat` must not be in the
+// future (30 s leeway for clock skew), and `iss` and `aud` must match when
+// configured.
 func (a *Authenticator) Verify(token string) (domain.Viewer, error) {
 	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(30 * time.Second)}
 	if a.issuer != "" {
@@ -78,14 +85,20 @@ func (a *Authenticator) Verify(token string) (domain.Viewer, error) {
 	return domain.Viewer{UserID: c.Subject, Role: role}, nil
 }
 
-// VerifyHeader verifies an Authorization value, "Bearer <token>" (HTTP
-// requests and the websocket connection parameter alike).
-func (a *Authenticator) VerifyHeader(h string) (domain.Viewer, error) {
+// Authenticate verifies an Authorization value, "Bearer <token>", where the
+// token is an API token or a JWT (HTTP requests and the websocket
+// connection parameter alike). The error is ErrInvalidToken, or
+// ErrUnavailable when an API token could not be looked up.
+func (a *Authenticator) Authenticate(ctx context.Context, h string) (domain.Viewer, error) {
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return domain.Viewer{}, ErrInvalidToken
 	}
-	return a.Verify(strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if strings.HasPrefix(token, TokenPrefix) {
+		return a.verifyAPIToken(ctx, token)
+	}
+	return a.Verify(token)
 }
 
 type ctxKey struct{}
@@ -111,21 +124,25 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		v, err := a.VerifyHeader(h)
-		if err != nil {
-			unauthorized(w)
+		v, err := a.Authenticate(r.Context(), h)
+		switch {
+		case errors.Is(err, ErrUnavailable):
+			refuse(w, r, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "the credentials could not be checked; retry shortly")
+			return
+		case err != nil:
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			refuse(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the bearer token is invalid or expired")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
 	})
 }
 
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+func refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
-		"message":    "the bearer token is invalid or expired",
-		"extensions": map[string]any{"code": "UNAUTHENTICATED"},
+		"message":    msg,
+		"extensions": map[string]any{"code": code, "requestId": requestid.From(r.Context())},
 	}}})
 }

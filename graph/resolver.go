@@ -44,6 +44,10 @@ type Store interface {
 	RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error)
 	AddDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error)
 	RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error)
+
+	CreateAPIToken(ctx context.Context, in domain.NewAPIToken) (*domain.APIToken, error)
+	RevokeAPIToken(ctx context.Context, id string) (bool, error)
+	APITokens(ctx context.Context, first int) ([]*domain.APIToken, error)
 }
 
 // Resolver holds the dependencies of every resolver, filled once in server.go.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/herotasks/api/cache"
@@ -17,6 +18,19 @@ import (
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/repository"
 )
+
+// User is the resolver for the user field.
+func (r *apiTokenResolver) User(ctx context.Context, obj *domain.APIToken) (*domain.User, error) {
+	return loaders.Get(ctx, loaders.For(ctx).UserByID, obj.UserID)
+}
+
+// CreatedBy is the resolver for the createdBy field.
+func (r *apiTokenResolver) CreatedBy(ctx context.Context, obj *domain.APIToken) (*domain.User, error) {
+	if obj.CreatedByID == nil {
+		return nil, nil
+	}
+	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.CreatedByID)
+}
 
 // CreateTask is the resolver for the createTask field.
 func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTaskInput) (*domain.Task, error) {
@@ -204,6 +218,34 @@ func (r *mutationResolver) RegisterPersistedQuery(ctx context.Context, document 
 	return r.Trusted.Register(ctx, document, name, &v.UserID)
 }
 
+// CreateAPIToken is the resolver for the createApiToken field.
+func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreatedAPIToken, error) {
+	v := viewer(ctx)
+	if !v.IsAdmin() {
+		return nil, domain.ErrForbidden
+	}
+	in, secret, err := newAPIToken(input, v.UserID, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Store.CreateAPIToken(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreatedAPIToken{Token: secret, APIToken: t}, nil
+}
+
+// RevokeAPIToken is the resolver for the revokeApiToken field.
+func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id string) (bool, error) {
+	if !viewer(ctx).IsAdmin() {
+		return false, domain.ErrForbidden
+	}
+	if err := checkID("id", id); err != nil {
+		return false, err
+	}
+	return r.Store.RevokeAPIToken(ctx, id)
+}
+
 // Task is the resolver for the task field.
 func (r *queryResolver) Task(ctx context.Context, id string) (*domain.Task, error) {
 	if err := checkID("id", id); err != nil {
@@ -354,6 +396,21 @@ func (r *queryResolver) CacheStatistics(ctx context.Context) (*model.CacheStatis
 		}
 	}
 	return out, nil
+}
+
+// APITokens is the resolver for the apiTokens field.
+func (r *queryResolver) APITokens(ctx context.Context, first *int) ([]*domain.APIToken, error) {
+	if !viewer(ctx).IsAdmin() {
+		return nil, domain.ErrForbidden
+	}
+	n := 50
+	if first != nil {
+		n = *first
+	}
+	if n < 1 || n > maxPage {
+		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
+	}
+	return r.Store.APITokens(ctx, n)
 }
 
 // TaskChanged is the resolver for the taskChanged field.
@@ -532,6 +589,9 @@ func (r *userResolver) Email(ctx context.Context, obj *domain.User) (*string, er
 	return nil, nil
 }
 
+// ApiToken returns ApiTokenResolver implementation.
+func (r *Resolver) ApiToken() ApiTokenResolver { return &apiTokenResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -563,6 +623,7 @@ func (r *Resolver) TaskEvent() TaskEventResolver { return &taskEventResolver{r} 
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
+	apiTokenResolver       struct{ *Resolver }
 	mutationResolver       struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
 	subscriptionResolver   struct{ *Resolver }

@@ -22,7 +22,9 @@ var Files embed.FS
 // returned *sql.DB when done.
 func Provider(pool *pgxpool.Pool) (*goose.Provider, *sql.DB, error) {
 	db := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, Files)
+	// Out of order: migration numbers are handed out to parallel branches, so
+	// a database may have a later one applied before an earlier one lands.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, Files, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("migrations: %w", err)

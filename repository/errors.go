@@ -29,6 +29,7 @@ var constraintErrors = map[string]*domain.Error{
 	"task_tags_task_id_fkey":               domain.ErrNotFound,
 	"subtask_tags_subtask_id_fkey":         domain.ErrNotFound,
 	"users_email_key":                      domain.Errorf(domain.ECONFLICT, "a user with this email exists"),
+	"api_tokens_user_id_fkey":              domain.Invalid("input.userId", "no such user"),
 	"tasks_started_after_created":          domain.Invalid("startedAt", "cannot be before the task was created"),
 	"tasks_completed_after_created":        domain.Invalid("completedAt", "cannot be before the task was created"),
 }

@@ -26,6 +26,15 @@ type CacheStatistics struct {
 	Kinds []*cache.Stat `json:"kinds"`
 }
 
+type CreateAPITokenInput struct {
+	// The user the token speaks for, typically a service account.
+	UserID string `json:"userId"`
+	// What uses it, 1 to 100 characters.
+	Name string `json:"name"`
+	// When it stops working; omit for never. Must be in the future.
+	ExpiresAt graphql.Omittable[*time.Time] `json:"expiresAt,omitempty"`
+}
+
 // A new subtask, added at the end unless `position` says otherwise.
 type CreateSubtaskInput struct {
 	// Short summary, 1 to 500 characters after trimming.
@@ -60,6 +69,13 @@ type CreateTaskInput struct {
 	EstimatedHours graphql.Omittable[*float64] `json:"estimatedHours,omitempty"`
 	// Tag names to attach; unknown names are created.
 	Tags graphql.Omittable[[]string] `json:"tags,omitempty"`
+}
+
+// A new API token with its secret, which is never shown again.
+type CreatedAPIToken struct {
+	// The secret: `ht_` and 43 base64url characters.
+	Token    string           `json:"token"`
+	APIToken *domain.APIToken `json:"apiToken"`
 }
 
 type Mutation struct {
