@@ -375,7 +375,7 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	srv.SetParserTokenLimit(cfg.Cost.TokenLimit) // beyond it: GRAPHQL_PARSE_FAILED
 	srv.SetDisableSuggestion(cfg.Production())
 	srv.SetValidationRulesFn(limits.Rules(limits.Options{Suggestions: !cfg.Production(),
-		Introspection: cfg.Introspection, MaxDirectives: cfg.Cost.DirectiveLimit}))
+		Introspection: cfg.Introspection, MaxDirectives: cfg.Cost.DirectiveLimit, MaxFields: cfg.Cost.FieldLimit}))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	}

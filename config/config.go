@@ -85,6 +85,7 @@ type CostConfig struct {
 	AliasLimit     int    // QUERY_ALIAS_LIMIT: aliased fields per operation
 	TokenLimit     int    // QUERY_TOKEN_LIMIT: lexer tokens per document
 	DirectiveLimit int    // QUERY_DIRECTIVE_LIMIT: directives per document
+	FieldLimit     int    // QUERY_FIELD_LIMIT: fields one operation selects, fragments expanded
 	ErrorLimit     int    // QUERY_ERROR_LIMIT: errors listed in one response
 	BudgetCapacity int64  // COST_BUDGET_CAPACITY: points per client bucket; 0 turns the budget off
 	BudgetRestore  int64  // COST_BUDGET_RESTORE_RATE: points restored per second
@@ -170,6 +171,7 @@ func Load(getenv func(string) string) (Config, error) {
 			AliasLimit:     p.int("QUERY_ALIAS_LIMIT", 30, 1, 100_000),
 			TokenLimit:     p.int("QUERY_TOKEN_LIMIT", 15_000, 100, 10_000_000),
 			DirectiveLimit: p.int("QUERY_DIRECTIVE_LIMIT", 50, 1, 100_000),
+			FieldLimit:     p.int("QUERY_FIELD_LIMIT", 500, 10, 100_000),
 			ErrorLimit:     p.int("QUERY_ERROR_LIMIT", 20, 2, 10_000),
 			BudgetCapacity: int64(p.int("COST_BUDGET_CAPACITY", 50_000, 0, 1<<40)),
 			BudgetRestore:  int64(p.int("COST_BUDGET_RESTORE_RATE", 1000, 1, 1<<40)),

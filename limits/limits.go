@@ -22,6 +22,12 @@ type Options struct {
 	Suggestions   bool // name near matches in validation errors (development)
 	Introspection bool // allow __schema and __type
 	MaxDirectives int  // directives in one document; 0 means no limit
+	// MaxFields bounds the fields one operation selects, counting a
+	// fragment's fields at every spread; 0 means no limit. gqlparser's
+	// OverlappingFieldsCanBeMerged compares the fields of a selection
+	// pairwise: 14,000 copies of __typename, within the token limit, keep a
+	// core busy for 20 s. Past the limit that rule is not run at all.
+	MaxFields int
 }
 
 // Rules returns gqlparser's default validation rules with these limits
@@ -54,6 +60,10 @@ func Rules(o Options) func() *rules.Rules {
 		if o.MaxDirectives > 0 {
 			r.AddRule("MaxDirectives", maxDirectives(o.MaxDirectives))
 		}
+		if o.MaxFields > 0 {
+			r.RemoveRule(rules.OverlappingFieldsCanBeMergedRule.Name)
+			r.AddRule("MaxFieldsThenOverlappingFieldsCanBeMerged", maxFields(o.MaxFields))
+		}
 		return r
 	}
 }
@@ -80,6 +90,75 @@ func maxDirectives(limit int) core.RuleFunc {
 			}
 		})
 	}
+}
+
+// maxFields refuses a document whose operations select more than limit
+// fields, and otherwise runs OverlappingFieldsCanBeMerged in a walk of its
+// own, so that rule's quadratic work only ever sees bounded input.
+func maxFields(limit int) core.RuleFunc {
+	return func(observers *core.Events, addError core.AddErrFunc) {
+		done := false
+		check := func(w *core.Walker) {
+			if done {
+				return
+			}
+			done = true
+			frags := map[string]*ast.FragmentDefinition{}
+			for _, f := range w.Document.Fragments {
+				if _, ok := frags[f.Name]; !ok {
+					frags[f.Name] = f
+				}
+			}
+			c := fieldCounter{frags: frags, sizes: map[string]int{}, limit: limit}
+			for _, op := range w.Document.Operations {
+				if n := c.count(op.SelectionSet); n > limit {
+					addError(core.Message("the operation selects more than %d fields (a fragment counts at each spread)", limit),
+						core.At(op.Position))
+					return
+				}
+			}
+			inner := &core.Events{}
+			rules.OverlappingFieldsCanBeMergedRule.RuleFunc(inner, addError)
+			core.Walk(w.Schema, w.Document, inner)
+		}
+		observers.OnOperation(func(w *core.Walker, _ *ast.OperationDefinition) { check(w) })
+		observers.OnFragment(func(w *core.Walker, _ *ast.FragmentDefinition) { check(w) })
+	}
+}
+
+// fieldCounter counts fields with fragments expanded, saturating just past
+// the limit (spreads can multiply without bound) and treating a fragment
+// cycle, which another rule reports, as empty.
+type fieldCounter struct {
+	frags map[string]*ast.FragmentDefinition
+	sizes map[string]int // -1 while being counted
+	limit int
+}
+
+func (c *fieldCounter) count(set ast.SelectionSet) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n += 1 + c.count(s.SelectionSet)
+		case *ast.InlineFragment:
+			n += c.count(s.SelectionSet)
+		case *ast.FragmentSpread:
+			size, seen := c.sizes[s.Name]
+			if !seen {
+				c.sizes[s.Name] = -1
+				if f := c.frags[s.Name]; f != nil {
+					size = c.count(f.SelectionSet)
+				}
+				c.sizes[s.Name] = size
+			}
+			n += max(size, 0)
+		}
+		if n > c.limit {
+			return c.limit + 1
+		}
+	}
+	return n
 }
 
 // ErrorCap is a gqlgen extension that keeps at most Max errors in a
