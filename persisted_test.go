@@ -137,6 +137,11 @@ func TestTrustedDocuments(t *testing.T) {
 		}
 	}
 
+	// Another instance, already running, learns of registrations by refresh.
+	running := serveTestAPI(t, api.dbURL, &countingTracer{}, "PERSISTED_QUERIES", "only", "PERSISTED_QUERIES_REFRESH", "100ms")
+	r0 := running.postBody(t, "", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
+	require.Equal(t, persisted.CodeNotFound, r0.code(), "not registered yet")
+
 	reg := `mutation($doc: String!) { registerPersistedQuery(document: $doc) { id name document createdAt } }`
 	r := api.post(t, editor, reg, map[string]any{"doc": taskQuery})
 	assert.Equal(t, persisted.CodeNotFound, r.code(), "the registration mutation is not trusted for editors")
@@ -163,7 +168,12 @@ func TestTrustedDocuments(t *testing.T) {
 	r = api.postBody(t, editor, persistedBody(persisted.Hash(statsQuery), taskQuery))
 	assert.Equal(t, "BAD_USER_INPUT", r.code(), "a hash that is not the document's")
 
-	// A second instance on the same database trusts it after its refresh.
+	require.Eventually(t, func() bool {
+		r := running.postBody(t, "", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
+		return len(r.Errors) == 0 && str(r.Data, "task", "title") == "Trusted"
+	}, 10*time.Second, 50*time.Millisecond, "the running instance trusts the document after its refresh")
+
+	// A new instance on the same database reads it at start.
 	other := serveTestAPI(t, api.dbURL, &countingTracer{}, "PERSISTED_QUERIES", "only")
 	r = other.postBody(t, "", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
 	require.Empty(t, r.Errors, "another instance read the registration at start")
