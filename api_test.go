@@ -48,6 +48,8 @@ type testAPI struct {
 	sql   *countingTracer
 	cache *cache.Cache          // nil with the entity cache off
 	rdb   redis.UniversalClient // nil without Redis
+	// devToken is the development admin token, with env "JWT_SECRET", "".
+	devToken string
 }
 
 func newTestAPI(t *testing.T, env ...string) *testAPI {
@@ -81,15 +83,19 @@ func serveTestAPI(t *testing.T, dbURL string, tracer pgx.QueryTracer, env ...str
 		t.Cleanup(func() { rdb.Close() })
 	}
 	d := newDeps(cfg, repo, rdb)
-	d.authn = auth.New(cfg.JWTSecret, cfg.JWTIssuer, cfg.JWTAudience).UseAPITokens(repo)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// env "JWT_SECRET", "" takes the development path: a made-up secret and
+	// an admin token, which the Playground pre-fills.
+	d.authn, d.devToken, err = authenticator(ctx, cfg, repo, log)
+	require.NoError(t, err)
 	require.NoError(t, d.start(ctx, cfg, log))
 	srv := httptest.NewServer(newServer(cfg, log, d))
 	t.Cleanup(srv.Close)
 	counter, _ := tracer.(*countingTracer)
-	return &testAPI{dbURL: dbURL, url: srv.URL, pool: pool, repo: repo, authn: d.authn, sql: counter, cache: d.cache, rdb: rdb}
+	return &testAPI{dbURL: dbURL, url: srv.URL, pool: pool, repo: repo, authn: d.authn, sql: counter, cache: d.cache, rdb: rdb,
+		devToken: d.devToken}
 }
 
 // user creates a user with role and returns its id and a bearer token.

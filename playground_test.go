@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,9 +20,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/herotasks/api/config"
-	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/repository"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -70,40 +65,6 @@ func (p *offHostProxy) requests() []string {
 	return append([]string(nil), p.seen...)
 }
 
-// devServer starts the server as `make run` does in development: no
-// JWT_SECRET, so authenticator makes up a secret and an admin token, which
-// the Playground pre-fills.
-func devServer(t *testing.T) (url, token string) {
-	t.Helper()
-	dbURL := testdb.New(t)
-	vars := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": os.Getenv("REDIS_URL"),
-		"CACHE_PREFIX": "ht:test:" + dbURL[strings.LastIndex(dbURL, "/")+1:], "CACHE_TIMEOUT": "2s"}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	require.NoError(t, err)
-	require.False(t, cfg.Production())
-	require.True(t, cfg.Playground, "the Playground is on in development")
-	pool, err := repository.Open(context.Background(), dbURL, repository.PoolOptions{MaxConns: 10})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	repo := repository.New(pool)
-	rdb, err := newRedis(cfg)
-	require.NoError(t, err)
-	if rdb != nil {
-		t.Cleanup(func() { rdb.Close() })
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := newDeps(cfg, repo, rdb)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	require.NoError(t, d.start(ctx, cfg, log))
-	d.authn, d.devToken, err = authenticator(ctx, cfg, repo, log)
-	require.NoError(t, err)
-	require.NotEmpty(t, d.devToken, "development without JWT_SECRET makes an admin token")
-	srv := httptest.NewServer(newServer(cfg, log, d))
-	t.Cleanup(srv.Close)
-	return srv.URL, d.devToken
-}
-
 // TestPlaygroundInBrowser loads the Playground in headless Chromium with
 // every off-host address sent to a refusing proxy, runs a query through the
 // UI with the pre-filled development token, checks the result pane, opens
@@ -112,11 +73,14 @@ func devServer(t *testing.T) (url, token string) {
 // by git).
 func TestPlaygroundInBrowser(t *testing.T) {
 	bin := chromium(t)
-	base, token := devServer(t)
+	// As `make run` serves in development: no JWT_SECRET, so the server
+	// makes up a secret and an admin token, which the Playground pre-fills.
+	api := newTestAPI(t, "JWT_SECRET", "")
+	base, token := api.url, api.devToken
+	require.NotEmpty(t, token, "development without JWT_SECRET makes an admin token")
 
 	// A task only an admin can see: the result proves the pre-filled
 	// Authorization header was sent.
-	api := &testAPI{url: base}
 	title := "Playground smoke " + time.Now().Format("150405.000")
 	d := api.ok(t, token, createTask, map[string]any{"in": map[string]any{"title": title, "visibility": "PRIVATE",
 		"priority": "CRITICAL", "tags": []string{"playground"}}})
