@@ -339,3 +339,88 @@ func TestDocumentBombs(t *testing.T) {
 		assert.NotEmpty(t, get(r.Data, "__schema", "types"))
 	})
 }
+
+// TestInputValidation: ids, enums, numbers and lengths are checked before
+// any SQL, with BAD_USER_INPUT or a validation error that never repeats the
+// value; search text is data, never SQL or a LIKE pattern.
+func TestInputValidation(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	_, editor := api.user(t, domain.RoleEditor)
+	_, admin := api.user(t, domain.RoleAdmin)
+	valid, _ := api.newTask(t, editor, map[string]any{"title": "Ship 100% of the docs"})
+	api.newTask(t, editor, map[string]any{"title": "Ship the docs"})
+
+	badIDs := []string{"urn:uuid:6f0c3a52-2d3e-4c1b-9a57-0e5b8f1d2c3a", "{6f0c3a52-2d3e-4c1b-9a57-0e5b8f1d2c3a}",
+		"6f0c3a522d3e4c1b9a570e5b8f1d2c3a", "1' OR '1'='1", "../../etc/passwd", "", "6f0c3a52-2d3e-4c1b-9a57-0e5b8f1d2c3a\x00",
+		"<img src=x onerror=alert(1)>"}
+	byID := []string{
+		`query($id: ID!) { task(id: $id) { id } }`,
+		`query($id: ID!) { subtask(id: $id) { id } }`,
+		`mutation($id: ID!) { updateTask(id: $id, input: {title: "x"}) { id } }`,
+		`mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`,
+		`mutation($id: ID!) { deleteTask(id: $id) }`,
+		`mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "x"}) { id } }`,
+		`mutation($id: ID!) { updateSubtask(id: $id, input: {title: "x"}) { id } }`,
+		`mutation($id: ID!) { deleteSubtask(id: $id) }`,
+		`mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["a"]) { id } }`,
+		`mutation($id: ID!) { removeTaskTags(taskId: $id, tags: ["a"]) { id } }`,
+		`mutation($id: ID!) { addSubtaskTags(subtaskId: $id, tags: ["a"]) { id } }`,
+		`mutation($id: ID!) { addDependency(taskId: $id, dependsOnId: "` + valid + `") { id } }`,
+		`mutation($id: ID!) { addDependency(taskId: "` + valid + `", dependsOnId: $id) { id } }`,
+		`mutation($id: ID!) { removeDependency(taskId: $id, dependsOnId: "` + valid + `") { id } }`,
+		`mutation($id: ID!) { revokeApiToken(id: $id) }`,
+		`mutation($id: ID!) { createTask(input: {title: "x", assigneeId: $id}) { id } }`,
+	}
+	for _, q := range byID {
+		for _, id := range badIDs {
+			before := api.sql.n.Load()
+			res, raw := api.request(t, admin, q, map[string]any{"id": id})
+			r := api.post(t, admin, q, map[string]any{"id": id})
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+			assert.Equal(t, "BAD_USER_INPUT", r.code(), "%s with %q: %s", q, id, raw)
+			assert.Equal(t, before, api.sql.n.Load(), "no SQL for id %q in %s", id, q)
+			if len(id) > 3 {
+				assert.NotContains(t, string(raw), mustJSON(t, id)[1:len(mustJSON(t, id))-1], "the id is not echoed")
+			}
+		}
+	}
+
+	values := []struct {
+		name, query string
+		vars        map[string]any
+	}{
+		{"enum in lower case", `query($s: [TaskStatus!]) { tasks(first: 1, filter: {status: $s}) { totalCount } }`, map[string]any{"s": []string{"ready"}}},
+		{"enum markup", `query($s: [TaskStatus!]) { tasks(first: 1, filter: {status: $s}) { totalCount } }`, map[string]any{"s": []string{"<script>zqx</script>"}}},
+		{"enum number", `query($p: TaskPriority!) { tasks(first: 1, filter: {priority: [$p]}) { totalCount } }`, map[string]any{"p": 31337}},
+		{"int overflow", `query($n: Int!) { tasks(first: $n) { totalCount } }`, map[string]any{"n": 1e20}},
+		{"first too large", `query($n: Int!) { tasks(first: $n) { totalCount } }`, map[string]any{"n": 1001}},
+		{"title too long", `mutation($t: String!) { createTask(input: {title: $t}) { id } }`, map[string]any{"t": strings.Repeat("zqx", 200)}},
+		{"blank title", `mutation($t: String!) { createTask(input: {title: $t}) { id } }`, map[string]any{"t": "   "}},
+		{"negative hours", `mutation { createTask(input: {title: "x", estimatedHours: -4}) { id } }`, nil},
+		{"bad time", `mutation($d: Time) { createTask(input: {title: "x", dueDate: $d}) { id } }`, map[string]any{"d": "tomorrow zqx"}},
+		{"bad tag", `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["Not A Tag; DROP TABLE tags"]) { id } }`, map[string]any{"id": valid}},
+		{"number", `query($n: String!) { taskByNumber(number: $n) { id } }`, map[string]any{"n": "' OR 1=1 -- zqx"}},
+	}
+	for _, v := range values {
+		before := api.sql.n.Load()
+		_, raw := api.request(t, editor, v.query, v.vars)
+		r := api.post(t, editor, v.query, v.vars)
+		require.NotEmpty(t, r.Errors, v.name)
+		assert.Contains(t, []string{"BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED", "SLICING_ARGUMENT_OUT_OF_RANGE"}, r.code(), "%s: %s", v.name, raw)
+		assert.Equal(t, before, api.sql.n.Load(), "no SQL for %s", v.name)
+		for _, echo := range []string{"zqx", "31337", "1e+20", "100000000000000000000", "9223372036854775807", "DROP TABLE"} {
+			assert.NotContains(t, string(raw), echo, "%s: the value is not echoed", v.name)
+		}
+	}
+
+	search := func(q string) int {
+		return num(api.ok(t, editor, `query($q: String!) { searchTasks(query: $q, first: 10) { totalCount } }`, map[string]any{"q": q}), "searchTasks", "totalCount")
+	}
+	assert.Equal(t, 0, search("%"), "% is text, not a wildcard")
+	assert.Equal(t, 0, search("_"), "_ is text, not a wildcard")
+	assert.Equal(t, 0, search(`\`))
+	assert.Equal(t, 0, search("'; DROP TABLE tasks; --"))
+	assert.Equal(t, 2, search("docs"))
+	assert.Equal(t, 2, num(api.ok(t, editor, `{ tasks(first: 10) { totalCount } }`, nil), "tasks", "totalCount"), "the table is intact")
+}

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -141,12 +140,14 @@ func (d OrderDirection) Valid() bool { return slices.Contains(OrderDirections, d
 
 // unmarshalEnum implements graphql.Unmarshaler for the enums above.
 func unmarshalEnum[T ~string](v any, dst *T, name string, valid func(T) bool) error {
+	// BAD_USER_INPUT, never an internal error, and without the value: a
+	// variable's content is not repeated back.
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("%s must be a string", name)
+		return Invalid("", "%s must be a string", name)
 	}
 	if !valid(T(s)) {
-		return fmt.Errorf("%q is not a valid %s", s, name)
+		return Invalid("", "not a valid %s (enum values are upper case)", name)
 	}
 	*dst = T(s)
 	return nil

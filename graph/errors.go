@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/requestid"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -52,7 +54,9 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				log.WarnContext(ctx, "request failed", "request_id", reqID, "path", gqlErr.Path.String(), "err", err)
 			}
 		case gqlErr.Err == nil && gqlErr.Extensions["code"] != nil:
-			// gqlgen's own parse and validation errors: already coded and safe.
+			// gqlgen's own parse and validation errors: already coded; the
+			// ones about a variable's value lose the value.
+			gqlErr.Message = withoutVariableValue(gqlErr)
 		default:
 			log.ErrorContext(ctx, "internal error", "request_id", reqID, "path", gqlErr.Path.String(), "err", err)
 			gqlErr.Message = "internal server error"
@@ -60,6 +64,31 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return gqlErr
 	}
+}
+
+// echoes match gqlparser's variable-coercion messages that repeat the value
+// sent ("<value> is not a valid TaskStatus", "cannot use value 1e+20 as
+// Int", "cannot use 1e+300 as ID: ..."); the value is dropped, the type
+// kept.
+var echoes = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?s)^.* is not a valid (\w+)$`), "not a valid $1"},
+	{regexp.MustCompile(`(?s)^cannot use value .* as (\w+)$`), "cannot use this value as $1"},
+	{regexp.MustCompile(`(?s)^cannot use [-+0-9.eE]+ as ID\b.*$`), "cannot use this number as an ID"},
+}
+
+func withoutVariableValue(e *gqlerror.Error) string {
+	if len(e.Path) == 0 || e.Path[0] != ast.PathName("variable") {
+		return e.Message
+	}
+	for _, x := range echoes {
+		if x.re.MatchString(e.Message) {
+			return x.re.ReplaceAllString(e.Message, x.with)
+		}
+	}
+	return e.Message
 }
 
 // RecoverFunc turns a panic in a resolver into an INTERNAL_SERVER_ERROR for

@@ -33,7 +33,10 @@ func writer(ctx context.Context) (domain.Viewer, error) {
 
 // checkID refuses an id that cannot name anything (ids are UUIDs).
 func checkID(field, id string) error {
-	if _, err := uuid.Parse(id); err != nil {
+	// Only the canonical form: uuid.Parse also takes "urn:uuid:..." and
+	// "{...}", which PostgreSQL does not, and an id must never reach SQL
+	// unless PostgreSQL will take it.
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
 		return domain.Invalid(field, "is not a valid id")
 	}
 	return nil
