@@ -21,6 +21,7 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/respcache"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -50,6 +51,7 @@ type testAPI struct {
 	rdb   redis.UniversalClient // nil without Redis
 	// devToken is the development admin token, with env "JWT_SECRET", "".
 	devToken string
+	resp     *respcache.Cache // nil with the response cache off
 }
 
 func newTestAPI(t *testing.T, env ...string) *testAPI {
@@ -67,7 +69,10 @@ func serveTestAPI(t *testing.T, dbURL string, tracer pgx.QueryTracer, env ...str
 		// Generous: under -race on two busy cores a 50 ms Redis timeout fires
 		// and the request falls back to PostgreSQL, which is right in
 		// production but would blur what these tests count.
-		"CACHE_TIMEOUT": "2s"}
+		"CACHE_TIMEOUT": "2s",
+		// Statement counts are what most tests check: the response cache
+		// is on only where a test asks for it.
+		"RESPONSE_CACHE": "off"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
@@ -95,7 +100,7 @@ func serveTestAPI(t *testing.T, dbURL string, tracer pgx.QueryTracer, env ...str
 	t.Cleanup(srv.Close)
 	counter, _ := tracer.(*countingTracer)
 	return &testAPI{dbURL: dbURL, url: srv.URL, pool: pool, repo: repo, authn: d.authn, sql: counter, cache: d.cache, rdb: rdb,
-		devToken: d.devToken}
+		devToken: d.devToken, resp: d.resp}
 }
 
 // user creates a user with role and returns its id and a bearer token.

@@ -125,6 +125,8 @@ func BenchmarkAPI(b *testing.B) {
 		{name: "cache=off", env: []string{"ENTITY_CACHE", "off"}, levels: 5, strict: true},
 		{name: "cache=cold", env: []string{"ENTITY_CACHE", "on"}, redis: true, cold: true, levels: 5, strict: true},
 		{name: "cache=warm", env: []string{"ENTITY_CACHE", "on"}, redis: true, exactSQL: 1},
+		// Whole responses from Redis: no resolver, no statement.
+		{name: "respcache=warm", env: []string{"ENTITY_CACHE", "on", "RESPONSE_CACHE", "on"}, redis: true},
 	}
 	b.Run("nested", func(b *testing.B) {
 		for _, m := range nested {
@@ -242,7 +244,9 @@ func (e *benchEnv) start(b *testing.B, env ...string) *benchServer {
 	vars := map[string]string{"DATABASE_URL": e.dbURL, "JWT_SECRET": testSecret, "REDIS_URL": os.Getenv("REDIS_URL"), "CACHE_PREFIX": prefix,
 		// One anonymous client sends every request: no per-client budget
 		// (its throttling and Redis round trips are not what is measured).
-		"COST_BUDGET_CAPACITY": "0"}
+		"COST_BUDGET_CAPACITY": "0",
+		// The whole-response cache only where a mode turns it on.
+		"RESPONSE_CACHE": "off"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}

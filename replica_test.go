@@ -46,7 +46,8 @@ func newReplicaEnv(t *testing.T, env ...string) *replicaEnv {
 
 	vars := map[string]string{"DATABASE_URL": dbURL, "DATABASE_READ_URL": replica.URL("herotasks"), "JWT_SECRET": testSecret,
 		"REDIS_URL": os.Getenv("REDIS_URL"), "CACHE_PREFIX": "ht:test:replica:" + time.Now().Format("150405.000000000"),
-		"CACHE_TIMEOUT": "2s", "DB_REPLICA_CHECK_PERIOD": "100ms"}
+		"CACHE_TIMEOUT": "2s", "DB_REPLICA_CHECK_PERIOD": "100ms",
+		"RESPONSE_CACHE": "off"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/herotasks/api/pubsub"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
+	"github.com/herotasks/api/respcache"
 	"github.com/herotasks/api/telemetry"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/multitracer"
@@ -218,6 +219,7 @@ type deps struct {
 	trusted *persisted.Registry // documents that run by hash, and alone under PERSISTED_QUERIES=only
 	events  *pubsub.Broker      // task changes from every instance, for subscriptions
 	publish *pubsub.Publisher   // task changes from this instance, after commit
+	resp    *respcache.Cache    // whole responses (nil: RESPONSE_CACHE off or no Redis)
 	// devToken is the development admin token that authenticator made
 	// up, pre-filled in the Playground; empty whenever JWT_SECRET is set.
 	devToken string
@@ -280,7 +282,15 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 			Jitter: 0.1, Timeout: cc.Timeout})
 		d.store = cache.NewStore(repo, d.cache)
 	}
+	if rdb != nil && cfg.ResponseCache {
+		d.resp = respcache.New(rdb, respcache.Options{Prefix: cfg.Cache.Prefix, TTL: cfg.Cache.ResponseTTL,
+			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout})
+		d.store = respcache.Tagging(d.store, d.resp)
+	}
 	d.metrics = metrics.New(repo.Pools().Named(), d.cache)
+	if d.resp != nil {
+		d.metrics.WatchResponseCache(d.resp.Stats)
+	}
 	d.metrics.WatchReplica(repo.ReplicaStats)
 	manifest, err := persisted.Builtin()
 	if err != nil {
@@ -298,6 +308,9 @@ func newDeps(cfg config.Config, repo *repository.Repo, rdb redis.UniversalClient
 // start returns, unless PostgreSQL refuses it for 5 s: it keeps trying).
 func (d deps) start(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	go d.cache.Start(ctx)
+	if d.resp != nil {
+		go d.resp.Start(ctx)
+	}
 	go d.events.Run(ctx, log)
 	select {
 	case <-d.events.Ready():
@@ -394,6 +407,17 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 	}
 	srv.Use(httpspec.QueriesOnlyOverGET{}) // before the cost budget is taken
 	srv.Use(newCostExtension(cfg, es, d.rdb))
+	if d.resp != nil {
+		// After the cost extension (a hit is costed and charged), before the
+		// loaders are made (their reads are recorded).
+		srv.Use(respcache.Extension{Cache: d.resp, Scope: func(ctx context.Context) string {
+			v := auth.ViewerFrom(ctx)
+			if v.Anonymous() {
+				return "anonymous"
+			}
+			return "user:" + v.UserID + ":" + string(v.Role)
+		}})
+	}
 	srv.Use(d.metrics.Extension())
 	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Observe: d.metrics.ObserveBatch}
 	if !cfg.Loaders {

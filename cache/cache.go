@@ -203,3 +203,25 @@ var casScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
 return false`)
+
+// The methods below let another Redis layer (the response cache) share this
+// one's round-trip discipline: timeout, breaker, epoch and trust.
+
+// Usable reports whether reads may use Redis now: the breaker is not open
+// and no invalidation has failed since the epoch was last bumped.
+func (c *Cache) Usable(ctx context.Context) bool { return c.usable(ctx) }
+
+// Do runs one Redis round trip under the timeout and the breaker.
+func (c *Cache) Do(ctx context.Context, f func(ctx context.Context) error) error { return c.do(ctx, f) }
+
+// GetMany reads keys in one round trip (cluster-safe).
+func (c *Cache) GetMany(ctx context.Context, keys []string) ([]any, error) {
+	return c.getMany(ctx, keys)
+}
+
+// Distrust records a failed invalidation: reads skip Redis until the epoch
+// has been bumped (Start repairs it in the background).
+func (c *Cache) Distrust() { c.trusted.Store(false) }
+
+// Redis returns the client.
+func (c *Cache) Redis() redis.UniversalClient { return c.rdb }

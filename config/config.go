@@ -101,8 +101,14 @@ type CacheConfig struct {
 	StatsTTL          time.Duration
 	SearchTTL         time.Duration
 	PersistedQueryTTL time.Duration
-	LeaseTTL          time.Duration
-	Prefix            string
+	// The whole-response cache (RESPONSE_CACHE): entry lifetime, the
+	// operations it may store ("*": every query without an uncacheable
+	// field) and how many entries each instance keeps decoded in memory.
+	ResponseTTL        time.Duration
+	ResponseOperations []string
+	ResponseLocal      int
+	LeaseTTL           time.Duration
+	Prefix             string
 }
 
 // Production reports whether APP_ENV is production.
@@ -153,15 +159,18 @@ func Load(getenv func(string) string) (Config, error) {
 		MaintenanceInterval:    p.duration("MAINTENANCE_INTERVAL", time.Hour),
 		SlowQuery:              time.Duration(p.int("SLOW_QUERY_MS", 200, 1, 3_600_000)) * time.Millisecond,
 		Cache: CacheConfig{
-			Timeout:           p.duration("CACHE_TIMEOUT", 50*time.Millisecond),
-			EntityTTL:         p.duration("CACHE_ENTITY_TTL", 10*time.Minute),
-			RelationTTL:       p.duration("CACHE_RELATION_TTL", 10*time.Minute),
-			NegativeTTL:       p.duration("CACHE_NEGATIVE_TTL", 30*time.Second),
-			StatsTTL:          p.duration("CACHE_STATS_TTL", 30*time.Second),
-			SearchTTL:         p.duration("CACHE_SEARCH_TTL", 30*time.Second),
-			PersistedQueryTTL: p.duration("CACHE_PERSISTED_QUERY_TTL", 24*time.Hour),
-			LeaseTTL:          p.duration("CACHE_LEASE_TTL", 2*time.Second),
-			Prefix:            p.str("CACHE_PREFIX", "ht:v1"),
+			Timeout:            p.duration("CACHE_TIMEOUT", 50*time.Millisecond),
+			EntityTTL:          p.duration("CACHE_ENTITY_TTL", 10*time.Minute),
+			RelationTTL:        p.duration("CACHE_RELATION_TTL", 10*time.Minute),
+			NegativeTTL:        p.duration("CACHE_NEGATIVE_TTL", 30*time.Second),
+			StatsTTL:           p.duration("CACHE_STATS_TTL", 30*time.Second),
+			SearchTTL:          p.duration("CACHE_SEARCH_TTL", 30*time.Second),
+			PersistedQueryTTL:  p.duration("CACHE_PERSISTED_QUERY_TTL", 24*time.Hour),
+			ResponseTTL:        p.duration("RESPONSE_CACHE_TTL", time.Minute),
+			ResponseOperations: p.list("RESPONSE_CACHE_OPERATIONS"),
+			ResponseLocal:      p.int("RESPONSE_CACHE_LOCAL", 1000, 0, 1_000_000),
+			LeaseTTL:           p.duration("CACHE_LEASE_TTL", 2*time.Second),
+			Prefix:             p.str("CACHE_PREFIX", "ht:v1"),
 		},
 		PersistedQueries:        p.oneOf("PERSISTED_QUERIES", "apq", "off", "apq", "only"),
 		PersistedQueriesRefresh: p.duration("PERSISTED_QUERIES_REFRESH", 30*time.Second),

@@ -14,6 +14,7 @@ import (
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/respcache"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -208,6 +209,27 @@ func (f replicaCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(replicaUp, prometheus.GaugeValue, up)
 	ch <- prometheus.MustNewConstMetric(replicaReads, prometheus.CounterValue, float64(s.Reads))
 	ch <- prometheus.MustNewConstMetric(replicaFallbacks, prometheus.CounterValue, float64(s.Fallbacks))
+}
+
+// WatchResponseCache reports the response cache's counters.
+func (m *Metrics) WatchResponseCache(stats func() *respcache.Stats) {
+	m.reg.MustRegister(respCollector(stats))
+}
+
+type respCollector func() *respcache.Stats
+
+var respEvents = prometheus.NewDesc("herotasks_response_cache_events_total",
+	"Whole-response cache hits, misses, stores, skips (a token could not be read or changed mid-operation), tag invalidations and Redis errors.",
+	[]string{"event"}, nil)
+
+func (respCollector) Describe(ch chan<- *prometheus.Desc) { ch <- respEvents }
+
+func (f respCollector) Collect(ch chan<- prometheus.Metric) {
+	s := f()
+	for name, v := range map[string]int64{"hit": s.Hits.Load(), "miss": s.Misses.Load(), "store": s.Stores.Load(),
+		"skip": s.Skips.Load(), "invalidation": s.Invalidations.Load(), "error": s.Errors.Load()} {
+		ch <- prometheus.MustNewConstMetric(respEvents, prometheus.CounterValue, float64(v), name)
+	}
 }
 
 // cacheCollector reports the cache's counters and breaker.

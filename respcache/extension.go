@@ -1,0 +1,135 @@
+package respcache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/herotasks/api/repository"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+)
+
+// Uncacheable fields make an operation that selects them run every time:
+// they change without a write (time, server state) or are for operators.
+var Uncacheable = []string{
+	"Query.taskStatistics",  // overdue counts move with the clock
+	"Task.isOverdue",        // moves with the clock
+	"Query.cacheStatistics", // server counters
+	"Query.topStatements",   // server counters
+}
+
+// Extension is the gqlgen extension of the response cache. Register it
+// after the cost extension (so a hit is still costed and charged) and
+// before the loaders are made for the operation (so their reads are
+// recorded). Scope names the caller's authorization scope.
+type Extension struct {
+	Cache *Cache
+	Scope func(ctx context.Context) string
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationInterceptor
+	graphql.ResponseInterceptor
+} = Extension{}
+
+func (Extension) ExtensionName() string                   { return "ResponseCache" }
+func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
+
+type opState struct {
+	key string
+}
+
+type stateKey struct{}
+
+// InterceptOperation decides whether the operation may be cached; if so it
+// records its reads and sends them to the primary.
+func (e Extension) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	oc := graphql.GetOperationContext(ctx)
+	if !e.cacheable(oc) {
+		return next(ctx)
+	}
+	var doc bytes.Buffer
+	formatter.NewFormatter(&doc).FormatQueryDocument(oc.Doc)
+	st := &opState{key: Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables)}
+	ctx = context.WithValue(ctx, stateKey{}, st)
+	ctx = context.WithValue(ctx, recorderKey{}, &recorder{c: e.Cache, tokens: map[string]string{}})
+	return next(repository.ReadPrimary(ctx))
+}
+
+// InterceptResponse answers from the cache when it can, and stores what it
+// could not answer.
+func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	st, _ := ctx.Value(stateKey{}).(*opState)
+	if st == nil {
+		return next(ctx)
+	}
+	c := e.Cache
+	data, epoch, ok := c.lookup(ctx, st.key)
+	if ok {
+		c.stats.Hits.Add(1)
+		return &graphql.Response{Data: data, Extensions: map[string]any{"responseCache": "hit"}}
+	}
+	c.stats.Misses.Add(1)
+	resp := next(ctx)
+	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 {
+		return resp
+	}
+	rec := recorderFrom(ctx)
+	rec.mu.Lock()
+	tokens, failed := rec.tokens, rec.failed
+	rec.mu.Unlock()
+	if failed || len(tokens) == 0 {
+		c.stats.Skips.Add(1)
+		return resp
+	}
+	if h := c.beforeStore.Load(); h != nil {
+		(*h)()
+	}
+	c.store(ctx, st.key, epoch, tokens, json.RawMessage(resp.Data))
+	if resp.Extensions == nil {
+		resp.Extensions = map[string]any{}
+	}
+	resp.Extensions["responseCache"] = "miss"
+	return resp
+}
+
+func (e Extension) cacheable(oc *graphql.OperationContext) bool {
+	if e.Cache == nil || oc == nil || oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return false
+	}
+	if !e.Cache.all && !slices.Contains(e.Cache.opts.Operations, oc.Operation.Name) {
+		return false
+	}
+	return selectionCacheable(oc.Operation.SelectionSet, map[string]bool{})
+}
+
+func selectionCacheable(ss ast.SelectionSet, seen map[string]bool) bool {
+	for _, s := range ss {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.ObjectDefinition != nil && slices.Contains(Uncacheable, s.ObjectDefinition.Name+"."+s.Name) {
+				return false
+			}
+			if !selectionCacheable(s.SelectionSet, seen) {
+				return false
+			}
+		case *ast.InlineFragment:
+			if !selectionCacheable(s.SelectionSet, seen) {
+				return false
+			}
+		case *ast.FragmentSpread:
+			if seen[s.Name] || s.Definition == nil {
+				continue
+			}
+			seen[s.Name] = true
+			if !selectionCacheable(s.Definition.SelectionSet, seen) {
+				return false
+			}
+		}
+	}
+	return true
+}

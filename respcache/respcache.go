@@ -1,0 +1,335 @@
+// Package respcache is the whole-response cache: a query whose response is
+// stored is answered from Redis without running a resolver or a statement.
+//
+// Keys. An entry is keyed by the caller's authorization scope (anonymous,
+// or user id and role: no user ever receives another's response), the
+// operation name, the normalized document (printed from the parsed
+// operation, so spacing and comments do not matter) and the variables.
+//
+// Coherence, by tags. Every read an operation makes through the store is
+// tagged with what it depends on: "t:<id>" for a task and everything that
+// hangs off it (its subtasks, tag list, dependencies, history), "s:<id>" for
+// a subtask's tag list, "u:<id>" for a user, "g:<id>" for a tag, "tasks"
+// for anything that lists or counts tasks, "tags" for the tag list. Each tag
+// has a token in Redis. Before a read, the recorder takes the current token
+// of each new tag (creating one when there is none); the entry is stored
+// with the tokens it saw. A write, after its commit and before its response
+// is sent, replaces the tokens of every tag it changed. A lookup reads the
+// entry, then the current tokens of its tags and the epoch, in one more
+// round trip, and serves the entry only if all are unchanged.
+//
+// That closes the reader/writer race the way leases do for entities: a
+// reader that saw token T read its rows after T existed; if a writer
+// committed before replacing T with T', either the reader's rows include
+// the write, or T' differs from the stored T and the entry is never served.
+// A token that is gone (evicted, expired, Redis restarted) reads as changed.
+// Tokens outlive entries (twice the entry TTL, refreshed when read). Reads
+// for an operation that may be stored go to the primary, never a lagging
+// replica. A write that cannot reach Redis distrusts the layer on that
+// instance until the epoch has been bumped, which retires every entry.
+//
+// The in-process front cache (RESPONSE_CACHE_LOCAL) keeps decoded entries
+// to save the transfer; a local hit is validated against Redis like any
+// other, so it is as coherent across instances as Redis itself.
+package respcache
+
+import (
+	"context"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2"
+	"github.com/herotasks/api/cache"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure the response cache.
+type Options struct {
+	Prefix     string        // key namespace (the entity cache's prefix)
+	TTL        time.Duration // entry lifetime
+	Operations []string      // operation names that may be cached; empty or "*" means all
+	Local      int           // entries kept decoded in process (0: none)
+	Timeout    time.Duration // per Redis round trip
+}
+
+// Cache stores and validates whole responses.
+type Cache struct {
+	infra *cache.Cache // breaker, timeout, epoch and trust, under Prefix+":rc"
+	opts  Options
+	all   bool
+	local *lru.Cache[string, *entry]
+	stats Stats
+
+	beforeStore atomic.Pointer[func()] // test hook between execution and the store
+}
+
+// Stats count what the cache did.
+type Stats struct {
+	Hits, Misses, Stores, Skips, Invalidations, Errors atomic.Int64
+}
+
+// New returns a response cache on rdb.
+func New(rdb redis.UniversalClient, o Options) *Cache {
+	if o.TTL <= 0 {
+		o.TTL = 30 * time.Second
+	}
+	c := &Cache{
+		infra: cache.New(rdb, cache.Options{Prefix: o.Prefix + ":rc", Timeout: o.Timeout}),
+		opts:  o,
+		all:   len(o.Operations) == 0 || slices.Contains(o.Operations, "*"),
+	}
+	if o.Local > 0 {
+		c.local, _ = lru.New[string, *entry](o.Local)
+	}
+	return c
+}
+
+// Start repairs trust in the background after a failed invalidation.
+func (c *Cache) Start(ctx context.Context) { c.infra.Start(ctx) }
+
+// Stats returns the counters.
+func (c *Cache) Stats() *Stats { return &c.stats }
+
+// SetBeforeStore installs a hook that runs after an operation executed and
+// before its response is stored (tests force the race with it).
+func (c *Cache) SetBeforeStore(f func()) { c.beforeStore.Store(&f) }
+
+// entry is a stored response.
+type entry struct {
+	Epoch  string            `json:"e"`
+	Tokens map[string]string `json:"t"`
+	Data   json.RawMessage   `json:"d"`
+}
+
+func (c *Cache) entryKey(h string) string { return c.opts.Prefix + ":resp:" + h }
+func (c *Cache) tagKey(tag string) string { return c.opts.Prefix + ":rtag:" + tag }
+func (c *Cache) epochKey() string         { return c.opts.Prefix + ":rc:epoch" }
+func (c *Cache) tagTTL() time.Duration    { return 2*c.opts.TTL + time.Minute }
+
+// Key hashes what makes two responses the same.
+func Key(scope, operation, document string, variables map[string]any) string {
+	vars, _ := json.Marshal(variables) // map keys are sorted: canonical
+	h := sha256.New()
+	for _, s := range []string{scope, operation, document, string(vars)} {
+		h.Write([]byte(strconv.Itoa(len(s))))
+		h.Write([]byte{':'})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// noStore is the epoch lookup reports when Redis cannot be used: a
+// response computed then is not stored.
+const noStore = "\x00"
+
+// lookup returns a stored response that is still valid, and the current
+// epoch (for storing a new one, noStore when it must not be); ok is false
+// on a miss.
+func (c *Cache) lookup(ctx context.Context, key string) (data json.RawMessage, epoch string, ok bool) {
+	if !c.infra.Usable(ctx) {
+		return nil, noStore, false
+	}
+	e, local := (*entry)(nil), false
+	if c.local != nil {
+		e, local = c.local.Get(key)
+	}
+	if e == nil {
+		var raw string
+		err := c.infra.Do(ctx, func(ctx context.Context) error {
+			var err error
+			raw, err = c.infra.Redis().Get(ctx, c.entryKey(key)).Result()
+			return err
+		})
+		if err != nil {
+			c.stats.Errors.Add(1)
+			return nil, noStore, false
+		}
+		if raw != "" {
+			e = new(entry)
+			if json.Unmarshal([]byte(raw), e) != nil {
+				e = nil
+			}
+		}
+	}
+	tags := make([]string, 0, 8)
+	if e != nil {
+		for t := range e.Tokens {
+			tags = append(tags, t)
+		}
+	}
+	keys := make([]string, 0, len(tags)+1)
+	keys = append(keys, c.epochKey())
+	for _, t := range tags {
+		keys = append(keys, c.tagKey(t))
+	}
+	vals, err := c.infra.GetMany(ctx, keys)
+	if err != nil {
+		c.stats.Errors.Add(1)
+		return nil, noStore, false
+	}
+	epoch = str(vals[0])
+	if e == nil || e.Epoch != epoch {
+		return nil, epoch, false
+	}
+	for i, t := range tags {
+		if cur := str(vals[i+1]); cur == "" || cur != e.Tokens[t] {
+			if local {
+				c.local.Remove(key)
+			}
+			return nil, epoch, false
+		}
+	}
+	if c.local != nil && !local {
+		c.local.Add(key, e)
+	}
+	return e.Data, epoch, true
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// store saves a response under the tokens its reads saw.
+func (c *Cache) store(ctx context.Context, key, epoch string, tokens map[string]string, data json.RawMessage) {
+	if epoch == noStore {
+		return
+	}
+	e := &entry{Epoch: epoch, Tokens: tokens, Data: data}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	err = c.infra.Do(ctx, func(ctx context.Context) error {
+		return c.infra.Redis().Set(ctx, c.entryKey(key), raw, c.opts.TTL).Err()
+	})
+	if err != nil {
+		c.stats.Errors.Add(1)
+		return
+	}
+	c.stats.Stores.Add(1)
+}
+
+// tokenScript returns KEYS[1]'s token, creating it (ARGV[1]) when there is
+// none, and keeps it alive for ARGV[2] ms more. One key per call: safe on a
+// cluster.
+var tokenScript = redis.NewScript(`local v = redis.call('GET', KEYS[1])
+if not v then
+  v = ARGV[1]
+  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return v`)
+
+// tokens reads (creating where missing) the tokens of tags, in one pipeline.
+func (c *Cache) tokens(ctx context.Context, tags []string) (map[string]string, error) {
+	out := make(map[string]string, len(tags))
+	ttl := strconv.FormatInt(c.tagTTL().Milliseconds(), 10)
+	err := c.infra.Do(ctx, func(ctx context.Context) error {
+		pipe := c.infra.Redis().Pipeline()
+		cmds := make([]*redis.Cmd, len(tags))
+		for i, t := range tags {
+			cmds[i] = tokenScript.Eval(ctx, pipe, []string{c.tagKey(t)}, newToken(), ttl)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		for i, cmd := range cmds {
+			s, err := cmd.Text()
+			if err != nil {
+				return err
+			}
+			out[tags[i]] = s
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Invalidate gives tags new tokens after a commit, so every stored
+// response that read them stops being served. Like the entity cache's
+// invalidation it skips the breaker (a writer always tries), and a failure
+// distrusts the layer until the epoch is bumped.
+func (c *Cache) Invalidate(ctx context.Context, tags ...string) {
+	if c == nil || len(tags) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	pipe := c.infra.Redis().Pipeline()
+	for _, t := range tags {
+		pipe.Set(ctx, c.tagKey(t), newToken(), c.tagTTL())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		c.infra.Distrust()
+		c.stats.Errors.Add(1)
+		return
+	}
+	c.stats.Invalidations.Add(int64(len(tags)))
+}
+
+func newToken() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recorder collects the tags an operation's reads depend on, with the token
+// each had before its first read.
+type recorder struct {
+	c      *Cache
+	mu     sync.Mutex
+	tokens map[string]string
+	failed bool // a token could not be read, or changed between two reads
+}
+
+type recorderKey struct{}
+
+func recorderFrom(ctx context.Context) *recorder {
+	r, _ := ctx.Value(recorderKey{}).(*recorder)
+	return r
+}
+
+// observe takes the tokens of the tags a read is about to depend on.
+func (r *recorder) observe(ctx context.Context, tags ...string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.failed {
+		r.mu.Unlock()
+		return
+	}
+	fresh := make([]string, 0, len(tags))
+	for _, t := range tags {
+		if _, ok := r.tokens[t]; !ok && !slices.Contains(fresh, t) {
+			fresh = append(fresh, t)
+		}
+	}
+	r.mu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	got, err := r.c.tokens(ctx, fresh)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.failed = true
+		return
+	}
+	for t, tok := range got {
+		if prev, ok := r.tokens[t]; ok && prev != tok {
+			r.failed = true // a write came between two reads of this operation
+			return
+		}
+		r.tokens[t] = tok
+	}
+}
