@@ -43,5 +43,10 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "seeded %d users, %d tasks, %d subtasks, %d tags, %d task tags, %d subtask tags, %d dependencies, %d events in %s\n",
 		res.Users, res.Tasks, res.Subtasks, res.Tags, res.TaskTags, res.SubtaskTags, res.Dependencies, res.Events, res.Elapsed.Round(time.Millisecond))
+	var size string
+	if err := pool.QueryRow(ctx, "SELECT pg_size_pretty(pg_database_size(current_database()))").Scan(&size); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database size: %s\n", size)
 	return nil
 }

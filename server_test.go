@@ -35,6 +35,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), []string{"herotasks", "seed", "--tasks", "25", "--seed", "3"}, getenv, &out, io.Discard))
 	assert.Contains(t, out.String(), "25 tasks")
+	assert.Regexp(t, `database size: [0-9]+ [kMG]B`, out.String())
 	out.Reset()
 	require.NoError(t, run(context.Background(), []string{"herotasks", "maintain", "--months-ahead", "5"}, getenv, &out, io.Discard))
 	assert.Contains(t, out.String(), "default partition:   0 rows")
