@@ -233,3 +233,22 @@ func (t *tagging) RemoveDependency(ctx context.Context, taskID, dependsOnID stri
 	defer t.c.Invalidate(ctx, taskTag(taskID), taskTag(dependsOnID))
 	return t.s.RemoveDependency(ctx, taskID, dependsOnID, guard)
 }
+
+// API tokens: their list has a tag of its own.
+
+const tagAPITokens = "apitokens"
+
+func (t *tagging) APITokens(ctx context.Context, first int) ([]*domain.APIToken, error) {
+	observe(ctx, tagAPITokens)
+	return t.s.APITokens(ctx, first)
+}
+
+func (t *tagging) CreateAPIToken(ctx context.Context, in domain.NewAPIToken) (*domain.APIToken, error) {
+	defer t.c.Invalidate(ctx, tagAPITokens)
+	return t.s.CreateAPIToken(ctx, in)
+}
+
+func (t *tagging) RevokeAPIToken(ctx context.Context, id string) (bool, error) {
+	defer t.c.Invalidate(ctx, tagAPITokens)
+	return t.s.RevokeAPIToken(ctx, id)
+}
