@@ -424,3 +424,57 @@ func TestInputValidation(t *testing.T) {
 	assert.Equal(t, 2, search("docs"))
 	assert.Equal(t, 2, num(api.ok(t, editor, `{ tasks(first: 10) { totalCount } }`, nil), "tasks", "totalCount"), "the table is intact")
 }
+
+// TestCrossUserCacheLeak: the owner warms the cache with a private task and
+// everything hanging off it; a stranger then asks for it on every path and
+// gets exactly what a random id gets (the body compared byte for byte, less
+// the request id and cost report): the cache holds no per-user results and
+// authorization runs after every load.
+func TestCrossUserCacheLeak(t *testing.T) {
+	t.Parallel()
+	api := newTestAPI(t)
+	_, owner := api.user(t, domain.RoleEditor)
+	_, stranger := api.user(t, domain.RoleEditor)
+	secret, number := api.newTask(t, owner, map[string]any{"title": "Quarterly payroll export", "visibility": "PRIVATE", "tags": []string{"payroll"}})
+	api.ok(t, owner, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "Check totals"}) { id } }`, map[string]any{"id": secret})
+	api.ok(t, owner, `mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`, map[string]any{"id": secret})
+	random := "6f0c3a52-2d3e-4c1b-9a57-0e5b8f1d2c3a"
+	reads := []string{
+		`query($id: ID!) { task(id: $id) { id title history(first: 5) { kind } subtasks { title } tags { name } } }`,
+		`query($id: ID!) { node(id: $id) { id ... on Task { title } } }`,
+		`query($id: ID!) { nodes(ids: [$id]) { id } }`,
+	}
+	for _, q := range reads {
+		warm := api.ok(t, owner, q, map[string]any{"id": secret}) // fills the cache as the owner
+		require.Contains(t, mustJSON(t, warm), secret, q)
+		_, hidden := api.request(t, stranger, q, map[string]any{"id": secret})
+		_, missing := api.request(t, stranger, q, map[string]any{"id": random})
+		assert.Equal(t, comparable(t, missing), comparable(t, hidden), "a warm private task looks like a random id: %s", q)
+		assert.NotContains(t, string(hidden), "payroll", q)
+	}
+	for _, q := range []string{`{ tasks(first: 10) { totalCount nodes { id } } }`, `{ tags(first: 10) { name tasks(first: 10) { totalCount nodes { id } } } }`,
+		`{ searchTasks(query: "payroll", first: 10) { totalCount nodes { id } } }`, `{ taskStatistics { total } }`} {
+		api.ok(t, owner, q, nil)
+		d := api.ok(t, stranger, q, nil)
+		assert.NotContains(t, mustJSON(t, d), secret, q)
+	}
+	d := api.ok(t, stranger, `query($n: String!) { taskByNumber(number: $n) { id } }`, map[string]any{"n": number})
+	assert.Nil(t, get(d, "taskByNumber"))
+	assert.Zero(t, num(api.ok(t, stranger, `{ taskStatistics { total } }`, nil), "taskStatistics", "total"))
+}
+
+// comparable is a response body without its request ids and cost report.
+func comparable(t *testing.T, raw []byte) string {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(raw, &m), "%s", raw)
+	delete(m, "extensions")
+	if errs, ok := m["errors"].([]any); ok {
+		for _, e := range errs {
+			if ext, ok := e.(map[string]any)["extensions"].(map[string]any); ok {
+				delete(ext, "requestId")
+			}
+		}
+	}
+	return mustJSON(t, m)
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/internal/testpg"
 	"github.com/herotasks/api/migrations"
 	"github.com/herotasks/api/repository"
@@ -203,4 +204,62 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d tasks, %d acknowledged creates", tasks, acked)
+}
+
+// TestDeadlinesCancelSQL: a mutation stuck behind a row lock ends with
+// TIMEOUT when lock_timeout passes, or when the request's deadline passes,
+// and its statement is cancelled in PostgreSQL; a client that hangs up
+// cancels its statement too. None of them applies anything.
+func TestDeadlinesCancelSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL := testdb.New(t)
+	slowAPI := serveTestAPI(t, dbURL, &countingTracer{})                          // lock_timeout 5 s, deadline 30 s
+	fastAPI := serveTestAPI(t, dbURL, &countingTracer{}, "REQUEST_TIMEOUT", "1s") // deadline 1 s
+	_, editor := slowAPI.user(t, domain.RoleEditor)
+	id, _ := slowAPI.newTask(t, editor, map[string]any{"title": "Locked"})
+	const update = `mutation($id: ID!) { updateTask(id: $id, input: {title: "changed"}) { title } }`
+
+	lock, err := slowAPI.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer lock.Rollback(ctx) //nolint:errcheck
+	_, err = lock.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, id)
+	require.NoError(t, err)
+	waiting := func() int {
+		var n int
+		require.NoError(t, slowAPI.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n))
+		return n
+	}
+
+	r := fastAPI.post(t, editor, update, map[string]any{"id": id})
+	assert.Equal(t, "TIMEOUT", r.code(), "the request's deadline: %v", r.Errors)
+	assert.Eventually(t, func() bool { return waiting() == 0 }, 3*time.Second, 20*time.Millisecond, "its statement was cancelled")
+
+	r = slowAPI.post(t, editor, update, map[string]any{"id": id})
+	assert.Equal(t, "TIMEOUT", r.code(), "lock_timeout: %v", r.Errors)
+	assert.Contains(t, r.Errors[0].Message, "busy")
+
+	cctx, cancel := context.WithCancel(ctx)
+	body, _ := json.Marshal(map[string]any{"query": update, "variables": map[string]any{"id": id}})
+	req, _ := http.NewRequestWithContext(cctx, http.MethodPost, slowAPI.url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+editor)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	require.Eventually(t, func() bool { return waiting() == 1 }, 3*time.Second, 10*time.Millisecond, "the update waits on the lock")
+	cancel() // the client hangs up
+	<-done
+	assert.Eventually(t, func() bool { return waiting() == 0 }, 2*time.Second, 20*time.Millisecond,
+		"the statement is cancelled when the client goes away, long before lock_timeout")
+
+	require.NoError(t, lock.Rollback(ctx))
+	d := slowAPI.ok(t, editor, `query($id: ID!) { task(id: $id) { title version } }`, map[string]any{"id": id})
+	assert.Equal(t, "Locked", str(d, "task", "title"), "nothing was applied")
+	assert.Equal(t, 1, num(d, "task", "version"))
 }
