@@ -142,6 +142,17 @@ func TestTrustedDocuments(t *testing.T) {
 	r0 := running.postBody(t, "", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
 	require.Equal(t, persisted.CodeNotFound, r0.code(), "not registered yet")
 
+	// Over the websocket too.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, err := dialWS(ctx, api.url, editor)
+	require.NoError(t, err)
+	defer ws.close()
+	ws.subscribe(t, "sub", `subscription { taskChanged { kind } }`, nil)
+	m := ws.next(t, "sub")
+	assert.Contains(t, []string{"next", "error"}, m.Type)
+	assert.Contains(t, string(m.Payload), persisted.CodeNotFound, "an unregistered subscription is refused")
+
 	reg := `mutation($doc: String!) { registerPersistedQuery(document: $doc) { id name document createdAt } }`
 	r := api.post(t, editor, reg, map[string]any{"doc": taskQuery})
 	assert.Equal(t, persisted.CodeNotFound, r.code(), "the registration mutation is not trusted for editors")
