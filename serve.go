@@ -379,7 +379,17 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 				ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
 				return ctx, nil, errors.New("invalid token")
 			}
-			return auth.WithViewer(ctx, v), nil, nil
+			ctx = auth.WithViewer(ctx, v)
+			if exp, ok := authn.Expiry(h); ok {
+				// The connection lives as long as its token: gqlgen closes
+				// the socket when this context ends, ending every
+				// subscription on it. The client reconnects with a new token.
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				timer := time.AfterFunc(time.Until(exp), cancel)
+				context.AfterFunc(ctx, func() { timer.Stop() })
+			}
+			return ctx, nil, nil
 		},
 	})
 	srv.AddTransport(transport.Options{})

@@ -320,3 +320,27 @@ func TestSlowSubscriberIsCutOffOverTheSocket(t *testing.T) {
 	a.ok(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Calm"}) { id } }`, map[string]any{"id": id})
 	assert.Equal(t, "Calm", str(ws.event(t, "again"), "taskChanged", "task", "title"))
 }
+
+// TestWebsocketClosesWhenTokenExpires: a connection authorized by a JWT is
+// closed when that token expires, ending its subscriptions; it is never
+// kept alive on a credential that would now be refused.
+func TestWebsocketClosesWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+	a := newTestAPI(t)
+	id, _ := a.user(t, domain.RoleViewer)
+	short, err := a.authn.Sign(id, domain.RoleViewer, 2*time.Second)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws, err := dialWS(ctx, a.url, short)
+	require.NoError(t, err)
+	defer ws.close()
+	ws.subscribe(t, "all", `subscription { taskChanged { kind } }`, nil)
+	start := time.Now()
+	select {
+	case <-ws.done:
+		assert.GreaterOrEqual(t, time.Since(start), time.Second, "not closed before the token expired")
+	case <-time.After(15 * time.Second):
+		t.Fatal("the connection outlived its token")
+	}
+}

@@ -101,6 +101,22 @@ func (a *Authenticator) Authenticate(ctx context.Context, h string) (domain.View
 	return a.Verify(token)
 }
 
+// Expiry returns when the JWT in an Authorization value that Authenticate
+// accepted stops being valid; ok is false for API tokens (revoked, not
+// expired) and anything that is not a JWT.
+func (a *Authenticator) Expiry(h string) (exp time.Time, ok bool) {
+	_, token, found := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !found || strings.HasPrefix(token, TokenPrefix) {
+		return time.Time{}, false
+	}
+	var c claims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil || c.ExpiresAt == nil {
+		return time.Time{}, false
+	}
+	return c.ExpiresAt.Time, true
+}
+
 type ctxKey struct{}
 
 // WithViewer returns ctx speaking for v.
