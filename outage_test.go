@@ -17,9 +17,6 @@ import (
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/internal/testpg"
-	"github.com/herotasks/api/migrations"
-	"github.com/herotasks/api/repository"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -45,20 +42,14 @@ type outcome struct {
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pg := testpg.Start(t)
-	dbURL := pg.CreateDatabase(t, "herotasks")
-	mp, err := repository.Open(ctx, dbURL, repository.PoolOptions{})
-	require.NoError(t, err)
-	_, err = migrations.Up(ctx, mp)
-	mp.Close()
-	require.NoError(t, err)
+	pg, dbURL := migratedServer(t)
 	// Entity cache off: reads must go to PostgreSQL to show what happens
 	// when it is gone (with the cache on, cached reads keep working).
 	api := serveTestAPI(t, dbURL, &countingTracer{}, "ENTITY_CACHE", "off", "REQUEST_TIMEOUT", "5s")
 	_, editor := api.user(t, domain.RoleEditor)
 	botID, _ := api.user(t, domain.RoleEditor)
 	secret, hash, prefix := auth.NewToken()
-	_, err = api.repo.CreateAPIToken(ctx, domain.NewAPIToken{UserID: botID, Name: "bot", Hash: hash, Prefix: prefix, CreatedByID: botID})
+	_, err := api.repo.CreateAPIToken(ctx, domain.NewAPIToken{UserID: botID, Name: "bot", Hash: hash, Prefix: prefix, CreatedByID: botID})
 	require.NoError(t, err)
 
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -32,16 +32,26 @@ type replicaEnv struct {
 	pools            map[string]*countingTracer
 }
 
+// migratedServer starts a private PostgreSQL server (one a test may stop)
+// with a migrated database "herotasks", and returns it and that database's
+// URL.
+func migratedServer(t *testing.T) (*testpg.Server, string) {
+	t.Helper()
+	ctx := context.Background()
+	pg := testpg.Start(t)
+	dbURL := pg.CreateDatabase(t, "herotasks")
+	mp, err := repository.Open(ctx, dbURL, repository.PoolOptions{})
+	require.NoError(t, err)
+	defer mp.Close()
+	_, err = migrations.Up(ctx, mp)
+	require.NoError(t, err)
+	return pg, dbURL
+}
+
 func newReplicaEnv(t *testing.T, env ...string) *replicaEnv {
 	t.Helper()
 	ctx := context.Background()
-	primary := testpg.Start(t)
-	dbURL := primary.CreateDatabase(t, "herotasks")
-	mp, err := repository.Open(ctx, dbURL, repository.PoolOptions{})
-	require.NoError(t, err)
-	_, err = migrations.Up(ctx, mp)
-	mp.Close()
-	require.NoError(t, err)
+	primary, dbURL := migratedServer(t)
 	replica := primary.Replica(t)
 
 	vars := map[string]string{"DATABASE_URL": dbURL, "DATABASE_READ_URL": replica.URL("herotasks"), "JWT_SECRET": testSecret,

@@ -65,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		cfg.HTTPAddr = *addr
 	}
 	log := newLogger(cfg, stderr)
-	stopTracing, err := telemetry.Setup(ctx, getenv, buildVersion())
+	stopTracing, err := telemetry.Setup(ctx, cfg.Tracing, getenv, buildVersion())
 	if err != nil {
 		return err
 	}

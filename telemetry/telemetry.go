@@ -28,16 +28,12 @@ import (
 // Tracer is the tracer of the server's own spans (operations, loaders).
 func Tracer() trace.Tracer { return otel.Tracer("github.com/herotasks/api") }
 
-// Enabled reports whether OTEL_EXPORTER_OTLP_ENDPOINT asks for tracing.
-func Enabled(getenv func(string) string) bool {
-	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-}
-
-// Setup installs a tracer provider exporting over OTLP/HTTP when Enabled,
-// and the W3C trace-context propagator. The returned function flushes and
-// stops it (call it on shutdown); without tracing it does nothing.
-func Setup(ctx context.Context, getenv func(string) string, version string) (func(context.Context) error, error) {
-	if !Enabled(getenv) {
+// Setup installs a tracer provider exporting over OTLP/HTTP when enabled
+// (config.Config.Tracing: an OTLP endpoint is set), and the W3C
+// trace-context propagator. The returned function flushes and stops it
+// (call it on shutdown); without tracing it does nothing.
+func Setup(ctx context.Context, enabled bool, getenv func(string) string, version string) (func(context.Context) error, error) {
+	if !enabled {
 		return func(context.Context) error { return nil }, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
