@@ -125,6 +125,8 @@ func BenchmarkAPI(b *testing.B) {
 		{name: "cache=off", env: []string{"ENTITY_CACHE", "off"}, levels: 5, strict: true},
 		{name: "cache=cold", env: []string{"ENTITY_CACHE", "on"}, redis: true, cold: true, levels: 5, strict: true},
 		{name: "cache=warm", env: []string{"ENTITY_CACHE", "on"}, redis: true, exactSQL: 1},
+		// Every request a response-cache miss: what recording the tags costs.
+		{name: "respcache=cold", env: []string{"ENTITY_CACHE", "on", "RESPONSE_CACHE", "on"}, redis: true, cold: true, levels: 5},
 		// Whole responses from Redis: no resolver, no statement.
 		{name: "respcache=warm", env: []string{"ENTITY_CACHE", "on", "RESPONSE_CACHE", "on"}, redis: true},
 	}
