@@ -7,7 +7,7 @@ BIN := bin/herotasks
 SEED_TASKS ?= 2000
 GO ?= go
 
-.PHONY: all build run test bench generate check-generated vet services services-down clean \
+.PHONY: all build run test bench bench-go bench-peers generate check-generated vet services services-down clean \
 	playground browser npm-tools codegen-check schema-diff schema-release
 
 all: build
@@ -49,9 +49,25 @@ test: check-generated vet browser npm-tools
 	@scripts/graphql-http-audit.sh install # npm packages for TestGraphQLOverHTTPAudit, in a cache folder
 	. ./.data/env && $(GO) test -race -count=1 -timeout 20m ./...
 
-## bench: benchmarks against the private services
-bench:
-	@scripts/services.sh up >/dev/null
+## bench: the load scenarios (cmd/herobench) against the real server binary
+## on a seeded herotasks_bench database; a table, and JSON in bench/out/.
+## BENCH_DURATION=2s for a quick run; BENCH_ARGS for more flags (-only, -clients).
+BENCH_DURATION ?= 10s
+BENCH_CLIENTS ?= 16
+BENCH_ARGS ?=
+bench: build services
+	$(GO) build -o bin/herobench ./cmd/herobench
+	. ./.data/env && bin/herobench -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) $(BENCH_ARGS)
+
+## bench-peers: the nested and by-id work against PostGraphile 5 too (pinned,
+## installed with Node.js 22 into a cache folder), one server at a time; ratios
+bench-peers: build services
+	$(GO) build -o bin/herobench ./cmd/herobench
+	@dir=$$(scripts/postgraphile.sh); . ./.data/env && \
+	bin/herobench -peers -postgraphile "$$dir" -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) $(BENCH_ARGS)
+
+## bench-go: the `go test -bench` benchmarks (in-process servers; see bench_test.go)
+bench-go: services
 	. ./.data/env && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 ## playground: rebuild the embedded GraphiQL bundle (playground/dist) from

@@ -1,0 +1,465 @@
+// Command herobench runs the load scenarios of `make bench` and the
+// PostGraphile comparison of `make bench-peers` against real server
+// processes on a dedicated, seeded database (package bench does the load
+// and the measurements).
+//
+//	. ./.data/env && go run ./cmd/herobench [-duration 10s] [-clients 16] [-only nested]
+//	. ./.data/env && go run ./cmd/herobench -peers -postgraphile DIR
+//
+// It needs DATABASE_URL (any database of the cluster: the benchmark's own,
+// -db, is created beside it), the server binary (-bin) and redis-server on
+// PATH (a private one is started, so INFO commandstats counts only the
+// benchmark's commands).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/bench"
+	"github.com/herotasks/api/domain"
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "herobench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	bin, db, out, logs, only string
+	tasks, clients, pool     int
+	duration, warmup         time.Duration
+	peers                    bool
+	postgraphile, node       string
+	config                   string
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("herobench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	duration := 10 * time.Second
+	if v := getenv("BENCH_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("BENCH_DURATION: %w", err)
+		}
+		duration = d
+	}
+	fs.StringVar(&o.bin, "bin", "bin/herotasks", "the server binary")
+	fs.StringVar(&o.db, "db", "herotasks_bench", "the benchmark database (created and seeded when missing)")
+	fs.IntVar(&o.tasks, "tasks", 10_000, "tasks to seed (re-seeded when the database holds another number)")
+	fs.IntVar(&o.clients, "clients", 16, "concurrent closed-loop clients")
+	fs.IntVar(&o.pool, "pool", 20, "database connections of each server (PostGraphile's pool; DB_READ_MAX_CONNS for ours)")
+	fs.DurationVar(&o.duration, "duration", duration, "measured time per scenario ($BENCH_DURATION)")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "untimed warm-up per scenario, every answer checked")
+	fs.StringVar(&o.only, "only", "", "run only the scenarios whose name matches this regular expression")
+	fs.StringVar(&o.out, "out", "", "JSON results (default bench/out/results.json, or bench/out/peers.json with -peers)")
+	fs.StringVar(&o.logs, "logs", "bench/out/logs", "server logs")
+	fs.BoolVar(&o.peers, "peers", false, "compare with PostGraphile (needs -postgraphile)")
+	fs.StringVar(&o.postgraphile, "postgraphile", "", "folder holding node_modules/postgraphile (scripts/postgraphile.sh prints it)")
+	fs.StringVar(&o.node, "node", "", "Node.js 22+ binary (default: node_modules/.bin/node under -postgraphile)")
+	fs.StringVar(&o.config, "postgraphile-config", "bench/postgraphile/graphile.config.mjs", "PostGraphile's configuration")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if o.out == "" {
+		o.out = "bench/out/results.json"
+		if o.peers {
+			o.out = "bench/out/peers.json"
+		}
+	}
+	if o.peers && o.postgraphile == "" {
+		return errors.New("-peers needs -postgraphile DIR (make bench-peers installs it)")
+	}
+	only, err := regexp.Compile(o.only)
+	if err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
+	base := getenv("DATABASE_URL")
+	if base == "" {
+		return errors.New("DATABASE_URL is not set (. ./.data/env after scripts/services.sh up)")
+	}
+	if err := os.MkdirAll(o.logs, 0o755); err != nil {
+		return err
+	}
+
+	report := bench.Report{Started: time.Now().UTC().Format(time.RFC3339), Machine: bench.Describe(runtime.Version()),
+		Command: strings.Join(args, " "), Clients: o.clients, Warmup: o.warmup.String(), Duration: o.duration.String(), Tasks: o.tasks}
+	fmt.Fprintf(stderr, "herobench: %d CPUs (%s), load average %s\n", report.Machine.CPUs, report.Machine.Model, report.Machine.LoadAvg)
+
+	dbURL, err := prepareDatabase(ctx, base, o, stderr)
+	if err != nil {
+		return err
+	}
+	pg, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pg.Close(context.WithoutCancel(ctx))
+	w, err := loadWorkload(ctx, pg)
+	if err != nil {
+		return err
+	}
+
+	redisDir, err := os.MkdirTemp("", "herobench-redis-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(redisDir)
+	rp, err := bench.StartRedis(ctx, redisDir, filepath.Join(o.logs, "redis.log"))
+	if err != nil {
+		return err
+	}
+	defer rp.Stop()
+	ropts, _ := redis.ParseURL(rp.URL)
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := hex.EncodeToString(raw) // JWT_SECRET is its text
+	token, err := auth.New([]byte(secret), "", "").Sign(w.adminID, domain.RoleAdmin, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	r := &runner{o: o, dbURL: dbURL, redisURL: rp.URL, secret: secret, token: token,
+		probes: bench.Probes{PG: pg, Redis: rdb, RedisPID: rp.PID}, stderr: stderr}
+
+	var runs []spec
+	if o.peers {
+		runs = peerRuns(w)
+	} else {
+		runs = benchRuns(w)
+	}
+	for _, s := range runs {
+		if !only.MatchString(s.name) {
+			continue
+		}
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			return err
+		}
+		res, err := r.run(ctx, s)
+		if err != nil {
+			return err
+		}
+		report.Results = append(report.Results, res)
+	}
+	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+		report.Notes = append(report.Notes, "load average at the end: "+strings.TrimSpace(string(raw)))
+	}
+	fmt.Fprintln(stdout)
+	if err := bench.Table(stdout, report.Results); err != nil {
+		return err
+	}
+	var failed []string
+	for _, res := range report.Results {
+		if res.Errors > 0 {
+			failed = append(failed, fmt.Sprintf("%s: %d failed requests, first: %s", res.Scenario, res.Errors, res.FirstError))
+		}
+		if res.Mix != nil && res.Mix.StaleReads > 0 {
+			failed = append(failed, fmt.Sprintf("%s: %d stale reads, first: %s", res.Scenario, res.Mix.StaleReads, res.Mix.FirstStale))
+		}
+	}
+	if o.peers {
+		ratios, notes := compare(report.Results)
+		report.Ratios, report.Notes = ratios, append(report.Notes, notes...)
+		fmt.Fprintln(stdout)
+		if err := bench.RatioTable(stdout, ratios); err != nil {
+			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintln(stdout, n)
+		}
+	}
+	if err := report.Write(o.out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nresults in %s (server logs in %s)\n", o.out, o.logs)
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
+// prepareDatabase creates the benchmark database beside base's when it is
+// missing, migrates it with the server binary and seeds it unless it holds
+// exactly o.tasks tasks already; it returns its URL.
+func prepareDatabase(ctx context.Context, base string, o options, stderr io.Writer) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	u.Path = "/" + o.db
+	dbURL := u.String()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", err
+	}
+	defer admin.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", o.db).Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		fmt.Fprintf(stderr, "herobench: creating database %s\n", o.db)
+		if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{o.db}.Sanitize()); err != nil {
+			return "", err
+		}
+	}
+	if err := binary(ctx, o.bin, dbURL, stderr, "migrate", "up"); err != nil {
+		return "", err
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM tasks").Scan(&n); err != nil {
+		return "", err
+	}
+	if n == o.tasks {
+		fmt.Fprintf(stderr, "herobench: %s already holds %d tasks: re-used\n", o.db, n)
+		return dbURL, nil
+	}
+	fmt.Fprintf(stderr, "herobench: seeding %s with %d tasks (it holds %d)\n", o.db, o.tasks, n)
+	return dbURL, binary(ctx, o.bin, dbURL, stderr, "seed", "--tasks", strconv.Itoa(o.tasks), "--reset")
+}
+
+// binary runs a subcommand of the server binary on the database.
+func binary(ctx context.Context, bin, dbURL string, out io.Writer, args ...string) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "DATABASE_URL=" + dbURL}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w", bin, strings.Join(args, " "), err)
+	}
+	return nil
+}
+
+// workload is what the scenarios draw from the seeded database.
+type workload struct {
+	adminID string
+	public  []string // ids of public tasks: every caller may read them
+	terms   []string // search terms from the seeded titles
+}
+
+func loadWorkload(ctx context.Context, pg *pgx.Conn) (workload, error) {
+	var w workload
+	if err := pg.QueryRow(ctx, "SELECT id::text FROM users WHERE role = 'ADMIN' ORDER BY created_at LIMIT 1").Scan(&w.adminID); err != nil {
+		return w, fmt.Errorf("the seeded admin user: %w", err)
+	}
+	rows, _ := pg.Query(ctx, "SELECT id::text FROM tasks WHERE visibility = 'PUBLIC' ORDER BY id")
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return w, err
+	}
+	if len(ids) < 100 {
+		return w, fmt.Errorf("only %d public tasks", len(ids))
+	}
+	w.public = ids
+	// Words of four letters or more from the titles, one and two at a time.
+	rows, _ = pg.Query(ctx, `SELECT DISTINCT lower(w) FROM tasks, regexp_split_to_table(title, '\W+') AS w
+		WHERE length(w) >= 4 ORDER BY 1`)
+	words, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return w, err
+	}
+	if len(words) < 10 {
+		return w, fmt.Errorf("only %d words in the titles", len(words))
+	}
+	w.terms = words
+	for i := 0; i+7 < len(words); i += 7 {
+		w.terms = append(w.terms, words[i]+" "+words[i+7])
+	}
+	return w, nil
+}
+
+// spec is one measured run: a server started fresh with its configuration
+// and one scenario.
+type spec struct {
+	name   string
+	server string // "herotasks" or "postgraphile"
+	config string
+	env    []string // herotasks only
+	anon   bool     // send no token
+	make   func(ctx context.Context, c *bench.Client) (bench.Scenario, error)
+}
+
+var (
+	cachesOff   = []string{"ENTITY_CACHE=off", "RESPONSE_CACHE=off"}
+	entityCache = []string{"ENTITY_CACHE=on", "RESPONSE_CACHE=off"}
+	bothCaches  = []string{"ENTITY_CACHE=on", "RESPONSE_CACHE=on"}
+)
+
+func fixed(s bench.Scenario) func(context.Context, *bench.Client) (bench.Scenario, error) {
+	return func(context.Context, *bench.Client) (bench.Scenario, error) { return s, nil }
+}
+
+// benchRuns are the scenarios of `make bench`.
+func benchRuns(w workload) []spec {
+	hot := w.public[:100]
+	return []spec{
+		{name: "nested/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Nested("nested/caches-off"))},
+		{name: "nested/entity-warm", config: "entity cache, warm", env: entityCache, make: fixed(bench.Nested("nested/entity-warm"))},
+		{name: "nested/response-warm", config: "entity + response cache, warm", env: bothCaches, make: fixed(bench.Nested("nested/response-warm"))},
+		{name: "byid/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.ByID("byid/caches-off", bench.ByIDQuery, "task", w.public))},
+		{name: "byid/entity-warm", config: "entity cache, 100 hot tasks", env: entityCache, make: fixed(bench.ByID("byid/entity-warm", bench.ByIDQuery, "task", hot))},
+		{name: "filtered/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Filtered("filtered/caches-off"))},
+		{name: "deep-page/caches-off", config: "caches off", env: cachesOff, make: func(ctx context.Context, c *bench.Client) (bench.Scenario, error) {
+			return bench.DeepPages(ctx, c, "deep-page/caches-off", 9_000)
+		}},
+		{name: "search/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Search("search/caches-off", w.terms))},
+		{name: "mix-90-10/both-caches", config: "entity + response cache", env: bothCaches, make: fixed(bench.HeroTasksMix(hot).Scenario("mix-90-10/both-caches"))},
+	}
+}
+
+// peerRuns are the runs of `make bench-peers`: ours, then PostGraphile's,
+// one server at a time on the same database.
+func peerRuns(w workload) []spec {
+	runs := []spec{}
+	for _, s := range benchRuns(w) {
+		switch s.name {
+		case "nested/caches-off", "nested/entity-warm", "nested/response-warm", "byid/caches-off":
+			runs = append(runs, s)
+		}
+	}
+	return append(runs,
+		spec{name: "nested/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
+			make: fixed(bench.PeerNested("nested/postgraphile"))},
+		spec{name: "byid/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
+			make: fixed(bench.ByID("byid/postgraphile", bench.PeerByIDQuery, "taskByRowId", w.public))})
+}
+
+type runner struct {
+	o                              options
+	dbURL, redisURL, secret, token string
+	probes                         bench.Probes
+	stderr                         io.Writer
+	n                              int
+}
+
+// passThrough are variables of the runner's environment handed to our
+// server, to measure their effect (GC and loader settings).
+var passThrough = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "LOADER_WAIT", "LOADER_MAX_BATCH", "GODEBUG"}
+
+func (r *runner) run(ctx context.Context, s spec) (bench.Result, error) {
+	r.n++
+	logPath := filepath.Join(r.o.logs, strings.ReplaceAll(s.name, "/", "_")+".log")
+	var p *bench.Process
+	var err error
+	server := s.server
+	if server == "" {
+		server = "herotasks"
+		env := []string{"DATABASE_URL=" + r.dbURL, "REDIS_URL=" + r.redisURL, "JWT_SECRET=" + r.secret,
+			fmt.Sprintf("CACHE_PREFIX=ht:bench:%d", r.n), "COST_BUDGET_CAPACITY=0", "MAINTENANCE_INTERVAL=0",
+			"LOG_LEVEL=warn", "DB_READ_MAX_CONNS=" + strconv.Itoa(r.o.pool)}
+		for _, k := range passThrough {
+			if v, ok := os.LookupEnv(k); ok {
+				env = append(env, k+"="+v)
+			}
+		}
+		p, err = bench.StartHeroTasks(ctx, r.o.bin, append(env, s.env...), logPath)
+	} else {
+		node := r.o.node
+		if node == "" {
+			node = filepath.Join(r.o.postgraphile, "node_modules", ".bin", "node")
+		}
+		// Beside node_modules: the config's imports resolve from its folder.
+		src, rerr := os.ReadFile(r.o.config)
+		if rerr != nil {
+			return bench.Result{}, rerr
+		}
+		cfg := filepath.Join(r.o.postgraphile, "herobench.graphile.config.mjs")
+		if err := os.WriteFile(cfg, src, 0o644); err != nil {
+			return bench.Result{}, err
+		}
+		p, err = bench.StartPostGraphile(ctx, node, r.o.postgraphile, cfg, r.dbURL, r.o.pool, logPath)
+	}
+	if err != nil {
+		return bench.Result{}, fmt.Errorf("%s: %w", s.name, err)
+	}
+	defer p.Stop()
+	token := r.token
+	if s.anon {
+		token = ""
+	}
+	c := bench.NewClient(p.URL, token, r.o.clients)
+	defer c.HTTP.CloseIdleConnections()
+	sc, err := s.make(ctx, c)
+	if err != nil {
+		return bench.Result{}, fmt.Errorf("%s: %w", s.name, err)
+	}
+	sc.Config = s.config
+	probes := r.probes
+	probes.ServerPID = p.PID
+	fmt.Fprintf(r.stderr, "herobench: %-24s %s (%s), %d clients, %v warm-up + %v ...", s.name, server, s.config, r.o.clients, r.o.warmup, r.o.duration)
+	res, err := bench.Run(ctx, c, sc, bench.Options{Clients: r.o.clients, Warmup: r.o.warmup, Duration: r.o.duration, Probes: &probes})
+	if err != nil {
+		fmt.Fprintln(r.stderr)
+		return res, err
+	}
+	res.Server = server
+	fmt.Fprintf(r.stderr, " %.0f req/s, p99 %.1f ms\n", res.RPS, res.P99)
+	return res, nil
+}
+
+// compare computes the ratios of the issue's targets from one peers run.
+func compare(results []bench.Result) ([]bench.Ratio, []string) {
+	find := func(name string) *bench.Result {
+		i := slices.IndexFunc(results, func(r bench.Result) bool { return r.Scenario == name })
+		if i < 0 {
+			return nil
+		}
+		return &results[i]
+	}
+	var ratios []bench.Ratio
+	var notes []string
+	off, entity, resp := find("nested/caches-off"), find("nested/entity-warm"), find("nested/response-warm")
+	byID, peerNested, peerByID := find("byid/caches-off"), find("nested/postgraphile"), find("byid/postgraphile")
+	if off != nil && peerNested != nil {
+		ratios = append(ratios,
+			bench.AtLeast("nested, caches off", "req/s", off.RPS, peerNested.RPS, 2),
+			bench.AtMost("nested, caches off", "p99 ms", off.P99, peerNested.P99, 0.5))
+		if off.Shape != peerNested.Shape {
+			notes = append(notes, fmt.Sprintf("WARNING: the nested answers differ: ours %q, PostGraphile's %q", off.Shape, peerNested.Shape))
+		} else {
+			notes = append(notes, "nested answers hold the same data on both servers: "+off.Shape)
+		}
+	}
+	if byID != nil && peerByID != nil {
+		ratios = append(ratios, bench.AtLeast("by id, caches off", "req/s", byID.RPS, peerByID.RPS, 2))
+	}
+	if resp != nil && peerNested != nil {
+		ratios = append(ratios, bench.AtLeast("nested, response cache warm", "req/s", resp.RPS, peerNested.RPS, 10))
+	}
+	if entity != nil && off != nil && entity.PGCPUPerReq != nil && off.PGCPUPerReq != nil {
+		ratios = append(ratios, bench.AtMost("nested: entity cache warm vs caches off (ours)", "PG CPU ms/req", *entity.PGCPUPerReq, *off.PGCPUPerReq, 0.1))
+	}
+	return ratios, notes
+}
