@@ -67,3 +67,62 @@ func TestNestedQueryOneStatementPerLevel(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int64(5*clients), api.sql.n.Load()-before, "concurrent requests batch per request")
 }
+
+// TestLookaheadNeedsNoWindow runs the page queries with the batching window
+// at 1ns, where keys that arrive from one goroutine per row each start a
+// batch of their own. The levels under a tasks page are loaded ahead by the
+// page's resolver (graph/resolver.go: prefetch), one batch call per level,
+// so the statement count still equals the number of levels, for one client
+// and for eight at once.
+func TestLookaheadNeedsNoWindow(t *testing.T) {
+	api := newTestAPI(t, "LOADER_WAIT", "1ns", "ENTITY_CACHE", "off")
+	_, editor := api.user(t, domain.RoleEditor)
+	var ids []string
+	for i := range 12 {
+		id, _ := api.newTask(t, editor, map[string]any{"title": fmt.Sprintf("Task %d", i), "tags": []string{"a", fmt.Sprintf("t%d", i)}})
+		ids = append(ids, id)
+		for j := range 3 {
+			api.ok(t, editor, `mutation($id: ID!, $in: CreateSubtaskInput!) { createSubtask(taskId: $id, input: $in) { id } }`,
+				map[string]any{"id": id, "in": map[string]any{"title": fmt.Sprintf("Step %d", j), "tags": []string{"s", fmt.Sprintf("s%d", j)}}})
+		}
+	}
+	for i := 1; i < len(ids); i++ {
+		api.ok(t, editor, `mutation($a: ID!, $b: ID!) { addDependency(taskId: $a, dependsOnId: $b) { id } }`, map[string]any{"a": ids[i], "b": ids[i-1]})
+	}
+	_, err := api.pool.Exec(context.Background(), "UPDATE tasks SET assignee_id = created_by")
+	require.NoError(t, err)
+
+	cases := []struct {
+		name  string
+		query string
+		vars  map[string]any
+		stmts int64
+	}{
+		{"five levels", `{ tasks(first: 50) { nodes { assignee { name } tags { name } subtasks { number tags { name } } } } }`, nil, 5},
+		{"edges and fragments", `query { tasks(first: 50) { edges { node { ...F } } } } fragment F on Task { createdBy { name } dependencies { title } dependents { title } subtasks { tags { name } } }`, nil, 6},
+		{"subtasks first from a variable", `query($n: Int) { tasks(first: 50) { nodes { subtasks(first: $n) { tags { name } } } } }`, map[string]any{"n": 2}, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := api.sql.n.Load()
+			d := api.ok(t, "", c.query, c.vars)
+			assert.Equal(t, c.stmts, api.sql.n.Load()-before, "statements for %s", c.query)
+			if nodes := list(d, "tasks", "nodes"); nodes != nil {
+				require.Len(t, nodes, 12)
+				subs := nodes[0].(map[string]any)["subtasks"].([]any)
+				assert.NotEmpty(t, subs)
+				assert.NotEmpty(t, subs[0].(map[string]any)["tags"], "subtask tags are answered from the preloaded level")
+			}
+		})
+	}
+	t.Run("eight clients", func(t *testing.T) {
+		const clients = 8
+		before := api.sql.n.Load()
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() { api.ok(t, "", cases[0].query, nil) })
+		}
+		wg.Wait()
+		assert.Equal(t, int64(5*clients), api.sql.n.Load()-before)
+	})
+}

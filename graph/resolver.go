@@ -5,9 +5,11 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
-	"log/slog"
 
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
@@ -84,18 +86,23 @@ func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID
 	}}, nil
 }
 
-// prefetch queues, from this one goroutine, the keys of the page's next
-// level that the query selects (tags, assignee, creator, subtasks without
-// arguments), so they reach their loaders together rather than from one
-// goroutine per task spread over time, which under load split a level
-// into several statements. Loaders memoize, so the resolvers that ask
-// later get the same results.
+// prefetch loads the page's next levels that the query selects (tags,
+// assignee and creator, dependencies, dependents, subtasks and their tags)
+// now, from the goroutine that holds every key: one batch call per level,
+// the independent levels at the same time, and primes the request's
+// loaders with the results. The resolvers that ask later are answered from
+// memory. Leaving these levels to the batching window instead split them
+// into several statements under load, because the keys then arrive from
+// one goroutine per task, spread over however long the scheduler takes to
+// run them all, and it cost the window's wait on every level. Anything not
+// prefetched (or whose prefetch failed) still goes through the loaders
+// lazily.
 func prefetch(ctx context.Context, tasks []*domain.Task) {
 	if len(tasks) == 0 || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
 		return
 	}
 	oc := graphql.GetOperationContext(ctx)
-	fields := map[string]graphql.CollectedField{}
+	fields := map[string][]graphql.CollectedField{}
 	for _, conn := range graphql.CollectFieldsCtx(ctx, nil) {
 		sel := conn.Selections
 		if conn.Name == "edges" {
@@ -108,24 +115,106 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 			continue
 		}
 		for _, f := range graphql.CollectFields(oc, sel, []string{"Task"}) {
-			fields[f.Name] = f
+			fields[f.Name] = append(fields[f.Name], f)
 		}
+	}
+	if len(fields) == 0 {
+		return
+	}
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
 	}
 	l := loaders.For(ctx)
+	var wg sync.WaitGroup
+	if fields["tags"] != nil {
+		wg.Go(func() { _, _ = l.TagsByTaskID.Preload(ctx, ids) })
+	}
+	if fields["dependencies"] != nil {
+		wg.Go(func() { _, _ = l.DependenciesByTaskID.Preload(ctx, ids) })
+	}
+	if fields["dependents"] != nil {
+		wg.Go(func() { _, _ = l.DependentsByTaskID.Preload(ctx, ids) })
+	}
+	var users []string
 	for _, t := range tasks {
-		if _, ok := fields["tags"]; ok {
-			l.TagsByTaskID.LoadThunk(ctx, t.ID)
+		if fields["assignee"] != nil && t.AssigneeID != nil {
+			users = append(users, *t.AssigneeID)
 		}
-		if _, ok := fields["assignee"]; ok && t.AssigneeID != nil {
-			l.UserByID.LoadThunk(ctx, *t.AssigneeID)
-		}
-		if _, ok := fields["createdBy"]; ok && t.CreatedByID != nil {
-			l.UserByID.LoadThunk(ctx, *t.CreatedByID)
-		}
-		if f, ok := fields["subtasks"]; ok && len(f.Arguments) == 0 {
-			l.SubtasksByTaskID.LoadThunk(ctx, loaders.LimitKey{ID: t.ID, Limit: -1})
+		if fields["createdBy"] != nil && t.CreatedByID != nil {
+			users = append(users, *t.CreatedByID)
 		}
 	}
+	if len(users) > 0 {
+		wg.Go(func() { _, _ = l.UserByID.Preload(ctx, users) })
+	}
+	// Subtasks, one list per distinct first: argument (normally one), then
+	// their tags when any of those selections asks for them.
+	limits := map[int]bool{}
+	for _, f := range fields["subtasks"] {
+		limit, ok := subtaskLimit(f, oc.Variables)
+		if !ok {
+			continue
+		}
+		limits[limit] = limits[limit] || selectsName(graphql.CollectFields(oc, f.Selections, []string{"Subtask"}), "tags")
+	}
+	for limit, withTags := range limits {
+		wg.Go(func() {
+			keys := make([]loaders.LimitKey, len(ids))
+			for i, id := range ids {
+				keys[i] = loaders.LimitKey{ID: id, Limit: limit}
+			}
+			lists, err := l.SubtasksByTaskID.Preload(ctx, keys)
+			if err != nil || !withTags {
+				return
+			}
+			var subIDs []string
+			for _, k := range keys {
+				for _, s := range lists[k] {
+					subIDs = append(subIDs, s.ID)
+				}
+			}
+			_, _ = l.TagsBySubtaskID.Preload(ctx, subIDs)
+		})
+	}
+	wg.Wait()
+}
+
+// subtaskLimit is the LimitKey.Limit of a subtasks selection: -1 without
+// first:, the number when it is valid; false when it is not (the resolver
+// reports that).
+func subtaskLimit(f graphql.CollectedField, vars map[string]any) (int, bool) {
+	v, ok := f.ArgumentMap(vars)["first"]
+	if !ok || v == nil {
+		return -1, true
+	}
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case json.Number:
+		var err error
+		if n, err = x.Int64(); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if n < 0 || n > maxPage {
+		return 0, false
+	}
+	return int(n), true
+}
+
+func selectsName(fields []graphql.CollectedField, name string) bool {
+	for _, f := range fields {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // tagMutation checks the common arguments of the tag mutations.

@@ -7,6 +7,7 @@ package loaders
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ type Store interface {
 // Options tune batching.
 type Options struct {
 	Wait     time.Duration // how long a batch collects keys after the first
-	MaxBatch int           // keys per statement at most
+	MaxBatch int           // keys per statement at most; 1 turns batching (and Preload) off
 	// Observe, when set, is told the size of every batch (metrics).
 	Observe func(loader string, keys int)
 }
@@ -78,45 +79,100 @@ type TagKey struct {
 
 // Loaders is one request's set of loaders, named after their keys.
 type Loaders struct {
-	TaskByID             *dataloadgen.Loader[string, *domain.Task]
-	UserByID             *dataloadgen.Loader[string, *domain.User]
-	SubtaskByID          *dataloadgen.Loader[string, *domain.Subtask]
-	TagByID              *dataloadgen.Loader[string, *domain.Tag]
-	SubtasksByTaskID     *dataloadgen.Loader[LimitKey, []*domain.Subtask]
-	TagsByTaskID         *dataloadgen.Loader[string, []*domain.Tag]
-	TagsBySubtaskID      *dataloadgen.Loader[string, []*domain.Tag]
-	DependenciesByTaskID *dataloadgen.Loader[string, []*domain.Task]
-	DependentsByTaskID   *dataloadgen.Loader[string, []*domain.Task]
-	HistoryByTaskID      *dataloadgen.Loader[LimitKey, []*domain.TaskEvent]
-	TaskPageByTagID      *dataloadgen.Loader[TagKey, *domain.TaskPage]
-	TaskCountByTagID     *dataloadgen.Loader[TagKey, int]
+	TaskByID             *Loader[string, *domain.Task]
+	UserByID             *Loader[string, *domain.User]
+	SubtaskByID          *Loader[string, *domain.Subtask]
+	TagByID              *Loader[string, *domain.Tag]
+	SubtasksByTaskID     *Loader[LimitKey, []*domain.Subtask]
+	TagsByTaskID         *Loader[string, []*domain.Tag]
+	TagsBySubtaskID      *Loader[string, []*domain.Tag]
+	DependenciesByTaskID *Loader[string, []*domain.Task]
+	DependentsByTaskID   *Loader[string, []*domain.Task]
+	HistoryByTaskID      *Loader[LimitKey, []*domain.TaskEvent]
+	TaskPageByTagID      *Loader[TagKey, *domain.TaskPage]
+	TaskCountByTagID     *Loader[TagKey, int]
+}
+
+// Loader is a dataloadgen loader that keeps its batch function, so that a
+// resolver holding every key of the next level can fetch them at once
+// (Preload) instead of waiting for the batching window to collect them.
+type Loader[K comparable, V any] struct {
+	*dataloadgen.Loader[K, V]
+	fetch    func(context.Context, []K) (map[K]V, error)
+	maxBatch int
+}
+
+func newLoader[K comparable, V any](o Options, name string, fetch func(context.Context, []K) (map[K]V, error)) *Loader[K, V] {
+	f := observed(o, name, fetch)
+	return &Loader[K, V]{
+		Loader:   dataloadgen.NewMappedLoader(f, dataloadgen.WithWait(o.Wait), dataloadgen.WithBatchCapacity(o.MaxBatch)),
+		fetch:    f,
+		maxBatch: o.MaxBatch,
+	}
+}
+
+// Preload fetches the values of keys now, through the loader's own batch
+// function (one statement per MaxBatch keys, never a timer), and primes the
+// loader with them, so the resolvers that Load them later are answered from
+// memory. A key the batch function does not return is primed as the zero
+// value (nil: "no such row"), as Load would answer. It returns what it
+// fetched. With batching off (MaxBatch 1) it does nothing: that mode exists
+// to measure one query per row. On an error nothing is primed; the
+// resolvers then load lazily and report it on their fields.
+func (l *Loader[K, V]) Preload(ctx context.Context, keys []K) (map[K]V, error) {
+	if l.maxBatch == 1 || len(keys) == 0 {
+		return nil, nil
+	}
+	seen := make(map[K]struct{}, len(keys))
+	uniq := make([]K, 0, len(keys))
+	for _, k := range keys {
+		if _, ok := seen[k]; !ok {
+			seen[k] = struct{}{}
+			uniq = append(uniq, k)
+		}
+	}
+	out := make(map[K]V, len(uniq))
+	for chunk := range slices.Chunk(uniq, max(l.maxBatch, 1)) {
+		m, err := l.fetch(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range chunk {
+			v := m[k]
+			out[k] = v
+			l.Prime(k, v)
+		}
+	}
+	return out, nil
 }
 
 // New builds a request's loaders over s.
 func New(s Store, o Options) *Loaders {
-	opts := []dataloadgen.Option{dataloadgen.WithWait(o.Wait), dataloadgen.WithBatchCapacity(o.MaxBatch)}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 500
+	}
 	return &Loaders{
-		TaskByID:    dataloadgen.NewMappedLoader(observed(o, "task_by_id", byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID })), opts...),
-		UserByID:    dataloadgen.NewMappedLoader(observed(o, "user_by_id", byID(s.UsersByIDs, func(u *domain.User) string { return u.ID })), opts...),
-		SubtaskByID: dataloadgen.NewMappedLoader(observed(o, "subtask_by_id", byID(s.SubtasksByIDs, func(st *domain.Subtask) string { return st.ID })), opts...),
-		TagByID:     dataloadgen.NewMappedLoader(observed(o, "tag_by_id", byID(s.TagsByIDs, func(g *domain.Tag) string { return g.ID })), opts...),
-		SubtasksByTaskID: dataloadgen.NewMappedLoader(observed(o, "subtasks_by_task_id", byLimit(func(ctx context.Context, ids []string, limit int) ([]*domain.Subtask, error) {
+		TaskByID:    newLoader(o, "task_by_id", byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID })),
+		UserByID:    newLoader(o, "user_by_id", byID(s.UsersByIDs, func(u *domain.User) string { return u.ID })),
+		SubtaskByID: newLoader(o, "subtask_by_id", byID(s.SubtasksByIDs, func(st *domain.Subtask) string { return st.ID })),
+		TagByID:     newLoader(o, "tag_by_id", byID(s.TagsByIDs, func(g *domain.Tag) string { return g.ID })),
+		SubtasksByTaskID: newLoader(o, "subtasks_by_task_id", byLimit(func(ctx context.Context, ids []string, limit int) ([]*domain.Subtask, error) {
 			var l *int
 			if limit >= 0 {
 				l = &limit
 			}
 			return s.SubtasksByTaskIDs(ctx, ids, l)
-		}, func(st *domain.Subtask) string { return st.TaskID })), opts...),
-		TagsByTaskID:         dataloadgen.NewMappedLoader(observed(o, "tags_by_task_id", links(s.TagsByTaskIDs)), opts...),
-		TagsBySubtaskID:      dataloadgen.NewMappedLoader(observed(o, "tags_by_subtask_id", links(s.TagsBySubtaskIDs)), opts...),
-		DependenciesByTaskID: dataloadgen.NewMappedLoader(observed(o, "dependencies_by_task_id", links(s.DependenciesByTaskIDs)), opts...),
-		DependentsByTaskID:   dataloadgen.NewMappedLoader(observed(o, "dependents_by_task_id", links(s.DependentsByTaskIDs)), opts...),
-		HistoryByTaskID: dataloadgen.NewMappedLoader(observed(o, "history_by_task_id", byLimit(s.EventsByTaskIDs,
-			func(e *domain.TaskEvent) string { return e.TaskID })), opts...),
-		TaskPageByTagID: dataloadgen.NewMappedLoader(observed(o, "task_page_by_tag_id", byTag(s.TasksByTagIDs)), opts...),
-		TaskCountByTagID: dataloadgen.NewMappedLoader(observed(o, "task_count_by_tag_id", byTag(func(ctx context.Context, v domain.Viewer, ids []string, _ int) (map[string]int, error) {
+		}, func(st *domain.Subtask) string { return st.TaskID })),
+		TagsByTaskID:         newLoader(o, "tags_by_task_id", links(s.TagsByTaskIDs)),
+		TagsBySubtaskID:      newLoader(o, "tags_by_subtask_id", links(s.TagsBySubtaskIDs)),
+		DependenciesByTaskID: newLoader(o, "dependencies_by_task_id", links(s.DependenciesByTaskIDs)),
+		DependentsByTaskID:   newLoader(o, "dependents_by_task_id", links(s.DependentsByTaskIDs)),
+		HistoryByTaskID: newLoader(o, "history_by_task_id", byLimit(s.EventsByTaskIDs,
+			func(e *domain.TaskEvent) string { return e.TaskID })),
+		TaskPageByTagID: newLoader(o, "task_page_by_tag_id", byTag(s.TasksByTagIDs)),
+		TaskCountByTagID: newLoader(o, "task_count_by_tag_id", byTag(func(ctx context.Context, v domain.Viewer, ids []string, _ int) (map[string]int, error) {
 			return s.CountTasksByTagIDs(ctx, v, ids)
-		})), opts...),
+		})),
 	}
 }
 
@@ -209,7 +265,7 @@ func byTag[V any](fetch func(context.Context, domain.Viewer, []string, int) (map
 }
 
 // Get loads one entity, returning nil without error when it does not exist.
-func Get[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, *V], key K) (*V, error) {
+func Get[K comparable, V any](ctx context.Context, l *Loader[K, *V], key K) (*V, error) {
 	v, err := l.Load(ctx, key)
 	if errors.Is(err, dataloadgen.ErrNotFound) {
 		return nil, nil
