@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,6 +107,9 @@ func (m benchMode) check(stmts []string) error {
 //	pgcpu-db-ms/req        CPU of the backends connected to the benchmark's own
 //	                       database (/proc/<pid>/schedstat, nanoseconds)
 //	gocpu-ms/req           CPU of this process: the server and the client
+//	gc-cpu-%               share of this process's CPU spent on garbage
+//	                       collection (runtime/metrics)
+//	allocs/req, alloc-KiB/req  heap allocations of this process per request
 //	other-cpu-%            CPU the rest of the machine used meanwhile (other
 //	                       tests, Redis), in % of all cores: how much the
 //	                       numbers competed for
@@ -148,6 +152,25 @@ func BenchmarkAPI(b *testing.B) {
 			env.runMode(b, benchMode{name: "wait=" + w, env: []string{"ENTITY_CACHE", "off", "LOADER_WAIT", w}, levels: 5}, benchNested)
 		}
 	})
+}
+
+// runtimeSample is this process's Go runtime accounting (runtime/metrics):
+// the share of its CPU spent collecting garbage, and what it allocated,
+// server and client together.
+type runtimeSample struct {
+	cpu, gcCPU         float64 // seconds
+	allocs, allocBytes uint64
+}
+
+func readRuntime() runtimeSample {
+	s := []metrics.Sample{
+		{Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/gc/heap/allocs:objects"},
+		{Name: "/gc/heap/allocs:bytes"},
+	}
+	metrics.Read(s)
+	return runtimeSample{cpu: s[0].Value.Float64(), gcCPU: s[1].Value.Float64(), allocs: s[2].Value.Uint64(), allocBytes: s[3].Value.Uint64()}
 }
 
 // benchEnv is what the sub-benchmarks share: the seeded database, an
@@ -438,6 +461,7 @@ func (e *benchEnv) measure(b *testing.B, s *benchServer, m benchMode, query stri
 	sql0, unattributed0 := s.sql.total.Load(), s.sql.unattributed.Load()
 	rt0, rtErr0 := s.rt.load(), s.rt.failures()
 	app0, appErr := procTicks(os.Getpid())
+	rm0 := readRuntime()
 	mach0, machErr := machineTicks()
 	wall0 := time.Now()
 	cpu0, db0 := postgresTicks(), e.dbBackendCPU(b)
@@ -477,6 +501,7 @@ func (e *benchEnv) measure(b *testing.B, s *benchServer, m benchMode, query stri
 	cpu1, db1 := postgresTicks(), e.dbBackendCPU(b)
 	rt1, rtErr1 := s.rt.load(), s.rt.failures()
 	app1, _ := procTicks(os.Getpid())
+	rm1 := readRuntime()
 	mach1, _ := machineTicks()
 	wall := time.Since(wall0)
 	if err := failed.Load(); err != nil {
@@ -519,6 +544,12 @@ func (e *benchEnv) measure(b *testing.B, s *benchServer, m benchMode, query stri
 	if appErr == nil {
 		metrics = append(metrics, metric{float64(app1-app0) * 1000 / clockTicks / n, "gocpu-ms/req"})
 	}
+	if cpu := rm1.cpu - rm0.cpu; cpu > 0 {
+		metrics = append(metrics, metric{100 * (rm1.gcCPU - rm0.gcCPU) / cpu, "gc-cpu-%"})
+	}
+	metrics = append(metrics,
+		metric{float64(rm1.allocs-rm0.allocs) / n, "allocs/req"},
+		metric{float64(rm1.allocBytes-rm0.allocBytes) / 1024 / n, "alloc-KiB/req"})
 	if machErr == nil && appErr == nil && db0 != nil {
 		// Busy ticks of the whole machine less this process and the
 		// benchmark's backends, as a share of every core over the run: how

@@ -10,10 +10,34 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// Garbage-collector defaults, applied when GOGC / GOMEMLIMIT are not set
+// (set either and the Go runtime's own handling applies, as always). The
+// nested 50-task query allocates about 2.8 MB in 44,000 objects, almost all
+// in gqlgen's executor; at Go's GOGC=100 the collector took 16% of the
+// process's CPU, at 400 4%, which raised throughput by about a quarter
+// (README, "Tuning the executor path"). The memory limit keeps a burst of
+// concurrent requests from growing the heap past what the RSS budget
+// allows: near it the collector runs as often as it must.
+const (
+	defaultGOGC       = 400
+	defaultGOMEMLIMIT = 100 << 20 // bytes
+)
+
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultGOMEMLIMIT)
+	}
+}
+
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
