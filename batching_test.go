@@ -126,3 +126,19 @@ func TestLookaheadNeedsNoWindow(t *testing.T) {
 		assert.Equal(t, int64(5*clients), api.sql.n.Load()-before)
 	})
 }
+
+// TestSearchLooksAhead: a search page's children are loaded ahead like a
+// tasks page's (one statement per level with a 1ns window).
+func TestSearchLooksAhead(t *testing.T) {
+	api := newTestAPI(t, "LOADER_WAIT", "1ns", "ENTITY_CACHE", "off")
+	_, editor := api.user(t, domain.RoleEditor)
+	for i := range 8 {
+		id, _ := api.newTask(t, editor, map[string]any{"title": fmt.Sprintf("Migrate billing %d", i), "tags": []string{"billing", fmt.Sprintf("b%d", i)}})
+		api.ok(t, editor, `mutation($id: ID!, $in: CreateSubtaskInput!) { createSubtask(taskId: $id, input: $in) { id } }`,
+			map[string]any{"id": id, "in": map[string]any{"title": "Step", "tags": []string{"s"}}})
+	}
+	before := api.sql.n.Load()
+	d := api.ok(t, "", `{ searchTasks(query: "billing", first: 20) { nodes { title tags { name } subtasks { tags { name } } } } }`, nil)
+	require.Len(t, list(d, "searchTasks", "nodes"), 8)
+	assert.Equal(t, int64(4), api.sql.n.Load()-before, "search, task tags, subtasks, subtask tags")
+}

@@ -297,6 +297,7 @@ func (r *queryResolver) SearchTasks(ctx context.Context, query string, first int
 	if err != nil {
 		return nil, err
 	}
+	prefetch(ctx, page.Nodes())
 	return &model.TaskConnection{Page: page, After: deref(after) != "", Count: func(ctx context.Context) (int, error) {
 		return r.Store.CountSearch(ctx, v, query)
 	}}, nil
