@@ -11,11 +11,12 @@ import (
 )
 
 func seedCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flags("seed", "seed [--tasks N] [--seed S] [--reset] [--if-empty]", stdout)
+	fs := flags("seed", "seed [--tasks N] [--seed S] [--reset] [--if-empty] | seed --repair", stdout)
 	tasks := fs.Int("tasks", 1000, "number of tasks to create (each with 3 to 7 subtasks)")
 	rngSeed := fs.Int64("seed", 1, "random seed: the same seed writes the same data")
 	reset := fs.Bool("reset", false, "delete all existing data first")
 	ifEmpty := fs.Bool("if-empty", false, "do nothing when the database already has tasks")
+	repair := fs.Bool("repair", false, "only rebuild the indexes and constraints an interrupted bulk seed left dropped")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -27,6 +28,14 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer pool.Close()
+	if *repair {
+		n, err := seed.Repair(ctx, pool)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rebuilt %d indexes and constraints\n", n)
+		return nil
+	}
 	if *ifEmpty && !*reset {
 		empty, err := seed.Empty(ctx, pool)
 		if err != nil {

@@ -7,3 +7,11 @@ func SetSkipChecksAllowed(on bool) (restore func()) {
 	skipChecksAllowed = on
 	return func() { skipChecksAllowed = old }
 }
+
+// SetBulkMin sets the smallest Reset run that loads in bulk and returns a
+// function that restores the previous value.
+func SetBulkMin(n int) (restore func()) {
+	old := bulkMin
+	bulkMin = n
+	return func() { bulkMin = old }
+}

@@ -15,10 +15,13 @@
 package seed
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +29,7 @@ import (
 
 	"github.com/herotasks/api/domain"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -105,9 +109,8 @@ var (
 // construction, and each transaction first locks the run's users and tags
 // FOR KEY SHARE, as the checks would have. With such a trigger, the tasks
 // are written in a single transaction with the checks (see mode).
-func Run(ctx context.Context, pool *pgxpool.Pool, o Options) (Result, error) {
+func Run(ctx context.Context, pool *pgxpool.Pool, o Options) (res Result, err error) {
 	start := time.Now()
-	var res Result
 	if o.Tasks < 0 {
 		return res, errors.New("seed: Tasks must not be negative")
 	}
@@ -121,56 +124,127 @@ func Run(ctx context.Context, pool *pgxpool.Pool, o Options) (Result, error) {
 	now = now.UTC().Truncate(time.Second)
 	prog := &progress{w: o.Progress, start: start, total: o.Tasks}
 	size := batchSize(o.Tasks)
+	bulk := o.Reset && o.Tasks >= bulkMin
 
 	// Connections of our own: the enum types registered on them for COPY
 	// and session settings must not leak into the pool.
-	var conns []*pgx.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close(context.WithoutCancel(ctx))
-		}
-	}()
-	for range min(workers, (o.Tasks+size-1)/size) {
-		pc, err := pool.Acquire(ctx)
+	nconns := min(workers, (o.Tasks+size-1)/size)
+	if bulk {
+		nconns = len(bulkGroups)
+	}
+	conns, err := hijack(ctx, pool, nconns)
+	defer closeAll(ctx, conns)
+	if err != nil {
+		return res, fmt.Errorf("seed: %w", err)
+	}
+	if bulk {
+		// A user-defined INSERT trigger must see the rows arrive as they
+		// would one by one (see mode): no bulk load then.
+		triggers, err := insertTriggers(ctx, conns[0])
 		if err != nil {
 			return res, fmt.Errorf("seed: %w", err)
 		}
-		c := pc.Hijack()
-		conns = append(conns, c)
-		types, err := c.LoadTypes(ctx, enumTypes)
-		if err != nil {
-			return res, fmt.Errorf("seed: load enum types: %w", err)
+		bulk = triggers == 0
+	}
+	if !bulk { // finish what a failed bulk run left
+		if _, err := rebuild(ctx, conns, prog); err != nil {
+			return res, prog.fail(fmt.Errorf("seed: rebuild after an unfinished bulk load: %w", err))
 		}
-		c.TypeMap().RegisterTypes(types)
 	}
 
 	var g *gen
-	err := pgx.BeginFunc(ctx, conns[0], func(tx pgx.Tx) (err error) {
+	err = pgx.BeginFunc(ctx, conns[0], func(tx pgx.Tx) (err error) {
 		g, err = setup(ctx, tx, o, now, &res)
+		if err == nil && bulk {
+			err = dropForBulk(ctx, tx)
+		}
 		return err
 	})
 	if err != nil {
 		return res, prog.fail(fmt.Errorf("seed: %w", err))
+	}
+	if bulk {
+		// From here on a failure must not leave the tables without their
+		// indexes and constraints: rebuild them on fresh connections (the
+		// failed ones may be gone) even when ctx is cancelled.
+		defer func() {
+			if err != nil {
+				fmt.Fprintf(prog.writer(), "seed failed; rebuilding indexes and constraints\n")
+				if _, rerr := Repair(context.WithoutCancel(ctx), pool); rerr != nil {
+					err = fmt.Errorf("%w; and indexes and constraints are still missing (herotasks seed --repair rebuilds them): %w", err, rerr)
+				}
+			}
+		}()
 	}
 	n, skip, err := mode(ctx, conns)
 	if err != nil {
 		return res, prog.fail(fmt.Errorf("seed: %w", err))
 	}
 	prog.add(0)
-	if err := write(ctx, conns[:n], g, o.Tasks, size, skip, prog, &res); err != nil {
+	if err := write(ctx, conns[:n], g, o.Tasks, size, skip, bulk, prog, &res); err != nil {
 		return res, prog.fail(fmt.Errorf("seed: %w", err))
 	}
 
+	// VACUUM, not just ANALYZE: it flushes the GIN pending lists that a
+	// load into indexed tables fills (until then the planner prices the
+	// search indexes so high that it scans tasks sequentially) and marks
+	// pages all-visible for index-only scans. A bulk load froze the rows of
+	// every table but the partitioned task_events as it wrote them, so only
+	// that one needs a VACUUM (before its indexes exist); the others are
+	// analyzed before the index builds (whose schedule reads the row
+	// counts), and tasks again after (statistics of expression indexes).
 	prog.status("vacuuming")
-	if err := parallel(ctx, conns, len(analyzeGroups), func(ctx context.Context, c *pgx.Conn, i int) error {
-		_, err := c.Exec(ctx, "VACUUM (ANALYZE) "+identList(analyzeGroups[i]))
+	groups, pre := analyzeGroups, "VACUUM (ANALYZE) "
+	if bulk {
+		groups = [][]string{{"task_events", "users", "tags"}, {"tasks", "subtasks", "subtask_tags", "task_tags", "task_dependencies"}}
+	}
+	if err := parallel(ctx, conns, len(groups), func(ctx context.Context, c *pgx.Conn, i int) error {
+		stmt := pre + identList(groups[i])
+		if bulk && i > 0 {
+			stmt = "ANALYZE " + identList(groups[i])
+		}
+		_, err := c.Exec(ctx, stmt)
 		return err
 	}); err != nil {
-		return res, prog.fail(fmt.Errorf("seed: analyze: %w", err))
+		return res, prog.fail(fmt.Errorf("seed: vacuum: %w", err))
+	}
+	if bulk {
+		if _, err := rebuild(ctx, conns, prog); err != nil {
+			return res, prog.fail(fmt.Errorf("seed: %w", err))
+		}
+		if _, err := conns[0].Exec(ctx, "ANALYZE tasks"); err != nil {
+			return res, prog.fail(fmt.Errorf("seed: analyze: %w", err))
+		}
 	}
 	res.Elapsed = time.Since(start)
 	prog.done()
 	return res, nil
+}
+
+// hijack takes n connections out of pool, with the enum types registered
+// for COPY. On error it returns the ones it took, for closeAll.
+func hijack(ctx context.Context, pool *pgxpool.Pool, n int) ([]*pgx.Conn, error) {
+	var conns []*pgx.Conn
+	for range n {
+		pc, err := pool.Acquire(ctx)
+		if err != nil {
+			return conns, err
+		}
+		c := pc.Hijack()
+		conns = append(conns, c)
+		types, err := c.LoadTypes(ctx, enumTypes)
+		if err != nil {
+			return conns, fmt.Errorf("load enum types: %w", err)
+		}
+		c.TypeMap().RegisterTypes(types)
+	}
+	return conns, nil
+}
+
+func closeAll(ctx context.Context, conns []*pgx.Conn) {
+	for _, c := range conns {
+		c.Close(context.WithoutCancel(ctx))
+	}
 }
 
 // setup resets (with Reset), reserves the task numbers, writes the users
@@ -214,7 +288,7 @@ func setup(ctx context.Context, tx pgx.Tx, o Options, now time.Time, res *Result
 	for i, u := range g.users {
 		urows[i] = []any{[16]byte(u.id), u.email, u.name, string(u.role), u.createdAt, u.createdAt}
 	}
-	if res.Users, err = copyRows(ctx, tx, "users", userCols, urows); err != nil {
+	if res.Users, err = copyRows(ctx, tx, "users", userCols, urows, false); err != nil {
 		return nil, err
 	}
 
@@ -269,14 +343,9 @@ var skipChecksAllowed = true
 // end. Otherwise it switches to replica mode if the role may (a superuser
 // or, from PostgreSQL 16, a role granted SET on the parameter).
 func mode(ctx context.Context, conns []*pgx.Conn) (n int, skip bool, err error) {
-	var triggers int
-	err = conns[0].QueryRow(ctx, `WITH rel AS (SELECT unnest($1::text[])::regclass::oid AS oid)
-		SELECT count(*) FROM pg_trigger
-		WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgtype & 4 <> 0
-			AND tgrelid IN (SELECT oid FROM rel UNION SELECT inhrelid FROM pg_inherits WHERE inhparent IN (SELECT oid FROM rel))`,
-		seededTables).Scan(&triggers)
+	triggers, err := insertTriggers(ctx, conns[0])
 	if err != nil {
-		return 0, false, fmt.Errorf("read triggers: %w", err)
+		return 0, false, err
 	}
 	if triggers > 0 {
 		return 1, false, nil
@@ -298,9 +367,32 @@ func mode(ctx context.Context, conns []*pgx.Conn) (n int, skip bool, err error) 
 	return len(conns), true, nil
 }
 
+// insertTriggers counts the enabled user-defined INSERT triggers on the
+// seeded tables and their partitions.
+func insertTriggers(ctx context.Context, c *pgx.Conn) (int, error) {
+	var triggers int
+	err := c.QueryRow(ctx, `WITH rel AS (SELECT unnest($1::text[])::regclass::oid AS oid)
+		SELECT count(*) FROM pg_trigger
+		WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgtype & 4 <> 0
+			AND tgrelid IN (SELECT oid FROM rel UNION SELECT inhrelid FROM pg_inherits WHERE inhparent IN (SELECT oid FROM rel))`,
+		seededTables).Scan(&triggers)
+	if err != nil {
+		return 0, fmt.Errorf("read triggers: %w", err)
+	}
+	return triggers, nil
+}
+
+// bulkGroups are the tables each connection writes in a bulk load: every
+// table is written by one transaction that truncates it first, which lets
+// COPY freeze the rows (no VACUUM needed for hint bits or the visibility
+// map afterwards). Grouped so the database's work is about even.
+var bulkGroups = [][]string{{"tasks", "task_dependencies"}, {"subtasks", "task_tags"}, {"subtask_tags", "task_events"}}
+
 // write generates the tasks batch by batch and copies the batches over the
-// connections, one transaction each, committed together at the end.
-func write(ctx context.Context, conns []*pgx.Conn, g *gen, tasks, size int, skipChecks bool, prog *progress, res *Result) error {
+// connections, one transaction each, committed together at the end. In a
+// bulk load connection i writes the tables of bulkGroups[i] of every
+// batch; otherwise each connection writes whole batches in turn.
+func write(ctx context.Context, conns []*pgx.Conn, g *gen, tasks, size int, skipChecks, bulk bool, prog *progress, res *Result) error {
 	txs := make([]pgx.Tx, 0, len(conns))
 	defer func() {
 		for _, tx := range txs {
@@ -315,13 +407,18 @@ func write(ctx context.Context, conns []*pgx.Conn, g *gen, tasks, size int, skip
 	for i, t := range g.tags {
 		tagIDs[i] = t.id
 	}
-	for _, c := range conns {
+	for i, c := range conns {
 		tx, err := c.Begin(ctx)
 		if err != nil {
 			return err
 		}
 		txs = append(txs, tx)
-		if skipChecks { // take the locks the skipped checks would have taken
+		if bulk {
+			if _, err := tx.Exec(ctx, "TRUNCATE "+identList(bulkGroups[i])); err != nil {
+				return err
+			}
+		}
+		if skipChecks || bulk { // take the locks the skipped checks would have taken
 			for _, l := range []struct {
 				table string
 				ids   [][16]byte
@@ -339,15 +436,34 @@ func write(ctx context.Context, conns []*pgx.Conn, g *gen, tasks, size int, skip
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	batches := make(chan *batch, len(conns))
-	go func() { // generate one batch ahead of each writer
-		defer close(batches)
+	// One channel per connection: a bulk load sends every batch to each,
+	// otherwise a batch goes to whichever connection takes it first.
+	queues := make([]chan *batch, len(conns))
+	for i := range queues {
+		queues[i] = make(chan *batch, 2)
+		if !bulk && i > 0 {
+			queues[i] = queues[0]
+		}
+	}
+	go func() { // generate ahead of the writers
+		defer func() {
+			for i, q := range queues {
+				if bulk || i == 0 {
+					close(q)
+				}
+			}
+		}()
 		for lo := 0; lo < tasks; lo += size {
 			b := g.makeBatch(lo, min(lo+size, tasks))
-			select {
-			case batches <- b:
-			case <-ctx.Done():
-				return
+			for i, q := range queues {
+				if !bulk && i > 0 {
+					break
+				}
+				select {
+				case q <- b:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
@@ -357,17 +473,25 @@ func write(ctx context.Context, conns []*pgx.Conn, g *gen, tasks, size int, skip
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range batches {
-				if err := copyBatch(ctx, tx, b, &counts[i]); err != nil {
+			var only []string
+			if bulk {
+				only = bulkGroups[i]
+			}
+			for b := range queues[i] {
+				if err := copyBatch(ctx, tx, b, only, &counts[i]); err != nil {
 					cancel(err)
 					return
 				}
-				prog.add(b.n)
+				if !bulk || i == 0 {
+					prog.add(b.n)
+				}
 			}
 		}()
 	}
 	wg.Wait()
-	for range batches { // after an error: let the generator finish
+	for _, q := range queues { // after an error: let the generator finish
+		for range q {
+		}
 	}
 	if err := context.Cause(ctx); err != nil {
 		return err
@@ -393,8 +517,10 @@ func write(ctx context.Context, conns []*pgx.Conn, g *gen, tasks, size int, skip
 	return nil
 }
 
-// copyBatch writes a batch, parents before children.
-func copyBatch(ctx context.Context, tx pgx.Tx, b *batch, res *Result) error {
+// copyBatch writes a batch, parents before children; only the tables in
+// only, when it is not empty, with COPY FREEZE (the transaction truncated
+// them).
+func copyBatch(ctx context.Context, tx pgx.Tx, b *batch, only []string, res *Result) error {
 	for _, c := range []struct {
 		table string
 		cols  []string
@@ -408,7 +534,11 @@ func copyBatch(ctx context.Context, tx pgx.Tx, b *batch, res *Result) error {
 		{"task_dependencies", []string{"task_id", "depends_on_id", "created_at"}, b.deps, &res.Dependencies},
 		{"task_events", eventCols, b.events, &res.Events},
 	} {
-		n, err := copyRows(ctx, tx, c.table, c.cols, c.rows)
+		if len(only) > 0 && !slices.Contains(only, c.table) {
+			continue
+		}
+		// A partitioned table cannot be copied FREEZE.
+		n, err := copyRows(ctx, tx, c.table, c.cols, c.rows, len(only) > 0 && c.table != "task_events")
 		if err != nil {
 			return err
 		}
@@ -439,15 +569,68 @@ func parallel(ctx context.Context, conns []*pgx.Conn, n int, fn func(context.Con
 	return context.Cause(ctx)
 }
 
-func copyRows(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) (int, error) {
+// copyRows writes rows with a binary COPY, encoded here so that FREEZE
+// can be asked for (pgx's CopyFrom cannot).
+func copyRows(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any, freeze bool) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+	c := tx.Conn()
+	oids, err := columnTypes(ctx, c, table, cols)
 	if err != nil {
-		return int(n), fmt.Errorf("copy %s: %w", table, err)
+		return 0, fmt.Errorf("copy %s: %w", table, err)
 	}
-	return int(n), nil
+	buf := make([]byte, 0, len(rows)*len(cols)*16+32)
+	buf = append(buf, "PGCOPY\n\377\r\n\000"...)
+	buf = binary.BigEndian.AppendUint32(buf, 0) // flags
+	buf = binary.BigEndian.AppendUint32(buf, 0) // header extension
+	m := c.TypeMap()
+	for _, row := range rows {
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(row)))
+		for i, v := range row {
+			at := len(buf)
+			buf = binary.BigEndian.AppendUint32(buf, 0)
+			out, err := m.Encode(oids[i], pgtype.BinaryFormatCode, v, buf)
+			if err != nil {
+				return 0, fmt.Errorf("copy %s: encode %s: %w", table, cols[i], err)
+			}
+			if out == nil { // NULL
+				binary.BigEndian.PutUint32(buf[at:], math.MaxUint32)
+				continue
+			}
+			binary.BigEndian.PutUint32(out[at:], uint32(len(out)-at-4))
+			buf = out
+		}
+	}
+	buf = binary.BigEndian.AppendUint16(buf, math.MaxUint16) // trailer: -1
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		quoted[i] = pgx.Identifier{col}.Sanitize()
+	}
+	opts := "FORMAT binary"
+	if freeze {
+		opts += ", FREEZE"
+	}
+	tag, err := c.PgConn().CopyFrom(ctx, bytes.NewReader(buf),
+		"COPY "+pgx.Identifier{table}.Sanitize()+" ("+strings.Join(quoted, ", ")+") FROM STDIN ("+opts+")")
+	if err != nil {
+		return int(tag.RowsAffected()), fmt.Errorf("copy %s: %w", table, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// columnTypes returns the type oids of a table's columns.
+func columnTypes(ctx context.Context, c *pgx.Conn, table string, cols []string) ([]uint32, error) {
+	rows, _ := c.Query(ctx, `SELECT a.atttypid FROM unnest($2::text[]) WITH ORDINALITY AS k(name, i)
+		JOIN pg_attribute a ON a.attrelid = $1::regclass AND a.attname = k.name AND NOT a.attisdropped ORDER BY k.i`, table, cols)
+	oids, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+	if err != nil {
+		return nil, err
+	}
+	if len(oids) != len(cols) {
+		return nil, fmt.Errorf("%s has %d of the columns %v", table, len(oids), cols)
+	}
+	return oids, nil
 }
 
 func identList(names []string) string {
@@ -500,9 +683,20 @@ func (p *progress) add(n int) {
 }
 
 func (p *progress) status(s string) {
-	if p.w != nil {
-		p.line(", " + s + "   ")
+	if p == nil || p.w == nil {
+		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.line(", " + s + "   ")
+}
+
+// writer is where the display goes (io.Discard when silent).
+func (p *progress) writer() io.Writer {
+	if p == nil || p.w == nil {
+		return io.Discard
+	}
+	return p.w
 }
 
 func (p *progress) done() {

@@ -20,6 +20,7 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/migrations"
 	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -221,10 +222,21 @@ func checkIndexes(ctx context.Context, o Options) Check {
 			problems = append(problems, ix+" INVALID (a failed CREATE INDEX CONCURRENTLY: re-run migrate)")
 		}
 	}
+	// A bulk seed drops every index and constraint of the large tables
+	// (foreign keys too, which the list above does not name) and records
+	// them until they are rebuilt.
+	pending, err := seed.Pending(ctx, o.Pool)
+	if err != nil {
+		return result("indexes", false, "%v", err)
+	}
+	if len(pending) > 0 {
+		problems = append(problems, fmt.Sprintf("an interrupted bulk seed left %d indexes and constraints dropped (%s): run `herotasks seed --repair`",
+			len(pending), strings.Join(pending, ", ")))
+	}
 	if len(problems) > 0 {
 		return result("indexes", false, "%s", strings.Join(problems, "; "))
 	}
-	return result("indexes", true, "%d present and valid", len(Indexes))
+	return result("indexes", true, "%d present and valid, no bulk seed pending", len(Indexes))
 }
 
 // Recorder is a pgx.QueryTracer that keeps every statement sent, with its

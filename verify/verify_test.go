@@ -79,6 +79,14 @@ func TestVerifyCatchesBreakage(t *testing.T) {
 			_, err := e.pool.Exec(ctx, "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'tasks_search_idx'::regclass")
 			require.NoError(t, err)
 		}},
+		{"unfinished bulk seed", []string{"indexes"}, func(t *testing.T, e *env) {
+			// What a bulk seed killed before its rebuild leaves: a dropped
+			// foreign key (which no query plan shows) and its record.
+			_, err := e.pool.Exec(ctx, `INSERT INTO seed_deferred_ddl (kind, table_name, name, definition)
+				SELECT 'fkey', 'subtasks', conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'subtasks_task_id_fkey';
+				ALTER TABLE subtasks DROP CONSTRAINT subtasks_task_id_fkey`)
+			require.NoError(t, err)
+		}},
 		{"pending migration", []string{"migrations", "pg_stat_statements"}, func(t *testing.T, e *env) {
 			p, db, err := migrations.Provider(e.pool)
 			require.NoError(t, err)
