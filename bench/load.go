@@ -168,6 +168,11 @@ type Result struct {
 	ClientCPUPerReq *float64 `json:"loadGeneratorCpuMsPerRequest"`
 	OtherCPUPct     *float64 `json:"otherMachineCpuPercent"` // busy CPU of everything else, % of all cores
 
+	// ServerMetrics are the server's own counters per request (Hero Tasks'
+	// /metrics: entity_cache_<event>, response_cache_<event>,
+	// sql_statements, operations), when it has them.
+	ServerMetrics map[string]float64 `json:"serverMetricsPerRequest,omitempty"`
+
 	Mix *MixResult `json:"mix,omitempty"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -26,6 +27,9 @@ type Probes struct {
 	PG        *pgx.Conn     // on the benchmark database: statements and backend CPU
 	Redis     *redis.Client // the server's Redis: commands (INFO commandstats)
 	RedisPID  int           // the redis-server process, when it is ours
+	// MetricsURL is the server's Prometheus endpoint (Hero Tasks' /metrics):
+	// its cache events and statement counts go into Result.ServerMetrics.
+	MetricsURL string
 }
 
 // snapshot is the counters at one instant.
@@ -38,6 +42,7 @@ type snapshot struct {
 	redisTicks  int64
 	self        int64 // ticks of this process
 	machineBusy int64 // ticks of every core
+	metrics     map[string]float64
 }
 
 // pgCallsSQL sums the statements run on this database, leaving out the
@@ -78,7 +83,79 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 	}
 	s.self, _ = ProcTicks(os.Getpid())
 	s.machineBusy, _ = MachineTicks()
+	if p.MetricsURL != "" {
+		var err error
+		if s.metrics, err = scrape(ctx, p.MetricsURL); err != nil {
+			return s, err
+		}
+	}
 	return s, nil
+}
+
+// serverMetrics are the counters of Hero Tasks' /metrics that explain a
+// run, summed over every label but event: cache events of the entity cache
+// (all kinds) and of the response cache, and the statements the server
+// itself counted per operation.
+var serverMetrics = map[string]string{
+	"herotasks_cache_events_total":               "entity_cache_",
+	"herotasks_response_cache_events_total":      "response_cache_",
+	"herotasks_sql_statements_per_operation_sum": "sql_statements",
+	"herotasks_graphql_operations_total":         "operations",
+}
+
+// scrape reads the counters of serverMetrics from a Prometheus text page.
+func scrape(ctx context.Context, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics: status %d", res.StatusCode)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		series, value := line[:i], line[i+1:]
+		name, labels, _ := strings.Cut(series, "{")
+		prefix, ok := serverMetrics[name]
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		key := prefix
+		if strings.HasSuffix(prefix, "_") {
+			key += labelValue(labels, "event")
+		}
+		out[key] += v
+	}
+	return out, sc.Err()
+}
+
+// labelValue returns the value of label name in `a="x",b="y"}`.
+func labelValue(labels, name string) string {
+	_, rest, ok := strings.Cut(labels, name+`="`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
 }
 
 // backendPIDs lists the backends connected to conn's database, less conn's
@@ -136,6 +213,12 @@ func (p *Probes) fill(res *Result, a, b snapshot, peakRSS int64) {
 	if b.self > 0 {
 		res.ClientCPUPerReq = perReqMs(b.self - a.self)
 		used += b.self - a.self
+	}
+	if a.metrics != nil && b.metrics != nil {
+		res.ServerMetrics = map[string]float64{}
+		for k, v := range b.metrics {
+			res.ServerMetrics[k] = (v - a.metrics[k]) / n
+		}
 	}
 	if b.machineBusy > 0 && wall > 0 {
 		capacity := wall * clockTicks * float64(runtime.NumCPU())

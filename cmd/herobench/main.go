@@ -366,7 +366,7 @@ type runner struct {
 
 // passThrough are variables of the runner's environment handed to our
 // server, to measure their effect (GC and loader settings).
-var passThrough = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "LOADER_WAIT", "LOADER_MAX_BATCH", "GODEBUG"}
+var passThrough = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "LOADER_WAIT", "LOADER_MAX_BATCH", "CACHE_TIMEOUT"}
 
 func (r *runner) run(ctx context.Context, s spec) (bench.Result, error) {
 	r.n++
@@ -418,6 +418,9 @@ func (r *runner) run(ctx context.Context, s spec) (bench.Result, error) {
 	sc.Config = s.config
 	probes := r.probes
 	probes.ServerPID = p.PID
+	if server == "herotasks" {
+		probes.MetricsURL = strings.TrimSuffix(p.URL, "/graphql") + "/metrics"
+	}
 	fmt.Fprintf(r.stderr, "herobench: %-24s %s (%s), %d clients, %v warm-up + %v ...", s.name, server, s.config, r.o.clients, r.o.warmup, r.o.duration)
 	res, err := bench.Run(ctx, c, sc, bench.Options{Clients: r.o.clients, Warmup: r.o.warmup, Duration: r.o.duration, Probes: &probes})
 	if err != nil {
