@@ -60,11 +60,14 @@ bench: build services
 	. ./.data/env && bin/herobench -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) $(BENCH_ARGS)
 
 ## bench-peers: the nested and by-id work against PostGraphile 5 too (pinned,
-## installed with Node.js 22 into a cache folder), one server at a time; ratios
+## installed with Node.js 22 into a cache folder), one server at a time, in
+## PEERS_ROUNDS rounds (each scenario reported by its median round); ratios
+PEERS_ROUNDS ?= 3
 bench-peers: build services
 	$(GO) build -o bin/herobench ./cmd/herobench
 	@dir=$$(scripts/postgraphile.sh); . ./.data/env && \
-	bin/herobench -peers -postgraphile "$$dir" -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) $(BENCH_ARGS)
+	bin/herobench -peers -postgraphile "$$dir" -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) \
+		-rounds $(PEERS_ROUNDS) $(BENCH_ARGS)
 
 ## bench-go: the `go test -bench` benchmarks (in-process servers; see bench_test.go)
 bench-go: services

@@ -36,3 +36,11 @@ func TestRatios(t *testing.T) {
 	assert.False(t, bench.AtMost("x", "p99", 51, 100, 0.5).Met)
 	assert.False(t, bench.AtLeast("x", "req/s", 1, 0, 2).Met, "no peer result is not a met target")
 }
+
+func TestMedian(t *testing.T) {
+	rounds := []bench.Result{{Round: 1, RPS: 30}, {Round: 2, RPS: 10}, {Round: 3, RPS: 20}}
+	assert.Equal(t, 3, bench.Median(rounds).Round)
+	assert.Equal(t, 2, bench.Median(rounds[1:]).Round, "the lower middle of an even count")
+	assert.Equal(t, 1, bench.Median(rounds[:1]).Round)
+	assert.Equal(t, 1, rounds[0].Round, "the rounds are left in place")
+}

@@ -143,6 +143,7 @@ type Result struct {
 	Scenario string  `json:"scenario"`
 	Server   string  `json:"server"`
 	Config   string  `json:"config"`
+	Round    int     `json:"round,omitempty"`
 	Clients  int     `json:"clients"`
 	Seconds  float64 `json:"seconds"`
 	Requests int64   `json:"requests"`

@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,18 +36,31 @@ func opt(v *float64, prec int) string {
 	return strconv.FormatFloat(*v, 'f', prec, 64)
 }
 
+// Median returns the result of the round with the median requests per
+// second (the lower middle of an even count), so every figure reported
+// comes from one real run.
+func Median(rounds []Result) Result {
+	s := slices.Clone(rounds)
+	slices.SortFunc(s, func(a, b Result) int { return cmp.Compare(a.RPS, b.RPS) })
+	return s[(len(s)-1)/2]
+}
+
 // Report is the JSON file a run writes.
 type Report struct {
-	Started  string   `json:"started"`
-	Machine  Machine  `json:"machine"`
-	Command  string   `json:"command"`
-	Clients  int      `json:"clients"`
-	Warmup   string   `json:"warmup"`
-	Duration string   `json:"duration"`
-	Tasks    int      `json:"tasks"`
-	Results  []Result `json:"results"`
-	Ratios   []Ratio  `json:"ratios,omitempty"`
-	Notes    []string `json:"notes,omitempty"`
+	Started  string  `json:"started"`
+	Machine  Machine `json:"machine"`
+	Command  string  `json:"command"`
+	Clients  int     `json:"clients"`
+	Warmup   string  `json:"warmup"`
+	Duration string  `json:"duration"`
+	Tasks    int     `json:"tasks"`
+	// Results has one result per scenario: the median round's, when
+	// there were several (RoundsRun); Rounds has every round's.
+	RoundsRun int      `json:"rounds"`
+	Results   []Result `json:"results"`
+	Rounds    []Result `json:"allRounds,omitempty"`
+	Ratios    []Ratio  `json:"ratios,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
 }
 
 // Machine describes where the numbers came from.

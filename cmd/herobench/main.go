@@ -52,6 +52,7 @@ func main() {
 type options struct {
 	bin, db, out, logs, only string
 	tasks, clients, pool     int
+	rounds                   int
 	duration, warmup         time.Duration
 	peers                    bool
 	postgraphile, node       string
@@ -76,6 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&o.clients, "clients", 16, "concurrent closed-loop clients")
 	fs.IntVar(&o.pool, "pool", 20, "database connections of each server (PostGraphile's pool; DB_READ_MAX_CONNS for ours)")
 	fs.DurationVar(&o.duration, "duration", duration, "measured time per scenario ($BENCH_DURATION)")
+	fs.IntVar(&o.rounds, "rounds", 1, "run every scenario this many times, in turn, and report each by its median round (req/s)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "untimed warm-up per scenario, every answer checked")
 	fs.StringVar(&o.only, "only", "", "run only the scenarios whose name matches this regular expression")
 	fs.StringVar(&o.out, "out", "", "JSON results (default bench/out/results.json, or bench/out/peers.json with -peers)")
@@ -93,6 +95,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			o.out = "bench/out/peers.json"
 		}
 	}
+	if o.rounds < 1 {
+		return errors.New("-rounds must be at least 1")
+	}
 	if o.peers && o.postgraphile == "" {
 		return errors.New("-peers needs -postgraphile DIR (make bench-peers installs it)")
 	}
@@ -109,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	report := bench.Report{Started: time.Now().UTC().Format(time.RFC3339), Machine: bench.Describe(runtime.Version()),
-		Command: strings.Join(args, " "), Clients: o.clients, Warmup: o.warmup.String(), Duration: o.duration.String(), Tasks: o.tasks}
+		Command: strings.Join(args, " "), Clients: o.clients, RoundsRun: o.rounds, Warmup: o.warmup.String(), Duration: o.duration.String(), Tasks: o.tasks}
 	fmt.Fprintf(stderr, "herobench: %d CPUs (%s), load average %s\n", report.Machine.CPUs, report.Machine.Model, report.Machine.LoadAvg)
 
 	dbURL, err := prepareDatabase(ctx, base, o, stderr)
@@ -156,18 +161,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		runs = benchRuns(w)
 	}
-	for _, s := range runs {
-		if !only.MatchString(s.name) {
-			continue
+	// Rounds run the whole list again (so every server meets the same
+	// neighbours in turn); each scenario is reported by its median round.
+	byName := map[string][]bench.Result{}
+	var order []string
+	for round := 1; round <= o.rounds; round++ {
+		if o.rounds > 1 {
+			fmt.Fprintf(stderr, "herobench: round %d of %d\n", round, o.rounds)
 		}
-		if err := rdb.FlushAll(ctx).Err(); err != nil {
-			return err
+		for _, s := range runs {
+			if !only.MatchString(s.name) {
+				continue
+			}
+			if err := rdb.FlushAll(ctx).Err(); err != nil {
+				return err
+			}
+			res, err := r.run(ctx, s)
+			if err != nil {
+				return err
+			}
+			res.Round = round
+			if round == 1 {
+				order = append(order, s.name)
+			}
+			byName[s.name] = append(byName[s.name], res)
+			report.Rounds = append(report.Rounds, res)
 		}
-		res, err := r.run(ctx, s)
-		if err != nil {
-			return err
-		}
-		report.Results = append(report.Results, res)
+	}
+	for _, name := range order {
+		report.Results = append(report.Results, bench.Median(byName[name]))
+	}
+	if o.rounds == 1 {
+		report.Rounds = nil
 	}
 	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
 		report.Notes = append(report.Notes, "load average at the end: "+strings.TrimSpace(string(raw)))
@@ -177,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var failed []string
-	for _, res := range report.Results {
+	for _, res := range append(report.Rounds, report.Results...) {
 		if res.Errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d failed requests, first: %s", res.Scenario, res.Errors, res.FirstError))
 		}
