@@ -117,13 +117,25 @@ func AtMost(name, metric string, ours, theirs, max float64) Ratio {
 	return r
 }
 
+// Info is a ratio shown for understanding, with no target.
+func Info(name, metric string, ours, theirs float64) Ratio {
+	r := Ratio{Name: name, Metric: metric, Ours: ours, Theirs: theirs, Target: "-"}
+	if theirs > 0 {
+		r.Ratio = ours / theirs
+	}
+	return r
+}
+
 // RatioTable prints ratios.
 func RatioTable(w io.Writer, ratios []Ratio) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "comparison\tmetric\tours\ttheirs\tours/theirs\ttarget\tmet")
 	for _, r := range ratios {
 		met := "no"
-		if r.Met {
+		switch {
+		case r.Target == "-":
+			met = "-"
+		case r.Met:
 			met = "yes"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%.3g\t%s\t%s\n", r.Name, r.Metric, r.Ours, r.Theirs, r.Ratio, r.Target, met)
