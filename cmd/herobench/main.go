@@ -53,6 +53,8 @@ type options struct {
 	bin, db, out, logs, only string
 	tasks, clients, pool     int
 	rounds                   int
+	idle                     float64
+	idleWait                 time.Duration
 	duration, warmup         time.Duration
 	peers                    bool
 	postgraphile, node       string
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.IntVar(&o.pool, "pool", 20, "database connections of each server (PostGraphile's pool; DB_READ_MAX_CONNS for ours)")
 	fs.DurationVar(&o.duration, "duration", duration, "measured time per scenario ($BENCH_DURATION)")
 	fs.IntVar(&o.rounds, "rounds", 1, "run every scenario this many times, in turn, and report each by its median round (req/s)")
+	fs.Float64Var(&o.idle, "idle", 0, "before each scenario, wait until the machine's busy CPU is at most this % for a second (0: do not wait)")
+	fs.DurationVar(&o.idleWait, "idle-wait", 2*time.Minute, "longest wait for -idle; the scenario then runs anyway")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "untimed warm-up per scenario, every answer checked")
 	fs.StringVar(&o.only, "only", "", "run only the scenarios whose name matches this regular expression")
 	fs.StringVar(&o.out, "out", "", "JSON results (default bench/out/results.json, or bench/out/peers.json with -peers)")
@@ -395,6 +399,13 @@ var passThrough = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "LOADE
 
 func (r *runner) run(ctx context.Context, s spec) (bench.Result, error) {
 	r.n++
+	if r.o.idle > 0 {
+		busy, waited, err := waitIdle(ctx, r.o.idle, r.o.idleWait)
+		if err != nil {
+			return bench.Result{}, err
+		}
+		fmt.Fprintf(r.stderr, "herobench: machine %.0f%% busy after waiting %v\n", busy, waited.Round(time.Second))
+	}
 	logPath := filepath.Join(r.o.logs, strings.ReplaceAll(s.name, "/", "_")+".log")
 	var p *bench.Process
 	var err error
@@ -455,6 +466,32 @@ func (r *runner) run(ctx context.Context, s spec) (bench.Result, error) {
 	res.Server = server
 	fmt.Fprintf(r.stderr, " %.0f req/s, p99 %.1f ms\n", res.RPS, res.P99)
 	return res, nil
+}
+
+// waitIdle samples the machine's busy CPU a second at a time until it is
+// at most pct percent of all cores, or until max has passed; it returns
+// the last sample and how long it waited.
+func waitIdle(ctx context.Context, pct float64, max time.Duration) (float64, time.Duration, error) {
+	start := time.Now()
+	for {
+		a, err := bench.MachineTicks()
+		if err != nil {
+			return 0, 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(time.Second):
+		}
+		b, err := bench.MachineTicks()
+		if err != nil {
+			return 0, 0, err
+		}
+		busy := float64(b-a) / float64(runtime.NumCPU()) // ticks in one second, 100 per core
+		if busy <= pct || time.Since(start) >= max {
+			return busy, time.Since(start), nil
+		}
+	}
 }
 
 // cpuPerReq is the server's and PostgreSQL's CPU per request (0 when
