@@ -172,6 +172,7 @@ func printMaintenance(w io.Writer, rep *repository.MaintenanceReport) {
 	}
 	fmt.Fprintf(w, "partitions dropped:  %v\n", rep.Dropped)
 	fmt.Fprintf(w, "analyzed:            %v\n", rep.Analyzed)
+	fmt.Fprintf(w, "search vocabulary:   %d words\n", rep.SearchWords)
 	fmt.Fprintf(w, "default partition:   %d rows\n", rep.DefaultPartition)
 	for _, u := range rep.UnusedIndexes {
 		fmt.Fprintf(w, "unused index:        %s on %s (%d bytes, never scanned since statistics reset)\n", u.Index, u.Table, u.Bytes)

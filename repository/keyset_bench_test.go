@@ -3,6 +3,7 @@ package repository_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/herotasks/api/domain"
@@ -13,7 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// BenchmarkKeysetDepth pages through 12,000 seeded tasks in every order the
+// BenchmarkKeysetDepth pages through 12,000 seeded tasks (or the tasks of
+// HT_BENCH_DATABASE_URL) in every order the
 // schema offers, and with a status filter, and times the first page against
 // the page 10,000 rows in (reached by 100 cursor steps of 100): keyset
 // pagination seeks on the index, so both should cost the same.
@@ -60,13 +62,28 @@ func BenchmarkKeysetDepth(b *testing.B) {
 	}
 }
 
-// openSeeded returns a pool on a fresh database seeded with n tasks.
+// openSeeded returns a pool on a fresh database seeded with n tasks or,
+// when HT_BENCH_DATABASE_URL is set, on that database (seeded beforehand,
+// for example with a million tasks: see README, Numbers), which the
+// benchmarks only read; it must hold at least n tasks.
 func openSeeded(b *testing.B, n int) *pgxpool.Pool {
 	b.Helper()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(b), repository.PoolOptions{})
+	url := os.Getenv("HT_BENCH_DATABASE_URL")
+	if url == "" {
+		url = testdb.New(b)
+	}
+	pool, err := repository.Open(ctx, url, repository.PoolOptions{})
 	require.NoError(b, err)
 	b.Cleanup(pool.Close)
+	if os.Getenv("HT_BENCH_DATABASE_URL") != "" {
+		var have int
+		require.NoError(b, pool.QueryRow(ctx, "SELECT count(*) FROM tasks").Scan(&have))
+		if have < n {
+			b.Skipf("HT_BENCH_DATABASE_URL holds %d tasks, fewer than the %d this benchmark needs", have, n)
+		}
+		return pool
+	}
 	_, err = seed.Run(ctx, pool, seed.Options{Tasks: n, Seed: 1})
 	require.NoError(b, err)
 	return pool

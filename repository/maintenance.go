@@ -28,6 +28,7 @@ type MaintenanceReport struct {
 	Moved            map[string]int64
 	Dropped          []string // partitions past retention
 	Analyzed         []string
+	SearchWords      int64        // words in the search vocabulary after its refresh
 	UnusedIndexes    []IndexUsage // never scanned since statistics were reset
 	LargestIndexes   []IndexUsage
 	BloatedIndexes   []IndexBloat
@@ -56,6 +57,10 @@ type IndexUsage struct {
 const maintenanceLock = 0x4854_6d61_696e // "HTmain"
 
 var partitionName = regexp.MustCompile(`^task_events_(\d{4})_(\d{2})$`)
+
+// searchWordsSample is how many tasks a refresh of the search vocabulary
+// reads at most (a block sample beyond): about 2 s at a million tasks.
+const searchWordsSample = 100000
 
 // hotTables are analyzed by every run.
 var hotTables = []string{"tasks", "subtasks", "task_tags", "subtask_tags", "task_dependencies", "task_events"}
@@ -149,6 +154,11 @@ func (r *Repo) Maintain(ctx context.Context, o MaintenanceOptions, now time.Time
 			return nil, translate(err)
 		}
 		rep.Analyzed = append(rep.Analyzed, t)
+	}
+	// The search vocabulary (repository/search.go): recounted, and words no
+	// task holds any more dropped.
+	if err := c.QueryRow(ctx, "SELECT refresh_search_words($1)", searchWordsSample).Scan(&rep.SearchWords); err != nil {
+		return nil, translate(err)
 	}
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM task_events_default").Scan(&rep.DefaultPartition); err != nil {
 		return nil, translate(err)

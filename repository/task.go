@@ -278,63 +278,6 @@ func (r *Repo) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFil
 	return n, err
 }
 
-// searchMatch is the text match of a search: full text on the generated
-// search column (index: tasks_search_idx) or trigram similarity on the title
-// for typos (index: tasks_title_trgm_idx); the planner ORs both bitmaps.
-const searchMatch = "(t.search @@ websearch_to_tsquery('english', ?) OR t.title % ?)"
-
-// searchScore ranks full-text hits by cover density and adds title similarity.
-const searchScore = "(ts_rank_cd(t.search, websearch_to_tsquery('english', ?)) + similarity(t.title, ?))::float8"
-
-// SearchTasks returns one page of the tasks v may see that match text, best
-// first, paged by (score, id).
-func (r *Repo) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
-	inner := psql.Select(taskCols).Column(sq.Expr(searchScore+" AS score", text, text)).
-		From("tasks t").Where(sq.And{visibleTo(v), sq.Expr(searchMatch, text, text)})
-	b := psql.Select(taskColumns("s"), "s.score").FromSelect(inner, "s")
-	if after != "" {
-		c, err := decodeCursor(after, searchOrder(text), []string{"float8", "uuid"})
-		if err != nil {
-			return nil, err
-		}
-		b = b.Where("(s.score, s.id) < (?::float8, ?::uuid)", c[0], c[1])
-	}
-	b = b.OrderBy("s.score DESC", "s.id DESC").Limit(uint64(first) + 1)
-	type hit struct {
-		task  *domain.Task
-		score string
-	}
-	hits, err := query(ctx, r.pools.Analytics, b, func(row pgx.CollectableRow) (hit, error) {
-		var t domain.Task
-		var score float64
-		err := row.Scan(append(taskDest(&t), &score)...)
-		return hit{&t, fmt.Sprint(score)}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	page := &domain.TaskPage{HasNextPage: len(hits) > first}
-	if page.HasNextPage {
-		hits = hits[:first]
-	}
-	page.Edges = make([]domain.TaskEdge, len(hits))
-	for i, h := range hits {
-		page.Edges[i] = domain.TaskEdge{Cursor: encodeCursor(searchOrder(text), []string{h.score, h.task.ID}), Node: h.task}
-	}
-	return page, nil
-}
-
-// CountSearch counts the tasks v may see that match text.
-func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
-	sql, args, err := psql.Select("count(*)").From("tasks t").Where(sq.And{visibleTo(v), sq.Expr(searchMatch, text, text)}).ToSql()
-	if err != nil {
-		return 0, fmt.Errorf("build count: %w", err)
-	}
-	var n int
-	err = r.pools.Analytics.QueryRow(ctx, sql, args...).Scan(&n)
-	return n, translate(err)
-}
-
 // TasksByTagIDs returns the first page (newest first) of the tasks v may see
 // under each tag, for many tags in one statement: a LATERAL subquery per tag
 // reads its links on index task_tags_tag_task_idx and stops at first+1.

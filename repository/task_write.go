@@ -50,6 +50,9 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 		if err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
 			return err
 		}
+		if err := learnSearchWords(ctx, tx, t.ID); err != nil {
+			return err
+		}
 		return insertEvents(ctx, tx, []domain.TaskEvent{{
 			TaskID: t.ID, ActorID: in.CreatedByID, Kind: domain.EventCreated,
 			ToStatus: &t.Status, ToPhase: &t.Phase, CreatedAt: t.CreatedAt,
@@ -99,6 +102,9 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 			return err
 		}
 		t = rows[0]
+		if p.Title != nil || p.Description != nil {
+			return learnSearchWords(ctx, tx, id)
+		}
 		return nil
 	})
 	return t, err
