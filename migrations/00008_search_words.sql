@@ -1,10 +1,11 @@
--- The search vocabulary: the lexemes of tasks.search, with how many tasks
--- hold each, under a trigram index. searchTasks falls back to it when a
--- query matches nothing: each misspelled word is replaced by the most
--- similar word here, a lookup among thousands of words instead of a
+-- The search vocabulary: the lexemes of tasks.search, with the share of
+-- tasks that hold each, under a trigram index. searchTasks falls back to
+-- it when a query matches nothing: each misspelled word is replaced by the
+-- most similar word here, a lookup among thousands of words instead of a
 -- trigram match against a million titles, which took seconds there (see
 -- repository/search.go). So the trigram index on titles goes: no query
--- uses it any more, and it was the most expensive index to keep up.
+-- uses it any more, and it was the most expensive index to keep up. The
+-- shares also tell searchTasks how common a query is (search_frequency).
 --
 -- Writes of a task add its new words in their transaction;
 -- refresh_search_words recounts and drops words no task holds any more:
@@ -17,8 +18,8 @@
 -- +goose NO TRANSACTION
 -- +goose Up
 CREATE TABLE IF NOT EXISTS search_words (
-    word text PRIMARY KEY,
-    ndoc integer NOT NULL
+    word  text PRIMARY KEY,
+    share real NOT NULL -- of the tasks the last refresh sampled; 0 for a word added since
 );
 CREATE INDEX IF NOT EXISTS search_words_word_trgm_idx ON search_words USING gin (word gin_trgm_ops);
 
@@ -30,19 +31,23 @@ CREATE INDEX IF NOT EXISTS search_words_word_trgm_idx ON search_words USING gin 
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION refresh_search_words(sample bigint) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    total double precision;
-    n     bigint;
+    total   double precision;
+    sampled bigint;
+    n       bigint;
 BEGIN
     SELECT reltuples INTO total FROM pg_class WHERE oid = 'tasks'::regclass;
     IF total IS NULL OR total < 0 THEN
         SELECT count(*) INTO total FROM tasks;
     END IF;
+    CREATE TEMP TABLE search_sample ON COMMIT DROP AS
+        SELECT search FROM tasks TABLESAMPLE SYSTEM (least(100, 100 * sample / greatest(total, 1))) REPEATABLE (0);
+    SELECT count(*) INTO sampled FROM search_sample;
     DELETE FROM search_words;
-    INSERT INTO search_words (word, ndoc)
-    SELECT s.word, s.ndoc FROM ts_stat(format('SELECT search FROM tasks TABLESAMPLE SYSTEM (%s) REPEATABLE (0)',
-        least(100, 100 * sample / greatest(total, 1)))) s
+    INSERT INTO search_words (word, share)
+    SELECT s.word, s.ndoc::real / greatest(sampled, 1) FROM ts_stat('SELECT search FROM search_sample') s
     WHERE s.word ~ '^[a-z]{3,}$';
     GET DIAGNOSTICS n = ROW_COUNT;
+    DROP TABLE search_sample;
     RETURN n;
 END
 $$;
@@ -50,17 +55,15 @@ $$;
 
 SELECT refresh_search_words(100000);
 
--- An upper bound of the share of tasks that match q, from the planner's
--- statistics of tasks.search: the smallest frequency among q's lexemes (a
--- lexeme outside the most common ones is rarer than all of them); 1 without
--- statistics. searchTasks uses it to decide whether the newest tasks are
--- worth walking for matches (see repository/search.go).
+-- An upper bound of the share of tasks that match q: the smallest share
+-- among its lexemes (a lexeme outside the vocabulary counts as rare); 1
+-- for a query without lexemes. searchTasks uses it to decide whether the
+-- newest tasks are worth walking for matches (see repository/search.go).
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION search_frequency(q tsquery) RETURNS double precision LANGUAGE sql STABLE AS $$
-    SELECT coalesce(min(coalesce(s.freqs[array_position(s.elems, m[1])], s.freqs[cardinality(s.elems) + 1])), 1)
-    FROM regexp_matches(q::text, '''((?:[^'']|'''')+)''', 'g') AS m,
-        (SELECT most_common_elems::text::text[] AS elems, most_common_elem_freqs AS freqs FROM pg_stats
-         WHERE schemaname = 'public' AND tablename = 'tasks' AND attname = 'search') AS s
+    SELECT coalesce(min(coalesce(w.share, 0)), 1)
+    FROM regexp_matches(q::text, '''((?:[^'']|'''')+)''', 'g') AS m
+    LEFT JOIN search_words w ON w.word = m[1]
 $$;
 -- +goose StatementEnd
 

@@ -18,40 +18,42 @@ import (
 // matches tens of thousands of tasks in a million, scattered over the
 // whole table, which takes hundreds of milliseconds however it is
 // indexed (a GIN index yields matches, not an order). So a search ranks a
-// bounded candidate set, the searchCandidates newest matches, found the
-// cheap way for the word at hand:
+// bounded candidate set, the searchCandidates newest matches, found in one
+// statement the cheap way for the words at hand:
 //
-//   - recent: when the statistics say the query may match at least one
+//   - recent: when the vocabulary says the query may match at least one
 //     task in searchRecent/searchCandidates (search_frequency, migration
-//     00008), walk the searchRecent newest tasks on tasks_created_keyset_idx
+//     00008: the smallest share of tasks among its words), walk the
+//     searchRecent newest tasks on tasks_created_keyset_idx
 //     (rows that sit together on disk) and keep the first searchCandidates
 //     matches; the walk stops there, after about searchCandidates/share
 //     rows.
-//   - all: when the statistics say the query is rarer, or the walk found
+//   - all: when the vocabulary says the query is rarer, or the walk found
 //     too few, the GIN index yields every match (each on its own page,
-//     which is what bounds this step's speed), of which the newest are kept.
-//   - fuzzy: when nothing matches, each word of the query is replaced by
-//     the most similar word of the search vocabulary (search_words, a
-//     trigram index over the lexemes of tasks, migration 00008), and
-//     the corrected query runs as in all.
+//     which is what bounds this branch's speed), of which the newest are
+//     kept. The statement only runs this branch when the first came short.
+//
+// When nothing matches, each word of the query is replaced by the most
+// similar word of the search vocabulary (search_words, a trigram index over
+// the lexemes of tasks, migration 00008) and the corrected words are
+// searched the same way (fuzzy).
 //
 // The trade-off: results are the best of the newest searchCandidates
 // matches, not of every match (for a rare word, that is every match), and
 // a search returns at most searchCandidates tasks. Pages are cut by
-// (score, created_at, id); a cursor carries the step that made the first
-// page, so every page ranks the same candidates.
+// (score, created_at, id); a cursor says whether the words were corrected,
+// so every page ranks the same candidates.
 const (
 	searchCandidates = 100
 	searchRecent     = 10000
 )
 
-// searchStep is how a search found its candidates (see above).
+// searchStep says whether a search ran the words as given or corrected.
 type searchStep string
 
 const (
-	stepRecent searchStep = "recent"
-	stepAll    searchStep = "all"
-	stepFuzzy  searchStep = "fuzzy"
+	stepExact searchStep = "exact"
+	stepFuzzy searchStep = "fuzzy"
 )
 
 // searchHit is a ranked candidate.
@@ -61,8 +63,8 @@ type searchHit struct {
 	n     int // candidates in the set
 }
 
-// searchStatement is the statement of a step: the candidates, their rank,
-// the page after the cursor.
+// searchStatement finds the candidates of text (see above), ranks them
+// and returns the page after the cursor c.
 func searchStatement(v domain.Viewer, step searchStep, text string, first int, c []string) (string, []any, error) {
 	vis, vargs, err := visibleTo(v).ToSql()
 	if err != nil {
@@ -72,33 +74,36 @@ func searchStatement(v domain.Viewer, step searchStep, text string, first int, c
 	if step == stepFuzzy { // the corrected words are lexemes already
 		config = "simple"
 	}
-	// index: tasks_created_keyset_idx (recent) or tasks_search_idx (all, fuzzy)
-	candidates := `SELECT t.id, t.created_at, t.search FROM tasks t
-		WHERE ` + vis + ` AND t.search @@ websearch_to_tsquery(?::regconfig, ?)
-		ORDER BY t.created_at DESC, t.id DESC LIMIT ?`
-	args := append(append([]any{}, vargs...), config, text, searchCandidates)
-	if step == stepRecent {
-		// The frequency test has no column: the planner evaluates it once,
-		// before the walk, which it skips when the test fails.
-		candidates = `SELECT t.id, t.created_at, t.search FROM (
-			SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + `
-			ORDER BY t.created_at DESC, t.id DESC LIMIT ?) t
-		WHERE t.search @@ websearch_to_tsquery(?::regconfig, ?)
-			AND search_frequency(websearch_to_tsquery(?::regconfig, ?)) >= ?
-		ORDER BY t.created_at DESC, t.id DESC LIMIT ?`
-		args = append(append(append([]any{}, vargs...), searchRecent), config, text, config, text,
-			float64(searchCandidates)/searchRecent, searchCandidates)
-	}
+	match := "t.search @@ websearch_to_tsquery(?::regconfig, ?)"
 	page := ""
 	if c != nil {
-		page = "WHERE (r.score, r.created_at, r.id) < (?::float8, ?::timestamptz, ?::uuid)"
+		page = "WHERE (x.score, x.created_at, x.id) < (?::float8, ?::timestamptz, ?::uuid)"
 	}
-	sql := `WITH c AS (` + candidates + `),
-		r AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c)
-		SELECT ` + taskCols + `, r.score, (SELECT count(*) FROM c)
-		FROM r JOIN tasks t ON t.id = r.id ` + page + `
-		ORDER BY r.score DESC, r.created_at DESC, r.id DESC LIMIT ?`
-	args = append(args, config, text)
+	// recent walks the newest tasks (index: tasks_created_keyset_idx); the
+	// frequency test has no column, so the planner evaluates it once and
+	// skips the walk when it fails. matches is every match (index:
+	// tasks_search_idx), a fence so the planner does not walk the created
+	// index for it; it is read, and so computed, only when recent came short.
+	sql := `WITH recent AS (
+			SELECT t.id, t.created_at, t.search FROM (
+				SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + `
+				ORDER BY t.created_at DESC, t.id DESC LIMIT ?) t
+			WHERE ` + match + ` AND search_frequency(websearch_to_tsquery(?::regconfig, ?)) >= ?
+			ORDER BY t.created_at DESC, t.id DESC LIMIT ?),
+		matches AS MATERIALIZED (
+			SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + ` AND ` + match + `),
+		c AS (
+			SELECT * FROM recent WHERE (SELECT count(*) FROM recent) = ?
+			UNION ALL
+			(SELECT * FROM matches WHERE (SELECT count(*) FROM recent) < ? ORDER BY created_at DESC, id DESC LIMIT ?)),
+		x AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c)
+		SELECT ` + taskCols + `, x.score, (SELECT count(*) FROM c)
+		FROM x JOIN tasks t ON t.id = x.id ` + page + `
+		ORDER BY x.score DESC, x.created_at DESC, x.id DESC LIMIT ?`
+	var args []any
+	args = append(append(args, vargs...), searchRecent, config, text, config, text, float64(searchCandidates)/searchRecent, searchCandidates)
+	args = append(append(args, vargs...), config, text)
+	args = append(args, searchCandidates, searchCandidates, searchCandidates, config, text)
 	for _, v := range c {
 		args = append(args, v)
 	}
@@ -107,7 +112,7 @@ func searchStatement(v domain.Viewer, step searchStep, text string, first int, c
 	return sql, args, err
 }
 
-// searchStep runs one step.
+// searchStep runs the search statement.
 func (r *Repo) searchStep(ctx context.Context, v domain.Viewer, step searchStep, text string, first int, c []string) ([]searchHit, error) {
 	sql, args, err := searchStatement(v, step, text, first, c)
 	if err != nil {
@@ -136,7 +141,7 @@ func (r *Repo) correctSearch(ctx context.Context, text string) (string, bool, er
 			coalesce(bool_or(w.word <> l.lexeme), false)
 		FROM unnest(tsvector_to_array(to_tsvector('english', $1))) WITH ORDINALITY AS l(lexeme, i)
 		LEFT JOIN LATERAL (SELECT s.word FROM search_words s WHERE s.word % l.lexeme
-			ORDER BY similarity(s.word, l.lexeme) DESC, s.ndoc DESC, s.word LIMIT 1) w ON true`, text).Scan(&words, &changed)
+			ORDER BY similarity(s.word, l.lexeme) DESC, s.share DESC, s.word LIMIT 1) w ON true`, text).Scan(&words, &changed)
 	if err != nil {
 		return "", false, translate(err)
 	}
@@ -144,40 +149,33 @@ func (r *Repo) correctSearch(ctx context.Context, text string) (string, bool, er
 }
 
 // runSearch finds the candidates of text for v and returns the page after
-// the cursor, with the step that made it and the text it searched.
-func (r *Repo) runSearch(ctx context.Context, v domain.Viewer, text string, first int, after string) ([]searchHit, searchStep, string, error) {
+// the cursor, with the step that made it.
+func (r *Repo) runSearch(ctx context.Context, v domain.Viewer, text string, first int, after string) ([]searchHit, searchStep, error) {
+	step, values := stepExact, []string(nil)
 	if after != "" {
-		step, values, err := decodeSearchCursor(after, text)
-		if err != nil {
-			return nil, "", "", err
+		var err error
+		if step, values, err = decodeSearchCursor(after, text); err != nil {
+			return nil, "", err
 		}
-		if step == stepFuzzy {
-			if text, _, err = r.correctSearch(ctx, text); err != nil {
-				return nil, "", "", err
-			}
+	}
+	if step == stepExact {
+		hits, err := r.searchStep(ctx, v, stepExact, text, first, values)
+		if err != nil || len(hits) > 0 || after != "" {
+			return hits, stepExact, err
 		}
-		hits, err := r.searchStep(ctx, v, step, text, first, values)
-		return hits, step, text, err
-	}
-	hits, err := r.searchStep(ctx, v, stepRecent, text, first, nil)
-	if err != nil || (len(hits) > 0 && hits[0].n == searchCandidates) {
-		return hits, stepRecent, text, err
-	}
-	if hits, err = r.searchStep(ctx, v, stepAll, text, first, nil); err != nil || len(hits) > 0 {
-		return hits, stepAll, text, err
 	}
 	corrected, changed, err := r.correctSearch(ctx, text)
 	if err != nil || !changed {
-		return nil, stepAll, text, err
+		return nil, stepFuzzy, err
 	}
-	hits, err = r.searchStep(ctx, v, stepFuzzy, corrected, first, nil)
-	return hits, stepFuzzy, corrected, err
+	hits, err := r.searchStep(ctx, v, stepFuzzy, corrected, first, values)
+	return hits, stepFuzzy, err
 }
 
 // SearchTasks returns one page of the tasks v may see that match text, best
 // first (see Search above).
 func (r *Repo) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
-	hits, step, _, err := r.runSearch(ctx, v, text, first, after)
+	hits, step, err := r.runSearch(ctx, v, text, first, after)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +195,7 @@ func (r *Repo) SearchTasks(ctx context.Context, v domain.Viewer, text string, fi
 // decodeSearchCursor reads a search cursor of text: the step and the
 // (score, created_at, id) of the last row.
 func decodeSearchCursor(after, text string) (searchStep, []string, error) {
-	for _, step := range []searchStep{stepRecent, stepAll, stepFuzzy} {
+	for _, step := range []searchStep{stepExact, stepFuzzy} {
 		if values, err := decodeCursor(after, searchOrder(text)+":"+string(step), []string{"float8", "timestamptz", "uuid"}); err == nil {
 			return step, values, nil
 		}
@@ -208,7 +206,7 @@ func decodeSearchCursor(after, text string) (searchStep, []string, error) {
 // CountSearch counts the tasks a search for text can return to v: its
 // candidates, at most searchCandidates (see Search above).
 func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
-	hits, _, _, err := r.runSearch(ctx, v, text, 1, "")
+	hits, _, err := r.runSearch(ctx, v, text, 1, "")
 	if err != nil || len(hits) == 0 {
 		return 0, err
 	}
@@ -221,8 +219,8 @@ func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (i
 // words no task holds any more and recounts). Sorted, so two writers never
 // wait on each other's new words in opposite orders.
 func learnSearchWords(ctx context.Context, tx pgx.Tx, taskID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO search_words (word, ndoc)
-		SELECT w, 1 FROM tasks t, unnest(tsvector_to_array(t.search)) AS w
+	_, err := tx.Exec(ctx, `INSERT INTO search_words (word, share)
+		SELECT w, 0 FROM tasks t, unnest(tsvector_to_array(t.search)) AS w
 		WHERE t.id = $1 AND w ~ '^[a-z]{3,}$' ORDER BY w
 		ON CONFLICT (word) DO NOTHING`, taskID)
 	return translate(err)
