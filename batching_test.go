@@ -142,3 +142,30 @@ func TestSearchLooksAhead(t *testing.T) {
 	require.Len(t, list(d, "searchTasks", "nodes"), 8)
 	assert.Equal(t, int64(4), api.sql.n.Load()-before, "search, task tags, subtasks, subtask tags")
 }
+
+// TestLoaderMaxBatch crosses LOADER_MAX_BATCH: a level with more keys than
+// the bound is split into ceil(keys/bound) statements, and the answer is
+// the same as with one statement per level.
+func TestLoaderMaxBatch(t *testing.T) {
+	small := newTestAPI(t, "LOADER_MAX_BATCH", "5", "ENTITY_CACHE", "off")
+	_, editor := small.user(t, domain.RoleEditor)
+	for i := range 12 {
+		id, _ := small.newTask(t, editor, map[string]any{"title": fmt.Sprintf("Task %d", i), "tags": []string{"a", fmt.Sprintf("t%d", i)}})
+		for j := range 3 {
+			small.ok(t, editor, `mutation($id: ID!, $in: CreateSubtaskInput!) { createSubtask(taskId: $id, input: $in) { id } }`,
+				map[string]any{"id": id, "in": map[string]any{"title": fmt.Sprintf("Step %d", j), "tags": []string{"s", fmt.Sprintf("s%d-%d", i, j)}}})
+		}
+	}
+	const q = `{ tasks(first: 50) { nodes { title tags { name } subtasks { title tags { name } } } } }`
+	before := small.sql.n.Load()
+	got := small.ok(t, "", q, nil)
+	// root 1; task tags 12 keys → 3; subtasks 12 → 3; subtask tags 36 → 8.
+	assert.Equal(t, int64(1+3+3+8), small.sql.n.Load()-before)
+
+	// The same rows through a server with the default bound: one statement
+	// per level, the same answer.
+	big := serveTestAPI(t, small.dbURL, &countingTracer{}, "ENTITY_CACHE", "off")
+	before = big.sql.n.Load()
+	assert.Equal(t, got, big.ok(t, "", q, nil))
+	assert.Equal(t, int64(4), big.sql.n.Load()-before)
+}
