@@ -169,3 +169,39 @@ func TestLoaderMaxBatch(t *testing.T) {
 	assert.Equal(t, got, big.ok(t, "", q, nil))
 	assert.Equal(t, int64(4), big.sql.n.Load()-before)
 }
+
+// TestTaskByIDLooksAhead: one task's levels are loaded ahead too. The
+// window is set to a minute and the request deadline to 20 s, so any level
+// left to the window would end the request with TIMEOUT; with the
+// lookahead none waits. Two task fields in one operation still share one
+// statement per level through the window.
+func TestTaskByIDLooksAhead(t *testing.T) {
+	setup := newTestAPI(t, "ENTITY_CACHE", "off")
+	_, editor := setup.user(t, domain.RoleEditor)
+	id, _ := setup.newTask(t, editor, map[string]any{"title": "One", "tags": []string{"a", "b"}})
+	for j := range 3 {
+		setup.ok(t, editor, `mutation($id: ID!, $in: CreateSubtaskInput!) { createSubtask(taskId: $id, input: $in) { id } }`,
+			map[string]any{"id": id, "in": map[string]any{"title": fmt.Sprintf("Step %d", j), "tags": []string{"s"}}})
+	}
+	_, err := setup.pool.Exec(context.Background(), "UPDATE tasks SET assignee_id = created_by")
+	require.NoError(t, err)
+	api := serveTestAPI(t, setup.dbURL, &countingTracer{}, "LOADER_WAIT", "1m", "REQUEST_TIMEOUT", "20s", "ENTITY_CACHE", "off")
+	before := api.sql.n.Load()
+	d := api.ok(t, "", `query($id: ID!) { task(id: $id) { number assignee { name } tags { name } subtasks { tags { name } } } }`, map[string]any{"id": id})
+	assert.Equal(t, int64(5), api.sql.n.Load()-before, "task, assignee, tags, subtasks, subtask tags")
+	task := d["task"].(map[string]any)
+	assert.Len(t, task["tags"], 2)
+	assert.Len(t, task["subtasks"], 3)
+	d = api.ok(t, "", `query($n: String!) { taskByNumber(number: $n) { assignee { name } tags { name } } }`, map[string]any{"n": task["number"]})
+	assert.Len(t, d["taskByNumber"].(map[string]any)["tags"], 2)
+	// An unknown id: null, without waiting either.
+	d = api.ok(t, "", `{ task(id: "00000000-0000-4000-8000-000000000000") { tags { name } } }`, nil)
+	assert.Nil(t, d["task"])
+
+	// Two task fields: no lookahead, the window batches them (a wide one
+	// here, so the count does not depend on the scheduler).
+	wide := serveTestAPI(t, setup.dbURL, &countingTracer{}, "LOADER_WAIT", "50ms", "ENTITY_CACHE", "off")
+	before = wide.sql.n.Load()
+	wide.ok(t, "", `query($id: ID!) { a: task(id: $id) { tags { name } } b: task(id: $id) { title tags { color } } }`, map[string]any{"id": id})
+	assert.Equal(t, int64(2), wide.sql.n.Load()-before, "the task, its tags")
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
@@ -118,9 +119,48 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 			fields[f.Name] = append(fields[f.Name], f)
 		}
 	}
-	if len(fields) == 0 {
+	prefetchFields(ctx, oc, tasks, fields)
+}
+
+// prefetchTask is prefetch for a field that returns one task (task,
+// taskByNumber): its selections are the task's own fields. A single task's
+// levels gain no batching, but they no longer wait for the window.
+func prefetchTask(ctx context.Context, t *domain.Task) {
+	if t == nil || !singleTaskRoot(ctx) {
 		return
 	}
+	fields := map[string][]graphql.CollectedField{}
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
+		fields[f.Name] = append(fields[f.Name], f)
+	}
+	prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, fields)
+}
+
+// singleTaskRoot reports whether the operation is a query with exactly one
+// root field that returns a task by id or number. Only then is there
+// nothing for the window to batch the task, or its levels, with: several
+// such fields (aliases, or task and taskByNumber) are left to the window,
+// which batches them across the fields into one statement per level.
+func singleTaskRoot(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return false
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query {
+		return false
+	}
+	roots := 0
+	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{"Query"}) {
+		if f.Name == "task" || f.Name == "taskByNumber" {
+			roots++
+		}
+	}
+	return roots == 1
+}
+
+// prefetchFields loads ahead what fields (a task's selected fields by
+// name) need of tasks.
+func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*domain.Task, fields map[string][]graphql.CollectedField) {
 	ids := make([]string, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID

@@ -251,7 +251,14 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*domain.Task, erro
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	return r.visibleTask(ctx, id)
+	if singleTaskRoot(ctx) {
+		// Nothing to batch it with: read it now rather than after the
+		// window (an error is reported by the load below).
+		_, _ = loaders.For(ctx).TaskByID.Preload(ctx, []string{id})
+	}
+	t, err := r.visibleTask(ctx, id)
+	prefetchTask(ctx, t)
+	return t, err
 }
 
 // TaskByNumber is the resolver for the taskByNumber field.
@@ -263,6 +270,9 @@ func (r *queryResolver) TaskByNumber(ctx context.Context, number string) (*domai
 	t, err := r.Store.TaskBySeq(ctx, seq)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && !t.VisibleTo(viewer(ctx))) {
 		return nil, nil
+	}
+	if err == nil {
+		prefetchTask(ctx, t)
 	}
 	return t, err
 }
