@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/herotasks/api/auth"
+	"github.com/herotasks/api/bench"
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
 	"github.com/herotasks/api/internal/testdb"
@@ -500,9 +501,9 @@ func (e *benchEnv) measure(b *testing.B, s *benchServer, m benchMode, query stri
 	lat := make([]time.Duration, b.N)
 	sql0, unattributed0 := s.sql.total.Load(), s.sql.unattributed.Load()
 	rt0, rtErr0 := s.rt.load(), s.rt.failures()
-	app0, appErr := procTicks(os.Getpid())
+	app0, appErr := bench.ProcTicks(os.Getpid())
 	rm0 := readRuntime()
-	mach0, machErr := machineTicks()
+	mach0, machErr := bench.MachineTicks()
 	wall0 := time.Now()
 	cpu0, db0 := postgresTicks(), e.dbBackendCPU(b)
 	var elapsed time.Duration
@@ -540,9 +541,9 @@ func (e *benchEnv) measure(b *testing.B, s *benchServer, m benchMode, query stri
 	b.StopTimer()
 	cpu1, db1 := postgresTicks(), e.dbBackendCPU(b)
 	rt1, rtErr1 := s.rt.load(), s.rt.failures()
-	app1, _ := procTicks(os.Getpid())
+	app1, _ := bench.ProcTicks(os.Getpid())
 	rm1 := readRuntime()
-	mach1, _ := machineTicks()
+	mach1, _ := bench.MachineTicks()
 	wall := time.Since(wall0)
 	if err := failed.Load(); err != nil {
 		b.Fatalf("%s: %v", m.name, *err)
@@ -818,52 +819,11 @@ func postgresTicks() map[int]int64 {
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
-		if t, err := procTicks(pid); err == nil {
+		if t, err := bench.ProcTicks(pid); err == nil {
 			out[pid] = t
 		}
 	}
 	return out
-}
-
-// procTicks reads utime+stime, fields 14 and 15 of /proc/<pid>/stat.
-func procTicks(pid int) (int64, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]) // f[0] is field 3
-	if len(f) < 13 {
-		return 0, errors.New("short stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	return u + st, errors.Join(err1, err2)
-}
-
-// machineTicks returns the busy clock ticks of all cores (/proc/stat: every
-// state but idle and iowait).
-func machineTicks() (int64, error) {
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(raw), "\n")
-	f := strings.Fields(line)
-	if len(f) < 6 || f[0] != "cpu" {
-		return 0, errors.New("unexpected /proc/stat")
-	}
-	var busy int64
-	for i, v := range f[1:] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is already in user
-			busy += n
-		}
-	}
-	return busy, nil
 }
 
 // dbBackendCPU returns the on-CPU nanoseconds (/proc/<pid>/schedstat) of
@@ -883,14 +843,8 @@ func (e *benchEnv) dbBackendCPU(b *testing.B) map[int]int64 {
 	}
 	out := map[int]int64{}
 	for _, pid := range pids {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
-		if err != nil {
-			continue // gone, or not on this machine
-		}
-		if f := strings.Fields(string(raw)); len(f) > 0 {
-			if ns, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-				out[int(pid)] = ns
-			}
+		if ns, err := bench.SchedNanos(int(pid)); err == nil { // else gone, or not on this machine
+			out[int(pid)] = ns
 		}
 	}
 	return out

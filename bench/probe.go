@@ -66,7 +66,7 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 		}
 		s.pgCPU = map[int]int64{}
 		for _, pid := range pids {
-			if ns, err := schedNanos(pid); err == nil {
+			if ns, err := SchedNanos(pid); err == nil {
 				s.pgCPU[pid] = ns
 			}
 		}
@@ -281,9 +281,9 @@ func ProcTicks(pid int) (int64, error) {
 	return u + st, errors.Join(err1, err2)
 }
 
-// schedNanos reads the on-CPU nanoseconds of /proc/<pid>/schedstat (finer
+// SchedNanos reads the on-CPU nanoseconds of /proc/<pid>/schedstat (finer
 // than the stat ticks, which matter for short backends' bursts).
-func schedNanos(pid int) (int64, error) {
+func SchedNanos(pid int) (int64, error) {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
 	if err != nil {
 		return 0, err
