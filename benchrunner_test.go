@@ -27,9 +27,12 @@ func TestBenchRunner(t *testing.T) {
 	ctx := context.Background()
 	dbURL := testdb.New(t)
 	rs := testredis.Start(t)
-	off := serveTestAPI(t, dbURL, &countingTracer{}, "ENTITY_CACHE", "off")
+	// As herobench runs its servers: without the cost budget, which four
+	// clients would spend (and whose buckets outlive a run in the shared
+	// Redis, so a second run within a minute was refused).
+	off := serveTestAPI(t, dbURL, &countingTracer{}, "ENTITY_CACHE", "off", "COST_BUDGET_CAPACITY", "0")
 	both := serveTestAPI(t, dbURL, &countingTracer{}, "REDIS_URL", rs.URL(), "ENTITY_CACHE", "on", "RESPONSE_CACHE", "on",
-		"CACHE_PREFIX", "ht:benchtest")
+		"CACHE_PREFIX", "ht:benchtest", "COST_BUDGET_CAPACITY", "0")
 	_, err := seed.Run(ctx, off.pool, seed.Options{Tasks: 250, Seed: 1, Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	require.NoError(t, err)
 	_, token := off.user(t, domain.RoleAdmin)
