@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"runtime/debug"
 	"time"
 
 	"github.com/herotasks/api/seed"
@@ -24,13 +22,6 @@ func seedCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if *tasks < 0 || *tasks > 10_000_000 {
 		return errors.New("--tasks must be between 0 and 10000000")
-	}
-	if getenv("GOMEMLIMIT") == "" {
-		// The server's default memory limit (server.go, 100 MiB) is for
-		// requests; the seed holds a few batches of rows, a few hundred MB
-		// at a million tasks, and near that limit it would collect without
-		// pause: 146 s of CPU for a million tasks instead of about 45.
-		debug.SetMemoryLimit(math.MaxInt64)
 	}
 	_, pool, err := openDB(ctx, getenv)
 	if err != nil {
