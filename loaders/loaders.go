@@ -40,7 +40,7 @@ type Store interface {
 // Options tune batching.
 type Options struct {
 	Wait     time.Duration // how long a batch collects keys after the first
-	MaxBatch int           // keys per statement at most; 1 turns batching (and Preload) off
+	MaxBatch int           // keys per statement at most (0: no bound); 1 turns batching (and Preload) off
 	// Observe, when set, is told the size of every batch (metrics).
 	Observe func(loader string, keys int)
 }
@@ -132,7 +132,11 @@ func (l *Loader[K, V]) Preload(ctx context.Context, keys []K) (map[K]V, error) {
 		}
 	}
 	out := make(map[K]V, len(uniq))
-	for chunk := range slices.Chunk(uniq, max(l.maxBatch, 1)) {
+	size := l.maxBatch
+	if size <= 0 { // unbounded, as dataloadgen treats 0
+		size = len(uniq)
+	}
+	for chunk := range slices.Chunk(uniq, size) {
 		m, err := l.fetch(ctx, chunk)
 		if err != nil {
 			return nil, err
@@ -148,9 +152,6 @@ func (l *Loader[K, V]) Preload(ctx context.Context, keys []K) (map[K]V, error) {
 
 // New builds a request's loaders over s.
 func New(s Store, o Options) *Loaders {
-	if o.MaxBatch <= 0 {
-		o.MaxBatch = 500
-	}
 	return &Loaders{
 		TaskByID:    newLoader(o, "task_by_id", byID(s.TasksByIDs, func(t *domain.Task) string { return t.ID })),
 		UserByID:    newLoader(o, "user_by_id", byID(s.UsersByIDs, func(u *domain.User) string { return u.ID })),
