@@ -188,12 +188,14 @@ func TestTaskByIDLooksAhead(t *testing.T) {
 	api := serveTestAPI(t, setup.dbURL, &countingTracer{}, "LOADER_WAIT", "1m", "REQUEST_TIMEOUT", "20s", "ENTITY_CACHE", "off")
 	before := api.sql.n.Load()
 	d := api.ok(t, "", `query($id: ID!) { task(id: $id) { number assignee { name } tags { name } subtasks { tags { name } } } }`, map[string]any{"id": id})
-	assert.Equal(t, int64(5), api.sql.n.Load()-before, "task, assignee, tags, subtasks, subtask tags")
+	assert.Equal(t, int64(3), api.sql.n.Load()-before, "the task with its assignee and tags, subtasks, subtask tags")
 	task := d["task"].(map[string]any)
 	assert.Len(t, task["tags"], 2)
 	assert.Len(t, task["subtasks"], 3)
+	before = api.sql.n.Load()
 	d = api.ok(t, "", `query($n: String!) { taskByNumber(number: $n) { assignee { name } tags { name } } }`, map[string]any{"n": task["number"]})
 	assert.Len(t, d["taskByNumber"].(map[string]any)["tags"], 2)
+	assert.Equal(t, int64(1), api.sql.n.Load()-before, "by number: one statement")
 	// An unknown id: null, without waiting either.
 	d = api.ok(t, "", `{ task(id: "00000000-0000-4000-8000-000000000000") { tags { name } } }`, nil)
 	assert.Nil(t, d["task"])
@@ -204,4 +206,59 @@ func TestTaskByIDLooksAhead(t *testing.T) {
 	before = wide.sql.n.Load()
 	wide.ok(t, "", `query($id: ID!) { a: task(id: $id) { tags { name } } b: task(id: $id) { title tags { color } } }`, map[string]any{"id": id})
 	assert.Equal(t, int64(2), wide.sql.n.Load()-before, "the task, its tags")
+}
+
+// TestTaskBundleAnswers: a query for one task reads the task, its tags,
+// assignee and creator in one statement, and answers exactly what the
+// loaders answer one level at a time (two root fields take that path). A
+// private task stays hidden from those who may not see it, and with the
+// entity cache on the same query is served from Redis.
+func TestTaskBundleAnswers(t *testing.T) {
+	const fields = `id number title assignee { id name email } createdBy { name } tags { id name color }`
+	setup := newTestAPI(t, "ENTITY_CACHE", "off")
+	_, editor := setup.user(t, domain.RoleEditor)
+	_, other := setup.user(t, domain.RoleEditor)
+	tagged, _ := setup.newTask(t, editor, map[string]any{"title": "Tagged", "tags": []string{"zeta", "alpha", "mid"}})
+	bare, _ := setup.newTask(t, editor, map[string]any{"title": "Bare"})
+	hidden, _ := setup.newTask(t, editor, map[string]any{"title": "Hidden", "visibility": "PRIVATE", "tags": []string{"x"}})
+	_, err := setup.pool.Exec(context.Background(), "UPDATE tasks SET assignee_id = created_by WHERE id = $1", tagged)
+	require.NoError(t, err)
+
+	for _, caches := range []string{"off", "on"} {
+		api := serveTestAPI(t, setup.dbURL, &countingTracer{}, "ENTITY_CACHE", caches)
+		for _, id := range []string{tagged, bare} {
+			before := api.sql.n.Load()
+			one := api.ok(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": id})
+			if caches == "off" {
+				assert.Equal(t, int64(1), api.sql.n.Load()-before, "one statement for the task and its levels")
+			}
+			two := api.ok(t, editor, `query($id: ID!) { a: task(id: $id) { `+fields+` } b: task(id: $id) { id } }`, map[string]any{"id": id})
+			assert.Equal(t, two["a"], one["task"], "the same answer as the loaders'")
+			byNumber := api.ok(t, editor, `query($n: String!) { taskByNumber(number: $n) { `+fields+` } }`, map[string]any{"n": str(one, "task", "number")})
+			assert.Equal(t, one["task"], byNumber["taskByNumber"])
+			if caches == "on" {
+				before = api.sql.n.Load()
+				again := api.ok(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": id})
+				assert.Equal(t, one, again)
+				assert.Zero(t, api.sql.n.Load()-before, "a warm entity cache answers it")
+			}
+		}
+		d := api.ok(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": tagged})
+		assert.Equal(t, []any{"alpha", "mid", "zeta"}, []any{str(d, "task", "tags", 0, "name"), str(d, "task", "tags", 1, "name"), str(d, "task", "tags", 2, "name")})
+		assert.Equal(t, str(d, "task", "createdBy", "name"), str(d, "task", "assignee", "name"))
+		d = api.ok(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": bare})
+		assert.Nil(t, get(d, "task", "assignee"))
+		assert.Equal(t, []any{}, get(d, "task", "tags"))
+		// The private task: its owner sees it, another user and an
+		// anonymous caller get null, by id and by number alike.
+		d = api.ok(t, editor, `query($id: ID!) { task(id: $id) { number tags { name } } }`, map[string]any{"id": hidden})
+		require.Len(t, list(d, "task", "tags"), 1)
+		number := str(d, "task", "number")
+		for _, tok := range []string{other, ""} {
+			d = api.ok(t, tok, `query($id: ID!) { task(id: $id) { title tags { name } } }`, map[string]any{"id": hidden})
+			assert.Nil(t, d["task"], caches)
+			d = api.ok(t, tok, `query($n: String!) { taskByNumber(number: $n) { title assignee { name } } }`, map[string]any{"n": number})
+			assert.Nil(t, d["taskByNumber"], caches)
+		}
+	}
 }

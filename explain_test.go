@@ -105,6 +105,24 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		}
 	}
 
+	// Without the entity cache, a query for one task reads the task with
+	// its tags, assignee and creator in one statement (TaskBundle).
+	bundleAPI := serveTestAPI(t, api.dbURL, rec, "ENTITY_CACHE", "off")
+	for _, q := range []struct{ query, index string }{
+		{fmt.Sprintf(`{ task(id: %q) { id tags { name } assignee { name } createdBy { name } } }`, taskID), "tasks_pkey"},
+		{fmt.Sprintf(`{ taskByNumber(number: "HT-%d") { id tags { name } assignee { name } } }`, number), "tasks_number_key"},
+	} {
+		first := len(rec.Statements())
+		d := bundleAPI.ok(t, admin, q.query, nil)
+		require.NotEmpty(t, d)
+		stmts := rec.Statements()[first:]
+		require.Len(t, stmts, 1, q.query)
+		used, _, err := verify.Explain(ctx, api.pool, stmts[0], false)
+		require.NoError(t, err, stmts[0].SQL)
+		assert.Contains(t, used, q.index, stmts[0].SQL)
+		assert.Contains(t, used, "task_tags_pkey", stmts[0].SQL)
+	}
+
 	require.NotEmpty(t, rec.Statements())
 	checked := 0
 	for _, s := range rec.Statements() {

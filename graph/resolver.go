@@ -26,6 +26,7 @@ import (
 type Store interface {
 	loaders.Store
 	TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error)
+	TaskBundle(ctx context.Context, ref repository.TaskRef, with repository.TaskWith) (*repository.TaskBundle, error)
 	ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error)
 	CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error)
 	SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error)
@@ -122,18 +123,53 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 	prefetchFields(ctx, oc, tasks, fields)
 }
 
-// prefetchTask is prefetch for a field that returns one task (task,
-// taskByNumber): its selections are the task's own fields. A single task's
-// levels gain no batching, but they no longer wait for the window.
-func prefetchTask(ctx context.Context, t *domain.Task) {
-	if t == nil || !singleTaskRoot(ctx) {
-		return
-	}
+// singleTask answers a query whose one root field is a task (task,
+// taskByNumber): there is nothing to batch it with, so it reads the task
+// and, in the same statement, the levels of it that the query selects among
+// tags, assignee and creator (Store.TaskBundle), then looks ahead as
+// prefetch does for the others (subtasks, dependencies). What it read
+// primes the request's loaders, which answer the resolvers below from
+// memory. A task the viewer may not see is null, like a random id.
+func (r *Resolver) singleTask(ctx context.Context, ref repository.TaskRef) (*domain.Task, error) {
 	fields := map[string][]graphql.CollectedField{}
 	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
 		fields[f.Name] = append(fields[f.Name], f)
 	}
+	with := repository.TaskWith{Tags: fields["tags"] != nil, Assignee: fields["assignee"] != nil, Creator: fields["createdBy"] != nil}
+	b, err := r.Store.TaskBundle(ctx, ref, with)
+	if err != nil {
+		return nil, err
+	}
+	l := loaders.For(ctx)
+	t := b.Task
+	if t == nil {
+		if ref.ID != "" {
+			l.TaskByID.Put(ref.ID, nil)
+		}
+		return nil, nil
+	}
+	l.TaskByID.Put(t.ID, t)
+	if with.Tags {
+		l.TagsByTaskID.Put(t.ID, b.Tags)
+		delete(fields, "tags")
+	}
+	if with.Assignee {
+		if b.Assignee != nil {
+			l.UserByID.Put(b.Assignee.ID, b.Assignee)
+		}
+		delete(fields, "assignee")
+	}
+	if with.Creator {
+		if b.Creator != nil {
+			l.UserByID.Put(b.Creator.ID, b.Creator)
+		}
+		delete(fields, "createdBy")
+	}
+	if !t.VisibleTo(viewer(ctx)) {
+		return nil, nil
+	}
 	prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, fields)
+	return t, nil
 }
 
 // singleTaskRoot reports whether the operation is a query with exactly one

@@ -251,14 +251,11 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*domain.Task, erro
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	if singleTaskRoot(ctx) {
-		// Nothing to batch it with: read it now rather than after the
-		// window (an error is reported by the load below).
-		_, _ = loaders.For(ctx).TaskByID.Preload(ctx, []string{id})
+	if singleTaskRoot(ctx) && loaders.For(ctx).LookAhead() {
+		// Nothing to batch it with: read it and its levels now.
+		return r.singleTask(ctx, repository.TaskRef{ID: id})
 	}
-	t, err := r.visibleTask(ctx, id)
-	prefetchTask(ctx, t)
-	return t, err
+	return r.visibleTask(ctx, id)
 }
 
 // TaskByNumber is the resolver for the taskByNumber field.
@@ -267,12 +264,12 @@ func (r *queryResolver) TaskByNumber(ctx context.Context, number string) (*domai
 	if err != nil {
 		return nil, err
 	}
+	if singleTaskRoot(ctx) && loaders.For(ctx).LookAhead() {
+		return r.singleTask(ctx, repository.TaskRef{Seq: seq})
+	}
 	t, err := r.Store.TaskBySeq(ctx, seq)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && !t.VisibleTo(viewer(ctx))) {
 		return nil, nil
-	}
-	if err == nil {
-		prefetchTask(ctx, t)
 	}
 	return t, err
 }

@@ -150,6 +150,21 @@ func (l *Loader[K, V]) Preload(ctx context.Context, keys []K) (map[K]V, error) {
 	return out, nil
 }
 
+// Put primes the loader with values read some other way (a statement that
+// reads several levels at once), as Preload would have: the resolvers that
+// Load these keys later are answered from memory. With batching off
+// (MaxBatch 1) it does nothing, like Preload.
+func (l *Loader[K, V]) Put(key K, v V) {
+	if l.maxBatch != 1 {
+		l.Prime(key, v)
+	}
+}
+
+// LookAhead reports whether levels may be read ahead of their resolvers
+// (Preload, Put): false with batching off, the mode that measures one
+// statement per row.
+func (ls *Loaders) LookAhead() bool { return ls.TaskByID.maxBatch != 1 }
+
 // New builds a request's loaders over s.
 func New(s Store, o Options) *Loaders {
 	return &Loaders{

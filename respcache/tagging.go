@@ -110,6 +110,36 @@ func (t *tagging) TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error
 	return t.s.TaskBySeq(ctx, seq)
 }
 
+// TaskBundle reads what TasksByIDs (or TaskBySeq), TagsByTaskIDs and
+// UsersByIDs would: the task's tag ("tasks" by number, whose id is not
+// known before the read) before it, the users' after it, since only the
+// read says who they are. No write changes a user, so no token of "u:"
+// can change in between.
+func (t *tagging) TaskBundle(ctx context.Context, ref repository.TaskRef, with repository.TaskWith) (*repository.TaskBundle, error) {
+	if ref.ID != "" {
+		observe(ctx, taskTag(ref.ID))
+	} else {
+		observe(ctx, tagTasks)
+	}
+	b, err := t.s.TaskBundle(ctx, ref, with)
+	if err != nil || b.Task == nil {
+		return b, err
+	}
+	var users []string
+	if ref.ID == "" {
+		users = append(users, taskTag(b.Task.ID))
+	}
+	for _, u := range []*domain.User{b.Assignee, b.Creator} {
+		if u != nil {
+			users = append(users, "u:"+u.ID)
+		}
+	}
+	if len(users) > 0 {
+		observe(ctx, users...)
+	}
+	return b, nil
+}
+
 func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
 	observe(ctx, tagTasks)
 	return t.s.ListTasks(ctx, q, tagID)
