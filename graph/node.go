@@ -32,7 +32,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 	// Round 1: tasks, one batch.
 	tasks := make([]func() (*domain.Task, error), len(ids))
 	for i, id := range ids {
-		tasks[i] = l.TaskByID.LoadThunk(ctx, id)
+		tasks[i] = l.TaskByID().LoadThunk(ctx, id)
 	}
 	var rest []int
 	for i, load := range tasks {
@@ -58,7 +58,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 	}
 	pending := make([]others, len(rest))
 	for j, i := range rest {
-		pending[j] = others{l.SubtaskByID.LoadThunk(ctx, ids[i]), l.TagByID.LoadThunk(ctx, ids[i]), l.UserByID.LoadThunk(ctx, ids[i])}
+		pending[j] = others{l.SubtaskByID().LoadThunk(ctx, ids[i]), l.TagByID().LoadThunk(ctx, ids[i]), l.UserByID().LoadThunk(ctx, ids[i])}
 	}
 	parents := map[int]func() (*domain.Task, error){}
 	for j, i := range rest {
@@ -72,7 +72,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 		switch {
 		case st != nil:
 			out[i] = st
-			parents[i] = l.TaskByID.LoadThunk(ctx, st.TaskID)
+			parents[i] = l.TaskByID().LoadThunk(ctx, st.TaskID)
 		case g != nil:
 			out[i] = g
 		case u != nil:

@@ -68,7 +68,7 @@ type Resolver struct {
 // visibleTask loads a task through the request's loader and hides it (nil,
 // like a random id) from a viewer who may not see it.
 func (r *Resolver) visibleTask(ctx context.Context, id string) (*domain.Task, error) {
-	t, err := loaders.Get(ctx, loaders.For(ctx).TaskByID, id)
+	t, err := loaders.Get(ctx, loaders.For(ctx).TaskByID(), id)
 	if err != nil || t == nil || !t.VisibleTo(viewer(ctx)) {
 		return nil, err
 	}
@@ -144,24 +144,24 @@ func (r *Resolver) singleTask(ctx context.Context, ref repository.TaskRef) (*dom
 	t := b.Task
 	if t == nil {
 		if ref.ID != "" {
-			l.TaskByID.Put(ref.ID, nil)
+			l.TaskByID().Put(ref.ID, nil)
 		}
 		return nil, nil
 	}
-	l.TaskByID.Put(t.ID, t)
+	l.TaskByID().Put(t.ID, t)
 	if with.Tags {
-		l.TagsByTaskID.Put(t.ID, b.Tags)
+		l.TagsByTaskID().Put(t.ID, b.Tags)
 		delete(fields, "tags")
 	}
 	if with.Assignee {
 		if b.Assignee != nil {
-			l.UserByID.Put(b.Assignee.ID, b.Assignee)
+			l.UserByID().Put(b.Assignee.ID, b.Assignee)
 		}
 		delete(fields, "assignee")
 	}
 	if with.Creator {
 		if b.Creator != nil {
-			l.UserByID.Put(b.Creator.ID, b.Creator)
+			l.UserByID().Put(b.Creator.ID, b.Creator)
 		}
 		delete(fields, "createdBy")
 	}
@@ -204,13 +204,13 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 	l := loaders.For(ctx)
 	var wg sync.WaitGroup
 	if fields["tags"] != nil {
-		wg.Go(func() { _, _ = l.TagsByTaskID.Preload(ctx, ids) })
+		wg.Go(func() { _, _ = l.TagsByTaskID().Preload(ctx, ids) })
 	}
 	if fields["dependencies"] != nil {
-		wg.Go(func() { _, _ = l.DependenciesByTaskID.Preload(ctx, ids) })
+		wg.Go(func() { _, _ = l.DependenciesByTaskID().Preload(ctx, ids) })
 	}
 	if fields["dependents"] != nil {
-		wg.Go(func() { _, _ = l.DependentsByTaskID.Preload(ctx, ids) })
+		wg.Go(func() { _, _ = l.DependentsByTaskID().Preload(ctx, ids) })
 	}
 	var users []string
 	for _, t := range tasks {
@@ -222,7 +222,7 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 		}
 	}
 	if len(users) > 0 {
-		wg.Go(func() { _, _ = l.UserByID.Preload(ctx, users) })
+		wg.Go(func() { _, _ = l.UserByID().Preload(ctx, users) })
 	}
 	// Subtasks, one list per distinct first: argument (normally one), then
 	// their tags when any of those selections asks for them.
@@ -240,7 +240,7 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 			for i, id := range ids {
 				keys[i] = loaders.LimitKey{ID: id, Limit: limit}
 			}
-			lists, err := l.SubtasksByTaskID.Preload(ctx, keys)
+			lists, err := l.SubtasksByTaskID().Preload(ctx, keys)
 			if err != nil || !withTags {
 				return
 			}
@@ -250,7 +250,7 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 					subIDs = append(subIDs, s.ID)
 				}
 			}
-			_, _ = l.TagsBySubtaskID.Preload(ctx, subIDs)
+			_, _ = l.TagsBySubtaskID().Preload(ctx, subIDs)
 		})
 	}
 	wg.Wait()

@@ -21,7 +21,7 @@ import (
 
 // User is the resolver for the user field.
 func (r *apiTokenResolver) User(ctx context.Context, obj *domain.APIToken) (*domain.User, error) {
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, obj.UserID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), obj.UserID)
 }
 
 // CreatedBy is the resolver for the createdBy field.
@@ -29,7 +29,7 @@ func (r *apiTokenResolver) CreatedBy(ctx context.Context, obj *domain.APIToken) 
 	if obj.CreatedByID == nil {
 		return nil, nil
 	}
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.CreatedByID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), *obj.CreatedByID)
 }
 
 // CreateTask is the resolver for the createTask field.
@@ -315,7 +315,7 @@ func (r *queryResolver) Subtask(ctx context.Context, id string) (*domain.Subtask
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	s, err := loaders.Get(ctx, loaders.For(ctx).SubtaskByID, id)
+	s, err := loaders.Get(ctx, loaders.For(ctx).SubtaskByID(), id)
 	if err != nil || s == nil {
 		return nil, err
 	}
@@ -348,7 +348,7 @@ func (r *queryResolver) Me(ctx context.Context) (*domain.User, error) {
 	if v.Anonymous() {
 		return nil, nil
 	}
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, v.UserID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), v.UserID)
 }
 
 // Node is the resolver for the node field.
@@ -463,7 +463,7 @@ func (r *subtaskResolver) Task(ctx context.Context, obj *domain.Subtask) (*domai
 
 // Tags is the resolver for the tags field.
 func (r *subtaskResolver) Tags(ctx context.Context, obj *domain.Subtask) ([]*domain.Tag, error) {
-	return loaders.For(ctx).TagsBySubtaskID.Load(ctx, obj.ID)
+	return loaders.For(ctx).TagsBySubtaskID().Load(ctx, obj.ID)
 }
 
 // Tasks is the resolver for the tasks field.
@@ -482,12 +482,12 @@ func (r *tagResolver) Tasks(ctx context.Context, obj *domain.Tag, first *int, af
 		return r.taskConnection(ctx, q, obj.ID)
 	}
 	key := loaders.TagKey{TagID: obj.ID, First: n, Viewer: v}
-	page, err := loaders.For(ctx).TaskPageByTagID.Load(ctx, key)
+	page, err := loaders.For(ctx).TaskPageByTagID().Load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	return &model.TaskConnection{Page: page, Count: func(ctx context.Context) (int, error) {
-		return loaders.For(ctx).TaskCountByTagID.Load(ctx, key)
+		return loaders.For(ctx).TaskCountByTagID().Load(ctx, key)
 	}}, nil
 }
 
@@ -496,7 +496,7 @@ func (r *taskResolver) Assignee(ctx context.Context, obj *domain.Task) (*domain.
 	if obj.AssigneeID == nil {
 		return nil, nil
 	}
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.AssigneeID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), *obj.AssigneeID)
 }
 
 // CreatedBy is the resolver for the createdBy field.
@@ -504,7 +504,7 @@ func (r *taskResolver) CreatedBy(ctx context.Context, obj *domain.Task) (*domain
 	if obj.CreatedByID == nil {
 		return nil, nil
 	}
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.CreatedByID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), *obj.CreatedByID)
 }
 
 // Subtasks is the resolver for the subtasks field.
@@ -517,13 +517,13 @@ func (r *taskResolver) Subtasks(ctx context.Context, obj *domain.Task, first *in
 		limit = *first
 	}
 	l := loaders.For(ctx)
-	subs, err := l.SubtasksByTaskID.Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: limit})
+	subs, err := l.SubtasksByTaskID().Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: limit})
 	if err == nil && selects(ctx, "tags") {
 		// Queue the next level's keys now, from the goroutine that has them
 		// all, instead of from one goroutine per subtask later: the level's
 		// keys then reach the loader together and stay one statement.
 		for _, s := range subs {
-			l.TagsBySubtaskID.LoadThunk(ctx, s.ID)
+			l.TagsBySubtaskID().LoadThunk(ctx, s.ID)
 		}
 	}
 	return subs, err
@@ -531,18 +531,18 @@ func (r *taskResolver) Subtasks(ctx context.Context, obj *domain.Task, first *in
 
 // Tags is the resolver for the tags field.
 func (r *taskResolver) Tags(ctx context.Context, obj *domain.Task) ([]*domain.Tag, error) {
-	return loaders.For(ctx).TagsByTaskID.Load(ctx, obj.ID)
+	return loaders.For(ctx).TagsByTaskID().Load(ctx, obj.ID)
 }
 
 // Dependencies is the resolver for the dependencies field.
 func (r *taskResolver) Dependencies(ctx context.Context, obj *domain.Task) ([]*domain.Task, error) {
-	tasks, err := loaders.For(ctx).DependenciesByTaskID.Load(ctx, obj.ID)
+	tasks, err := loaders.For(ctx).DependenciesByTaskID().Load(ctx, obj.ID)
 	return visible(viewer(ctx), tasks), err
 }
 
 // Dependents is the resolver for the dependents field.
 func (r *taskResolver) Dependents(ctx context.Context, obj *domain.Task) ([]*domain.Task, error) {
-	tasks, err := loaders.For(ctx).DependentsByTaskID.Load(ctx, obj.ID)
+	tasks, err := loaders.For(ctx).DependentsByTaskID().Load(ctx, obj.ID)
 	return visible(viewer(ctx), tasks), err
 }
 
@@ -555,7 +555,7 @@ func (r *taskResolver) History(ctx context.Context, obj *domain.Task, first *int
 	if n < 1 || n > maxPage {
 		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
 	}
-	return loaders.For(ctx).HistoryByTaskID.Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: n})
+	return loaders.For(ctx).HistoryByTaskID().Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: n})
 }
 
 // Actor is the resolver for the actor field.
@@ -563,7 +563,7 @@ func (r *taskChangeResolver) Actor(ctx context.Context, obj *model.TaskChange) (
 	if obj.ActorID == nil {
 		return nil, nil
 	}
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.ActorID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), *obj.ActorID)
 }
 
 // Edges is the resolver for the edges field.
@@ -586,7 +586,7 @@ func (r *taskEventResolver) Actor(ctx context.Context, obj *domain.TaskEvent) (*
 	if obj.ActorID == nil {
 		return nil, nil
 	}
-	return loaders.Get(ctx, loaders.For(ctx).UserByID, *obj.ActorID)
+	return loaders.Get(ctx, loaders.For(ctx).UserByID(), *obj.ActorID)
 }
 
 // Email is the resolver for the email field.
