@@ -156,6 +156,29 @@ func (s *Store) TaskBundle(ctx context.Context, ref repository.TaskRef, with rep
 	return b, nil
 }
 
+// ListTasks reads the page's ids and cursors from PostgreSQL (the same
+// filter, order and keyset; on the default order an index-only scan) and
+// the tasks through the cache. A task deleted, or hidden from the viewer,
+// between the two reads is left out of the page.
+func (s *Store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
+	keys, err := s.Repo.ListTaskKeys(ctx, q, tagID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.tasks(ctx, keys.IDs)
+	if err != nil {
+		return nil, err
+	}
+	page := &domain.TaskPage{HasNextPage: keys.HasNextPage, HasPreviousPage: keys.HasPreviousPage,
+		Edges: make([]domain.TaskEdge, 0, len(keys.IDs))}
+	for i, id := range keys.IDs {
+		if t := m[id]; t != nil && t.VisibleTo(q.Viewer) {
+			page.Edges = append(page.Edges, domain.TaskEdge{Cursor: keys.Cursors[i], Node: t})
+		}
+	}
+	return page, nil
+}
+
 // relation reads owner → item lists: the id lists from Redis, the missing
 // lists from one SQL statement that returns whole rows (used as they are,
 // so a cold level costs one statement), and the items of cached lists

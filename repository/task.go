@@ -198,6 +198,80 @@ func pgTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // scan whatever its depth, and concurrent inserts never shift rows between
 // pages. tagID, when set, restricts to tasks carrying that tag (Tag.tasks).
 func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
+	p, err := listPage(ctx, r, q, tagID, taskCols, scanTask)
+	if err != nil {
+		return nil, err
+	}
+	page := &domain.TaskPage{HasNextPage: p.next, HasPreviousPage: p.prev, Edges: make([]domain.TaskEdge, len(p.rows))}
+	for i, t := range p.rows {
+		page.Edges[i] = domain.TaskEdge{Cursor: p.cursors[i], Node: t}
+	}
+	return page, nil
+}
+
+// TaskKeyPage is a page of task ids in list order, each with its cursor.
+type TaskKeyPage struct {
+	IDs, Cursors                 []string
+	HasNextPage, HasPreviousPage bool
+}
+
+// orderCols are the columns a page of ids reads for an ordering: the id and
+// what its cursor holds, so that the created-at order (the default) is an
+// index-only scan of tasks_created_keyset_idx.
+var orderCols = map[domain.TaskOrderField]string{
+	domain.OrderCreatedAt: "t.id, t.created_at",
+	domain.OrderUpdatedAt: "t.id, t.updated_at",
+	domain.OrderDueDate:   "t.id, t.due_date",
+	domain.OrderPriority:  "t.id, t.priority, t.created_at",
+}
+
+// ListTaskKeys is ListTasks reading only the ids and cursors of the page,
+// for a caller that has the rows elsewhere (the entity cache): the same
+// statement, filter and order, without the rows' other columns. On the
+// default order it reads the index alone, at about a third of the cost.
+func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*TaskKeyPage, error) {
+	field := q.Order.Field
+	if !field.Valid() {
+		field = domain.DefaultTaskOrder.Field
+	}
+	scan := func(row pgx.CollectableRow) (*domain.Task, error) {
+		var t domain.Task
+		var err error
+		switch field {
+		case domain.OrderUpdatedAt:
+			err = row.Scan(&t.ID, &t.UpdatedAt)
+		case domain.OrderDueDate:
+			err = row.Scan(&t.ID, &t.DueDate)
+		case domain.OrderPriority:
+			err = row.Scan(&t.ID, &t.Priority, &t.CreatedAt)
+		default:
+			err = row.Scan(&t.ID, &t.CreatedAt)
+		}
+		return &t, err
+	}
+	p, err := listPage(ctx, r, q, tagID, orderCols[field], scan)
+	if err != nil {
+		return nil, err
+	}
+	keys := &TaskKeyPage{IDs: make([]string, len(p.rows)), Cursors: p.cursors, HasNextPage: p.next, HasPreviousPage: p.prev}
+	for i, t := range p.rows {
+		keys.IDs[i] = t.ID
+	}
+	return keys, nil
+}
+
+// keysetPage is a page's rows in list order, their cursors, and whether
+// there are rows after and before it.
+type keysetPage struct {
+	rows       []*domain.Task
+	cursors    []string
+	next, prev bool
+}
+
+// listPage runs the keyset page statement of ListTasks selecting cols and
+// scans each row (a whole task, or its id and sort keys) with scan.
+func listPage(ctx context.Context, r *Repo, q domain.TaskQuery, tagID, cols string,
+	scan pgx.RowToFunc[*domain.Task]) (*keysetPage, error) {
 	order := q.Order
 	if !order.Field.Valid() {
 		order = domain.DefaultTaskOrder
@@ -209,11 +283,11 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	where := taskFilter(q.Viewer, q.Filter, tagID)
 	// Backward, the scan runs the other way from the cursor and the page
 	// is turned round afterwards.
-	scan, from, size, field := order.Direction, q.After, q.First, "after"
+	dir, from, size, field := order.Direction, q.After, q.First, "after"
 	if q.Backward {
-		scan, from, size, field = domain.Asc, q.Before, q.Last, "before"
+		dir, from, size, field = domain.Asc, q.Before, q.Last, "before"
 		if order.Direction == domain.Asc {
-			scan = domain.Desc
+			dir = domain.Desc
 		}
 	}
 	if from != "" {
@@ -235,17 +309,17 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 			lhs[i], rhs[i], args[i] = k.expr, "?::"+k.cast, c[i]
 		}
 		op := "<"
-		if scan == domain.Asc {
+		if dir == domain.Asc {
 			op = ">"
 		}
 		where = append(where, sq.Expr(fmt.Sprintf("(%s) %s (%s)", strings.Join(lhs, ", "), op, strings.Join(rhs, ", ")), args...))
 	}
 	orderBy := make([]string, len(keys))
 	for i, k := range keys {
-		orderBy[i] = k.expr + " " + string(scan)
+		orderBy[i] = k.expr + " " + string(dir)
 	}
-	b := psql.Select(taskCols).From("tasks t").Where(where).OrderBy(orderBy...).Limit(uint64(size) + 1)
-	tasks, err := readQuery(ctx, r, b, scanTask)
+	b := psql.Select(cols).From("tasks t").Where(where).OrderBy(orderBy...).Limit(uint64(size) + 1)
+	tasks, err := readQuery(ctx, r, b, scan)
 	if err != nil {
 		return nil, err
 	}
@@ -253,14 +327,14 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	if more {
 		tasks = tasks[:size]
 	}
-	page := &domain.TaskPage{HasNextPage: more, HasPreviousPage: q.After != ""}
+	page := &keysetPage{rows: tasks, next: more, prev: q.After != ""}
 	if q.Backward {
 		slices.Reverse(tasks)
-		page.HasNextPage, page.HasPreviousPage = q.Before != "", more
+		page.next, page.prev = q.Before != "", more
 	}
-	page.Edges = make([]domain.TaskEdge, len(tasks))
+	page.cursors = make([]string, len(tasks))
 	for i, t := range tasks {
-		page.Edges[i] = domain.TaskEdge{Cursor: encodeCursor(orderName(order), cursorValues(t, order.Field)), Node: t}
+		page.cursors[i] = encodeCursor(orderName(order), cursorValues(t, order.Field))
 	}
 	return page, nil
 }
