@@ -165,15 +165,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else {
 		runs = benchRuns(w)
 	}
-	// Rounds run the whole list again (so every server meets the same
-	// neighbours in turn); each scenario is reported by its median round.
+	// Rounds run the whole list again, every other one backwards (so every
+	// server meets the same neighbours in turn); each scenario is reported
+	// by its median round.
 	byName := map[string][]bench.Result{}
 	var order []string
 	for round := 1; round <= o.rounds; round++ {
 		if o.rounds > 1 {
 			fmt.Fprintf(stderr, "herobench: round %d of %d\n", round, o.rounds)
 		}
-		for _, s := range runs {
+		for _, s := range roundOrder(runs, round) {
 			if !only.MatchString(s.name) {
 				continue
 			}
@@ -368,21 +369,37 @@ func benchRuns(w workload) []spec {
 	}
 }
 
-// peerRuns are the runs of `make bench-peers`: ours, then PostGraphile's,
-// one server at a time on the same database.
+// peerRuns are the runs of `make bench-peers`, one server at a time on the
+// same database: each PostGraphile scenario right after the one of ours it
+// is compared with, so the two meet the machine in the same state (this
+// VM's speed drifts by a third over minutes).
 func peerRuns(w workload) []spec {
-	runs := []spec{}
+	ours := map[string]spec{}
 	for _, s := range benchRuns(w) {
-		switch s.name {
-		case "nested/caches-off", "nested/entity-warm", "nested/response-warm", "byid/caches-off":
-			runs = append(runs, s)
-		}
+		ours[s.name] = s
 	}
-	return append(runs,
-		spec{name: "nested/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
+	return []spec{
+		ours["nested/caches-off"],
+		{name: "nested/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
 			make: fixed(bench.PeerNested("nested/postgraphile"))},
-		spec{name: "byid/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
-			make: fixed(bench.ByID("byid/postgraphile", bench.PeerByIDQuery, "taskByRowId", w.public))})
+		ours["nested/entity-warm"],
+		ours["nested/response-warm"],
+		ours["byid/caches-off"],
+		{name: "byid/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
+			make: fixed(bench.ByID("byid/postgraphile", bench.PeerByIDQuery, "taskByRowId", w.public))},
+	}
+}
+
+// roundOrder is the order of round's runs: as listed in odd rounds,
+// reversed in even ones, so that a drift of the machine's speed over a
+// round favours neither server across rounds.
+func roundOrder(runs []spec, round int) []spec {
+	if round%2 == 1 {
+		return runs
+	}
+	out := slices.Clone(runs)
+	slices.Reverse(out)
+	return out
 }
 
 type runner struct {
