@@ -3,10 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/seed"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -261,4 +266,85 @@ func TestTaskBundleAnswers(t *testing.T) {
 			assert.Nil(t, d["taskByNumber"], caches)
 		}
 	}
+}
+
+// TestSerialAnswersMatch: operations that run serially (graph/serial.go:
+// every level loaded ahead, no goroutine per field and element) answer
+// exactly what gqlgen's concurrent executor answers for them, for every
+// kind of caller. The serial server batches with a one-minute window and a
+// 20 s deadline, so a level left to the window would end its request with
+// TIMEOUT; the reference runs the same selections in an operation that
+// cannot run serially (a `me` field beside them) on a server with the
+// default window.
+func TestSerialAnswersMatch(t *testing.T) {
+	setup := newTestAPI(t, "ENTITY_CACHE", "off")
+	_, err := seed.Run(context.Background(), setup.pool, seed.Options{Tasks: 80, Seed: 11})
+	require.NoError(t, err)
+	_, admin := setup.user(t, domain.RoleAdmin)
+	_, viewer := setup.user(t, domain.RoleViewer)
+	var id, number string
+	require.NoError(t, setup.pool.QueryRow(context.Background(), `SELECT id::text, 'HT-' || lpad(number::text, 3, '0') FROM tasks
+		WHERE visibility = 'PUBLIC' AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = tasks.id) ORDER BY number LIMIT 1`).Scan(&id, &number))
+	serialAPI := serveTestAPI(t, setup.dbURL, &countingTracer{}, "ENTITY_CACHE", "off", "LOADER_WAIT", "1m", "REQUEST_TIMEOUT", "20s")
+	reference := serveTestAPI(t, setup.dbURL, &countingTracer{}, "ENTITY_CACHE", "off")
+
+	const task = `id number title status priority dueDate version assignee { id name email } createdBy { name }
+		tags { id name color } subtasks { number title position tags { name } } dependencies { number title } dependents { id title }`
+	cases := []struct {
+		name, root, query string
+		vars              map[string]any
+	}{
+		{"page", "tasks", `tasks(first: 50) { nodes { ` + task + ` } pageInfo { hasNextPage endCursor } totalCount }`, nil},
+		{"edges, fragments, aliases", "tasks", `tasks(first: 30, orderBy: {field: PRIORITY, direction: ASC}) { edges { cursor node { ...F
+			... on Node { id } t: title } } } __typename`, nil},
+		{"subtasks first from a variable", "tasks", `tasks(first: 40) { nodes { subtasks(first: $n) { title tags { name } } } }`, map[string]any{"n": 2}},
+		{"search", "searchTasks", `searchTasks(query: "cache", first: 20) { nodes { ` + task + ` } }`, nil},
+		{"one task", "task", `task(id: $id) { ` + task + ` }`, map[string]any{"id": id}},
+		{"by number", "taskByNumber", `taskByNumber(number: $number) { ` + task + ` }`, map[string]any{"number": number}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var decl []string
+			for k := range c.vars {
+				typ := map[string]string{"n": "Int", "id": "ID!", "number": "String!"}[k]
+				decl = append(decl, "$"+k+": "+typ)
+			}
+			head := "query"
+			if len(decl) > 0 {
+				head += "(" + strings.Join(decl, ", ") + ")"
+			}
+			frag := ` fragment F on Task { title tags { name } subtasks { tags { id } } assignee { name } }`
+			if !strings.Contains(c.query, "...F") {
+				frag = ""
+			}
+			for _, tok := range []string{admin, viewer, ""} {
+				got := serialAPI.ok(t, tok, head+" { "+c.query+" }"+frag, c.vars)
+				want := reference.ok(t, tok, head+" { "+c.query+" me { id } }"+frag, c.vars)
+				require.NotNil(t, got[c.root])
+				assert.Equal(t, want[c.root], got[c.root])
+			}
+		})
+	}
+	assert.Equal(t, float64(3*len(cases)), serialOperations(t, serialAPI), "every operation of the serial server ran serially")
+	assert.Zero(t, serialOperations(t, reference), "no reference operation did")
+}
+
+// serialOperations reads herotasks_graphql_serial_operations_total from a
+// server's /metrics.
+func serialOperations(t *testing.T, api *testAPI) float64 {
+	t.Helper()
+	res, err := http.Get(api.url + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "herotasks_graphql_serial_operations_total "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("no herotasks_graphql_serial_operations_total in /metrics")
+	return 0
 }

@@ -444,6 +444,12 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 			ctx = repository.ReadPrimary(ctx)
 		}
 		lctx := loaders.With(ctx, d.store, opts)
+		if opts.MaxBatch != 1 && graph.Serial(graphql.GetOperationContext(ctx)) {
+			// Every level it reads is loaded ahead: no goroutine per
+			// field and element (graph/serial.go).
+			lctx = graph.WithSerial(lctx)
+			d.metrics.ObserveSerial()
+		}
 		h := next(lctx)
 		return func(ctx context.Context) *graphql.Response {
 			if subscription {

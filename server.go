@@ -3,6 +3,7 @@
 package main
 
 //go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run ./internal/cmd/serialpatch graph/generated.go
 
 import (
 	"context"

@@ -30,6 +30,7 @@ type Metrics struct {
 	statements prometheus.Histogram
 	cost       *prometheus.HistogramVec
 	batches    *prometheus.HistogramVec
+	serial     prometheus.Counter
 }
 
 // New registers the instruments, the Go runtime and process collectors, and
@@ -48,8 +49,10 @@ func New(pools map[string]*pgxpool.Pool, c *cache.Cache) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, []string{"type", "kind"}),
 		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herotasks_loader_batch_size",
 			Help: "Keys per dataloader batch.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}, []string{"loader"}),
+		serial: prometheus.NewCounter(prometheus.CounterOpts{Name: "herotasks_graphql_serial_operations_total",
+			Help: "Operations executed serially: every level they read was loaded ahead (graph/serial.go)."}),
 	}
-	m.reg.MustRegister(m.ops, m.duration, m.statements, m.cost, m.batches,
+	m.reg.MustRegister(m.ops, m.duration, m.statements, m.cost, m.batches, m.serial,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if len(pools) > 0 {
 		m.reg.MustRegister(poolCollector(pools))
@@ -67,6 +70,9 @@ func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.reg, pro
 func (m *Metrics) ObserveBatch(loader string, keys int) {
 	m.batches.WithLabelValues(loader).Observe(float64(keys))
 }
+
+// ObserveSerial counts an operation that runs serially.
+func (m *Metrics) ObserveSerial() { m.serial.Inc() }
 
 type counterKey struct{}
 
