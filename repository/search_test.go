@@ -5,9 +5,6 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/repository"
-	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,12 +18,7 @@ import (
 func TestSearch(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 3000, Seed: 1})
-	require.NoError(t, err)
-	repo := repository.New(pool)
+	pool, repo := seeded(t, 3000, 1)
 	anonymous := domain.Viewer{}
 	matches := func(text string) []string {
 		rows, _ := pool.Query(ctx, `SELECT id::text FROM tasks WHERE visibility = 'PUBLIC'

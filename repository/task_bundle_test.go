@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/repository"
-	"github.com/herotasks/api/seed"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,18 +18,13 @@ import (
 func TestTaskBundle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 60, Seed: 3})
-	require.NoError(t, err)
+	pool, repo := seeded(t, 60, 3)
 	// Some tasks lose their tags, assignee and creator, so both sides of
 	// each LEFT JOIN are covered.
-	_, err = pool.Exec(ctx, `WITH bare AS (SELECT id FROM tasks ORDER BY number LIMIT 5)
+	_, err := pool.Exec(ctx, `WITH bare AS (SELECT id FROM tasks ORDER BY number LIMIT 5)
 		, untag AS (DELETE FROM task_tags WHERE task_id IN (SELECT id FROM bare))
 		UPDATE tasks SET assignee_id = NULL, created_by = NULL WHERE id IN (SELECT id FROM bare)`)
 	require.NoError(t, err)
-	repo := repository.New(pool)
 	var ids []string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(id::text ORDER BY number) FROM tasks`).Scan(&ids))
 

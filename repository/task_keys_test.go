@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/repository"
-	"github.com/herotasks/api/seed"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,12 +17,7 @@ import (
 func TestListTaskKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 120, Seed: 5})
-	require.NoError(t, err)
-	repo := repository.New(pool)
+	pool, repo := seeded(t, 120, 5)
 	var someone string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT created_by::text FROM tasks WHERE visibility = 'PRIVATE' LIMIT 1`).Scan(&someone))
 	viewers := []domain.Viewer{{UserID: "00000000-0000-4000-8000-000000000001", Role: domain.RoleAdmin}, {}, {UserID: someone, Role: domain.RoleEditor}}
