@@ -444,7 +444,7 @@ func newGraphQL(cfg config.Config, log *slog.Logger, d deps) http.Handler {
 			ctx = repository.ReadPrimary(ctx)
 		}
 		lctx := loaders.With(ctx, d.store, opts)
-		if opts.MaxBatch != 1 && graph.Serial(graphql.GetOperationContext(ctx)) {
+		if loaders.For(lctx).LookAhead() && graph.Serial(graphql.GetOperationContext(ctx)) {
 			// Every level it reads is loaded ahead: no goroutine per
 			// field and element (graph/serial.go).
 			lctx = graph.WithSerial(lctx)

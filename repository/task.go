@@ -215,14 +215,18 @@ type TaskKeyPage struct {
 	HasNextPage, HasPreviousPage bool
 }
 
-// orderCols are the columns a page of ids reads for an ordering: the id and
-// what its cursor holds, so that the created-at order (the default) is an
-// index-only scan of tasks_created_keyset_idx.
-var orderCols = map[domain.TaskOrderField]string{
-	domain.OrderCreatedAt: "t.id, t.created_at",
-	domain.OrderUpdatedAt: "t.id, t.updated_at",
-	domain.OrderDueDate:   "t.id, t.due_date",
-	domain.OrderPriority:  "t.id, t.priority, t.created_at",
+// orderKeyCols are, for each ordering, the columns a page of ids reads
+// (the id and what its cursor holds, so that the created-at order, the
+// default, is an index-only scan of tasks_created_keyset_idx) and where
+// they go in a task.
+var orderKeyCols = map[domain.TaskOrderField]struct {
+	cols string
+	dest func(t *domain.Task) []any
+}{
+	domain.OrderCreatedAt: {"t.id, t.created_at", func(t *domain.Task) []any { return []any{&t.ID, &t.CreatedAt} }},
+	domain.OrderUpdatedAt: {"t.id, t.updated_at", func(t *domain.Task) []any { return []any{&t.ID, &t.UpdatedAt} }},
+	domain.OrderDueDate:   {"t.id, t.due_date", func(t *domain.Task) []any { return []any{&t.ID, &t.DueDate} }},
+	domain.OrderPriority:  {"t.id, t.priority, t.created_at", func(t *domain.Task) []any { return []any{&t.ID, &t.Priority, &t.CreatedAt} }},
 }
 
 // ListTaskKeys is ListTasks reading only the ids and cursors of the page,
@@ -234,22 +238,13 @@ func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID strin
 	if !field.Valid() {
 		field = domain.DefaultTaskOrder.Field
 	}
+	kc := orderKeyCols[field]
 	scan := func(row pgx.CollectableRow) (*domain.Task, error) {
 		var t domain.Task
-		var err error
-		switch field {
-		case domain.OrderUpdatedAt:
-			err = row.Scan(&t.ID, &t.UpdatedAt)
-		case domain.OrderDueDate:
-			err = row.Scan(&t.ID, &t.DueDate)
-		case domain.OrderPriority:
-			err = row.Scan(&t.ID, &t.Priority, &t.CreatedAt)
-		default:
-			err = row.Scan(&t.ID, &t.CreatedAt)
-		}
+		err := row.Scan(kc.dest(&t)...)
 		return &t, err
 	}
-	p, err := listPage(ctx, r, q, tagID, orderCols[field], scan)
+	p, err := listPage(ctx, r, q, tagID, kc.cols, scan)
 	if err != nil {
 		return nil, err
 	}
