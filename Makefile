@@ -89,7 +89,7 @@ npm-tools:
 ## codegen-check: GraphQL Code Generator against a live server and examples/*.graphql
 codegen-check: npm-tools
 	@HT_PG_FAST=1 scripts/services.sh up >/dev/null
-	. ./.data/env && $(GO) test -count=1 -run '^TestCodegen' .
+	. ./.data/env && $(GO) test -count=1 -run '^TestCodegen' ./graph
 
 ## schema-diff: breaking changes since the released schema (schema/released.graphqls)
 schema-diff:

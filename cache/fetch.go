@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/domain"
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -86,7 +86,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 		// Rows that will be cached must come from the primary: a lagging
 		// replica could hand back a row older than a writer's invalidation,
 		// which would then be served by every instance until its TTL.
-		lctx = repository.ReadPrimary(ctx)
+		lctx = domain.ReadPrimary(ctx)
 	}
 	loaded, err := load(lctx, missing)
 	if err != nil {

@@ -7,20 +7,19 @@ import (
 	"fmt"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/repository"
 	"golang.org/x/sync/errgroup"
 )
 
-// Store decorates the repository with the cache: batch reads go through
-// Redis, writes invalidate exactly what they made stale once they have
-// committed. Everything else passes through to the repository.
-type Store struct {
-	*repository.Repo
+// store decorates a domain.Store (the repository) with the cache: batch
+// reads go through Redis, writes invalidate exactly what they made stale
+// once they have committed. Everything else passes through.
+type store struct {
+	domain.Store
 	c *Cache
 }
 
-// NewStore returns repo decorated with c.
-func NewStore(repo *repository.Repo, c *Cache) *Store { return &Store{Repo: repo, c: c} }
+// Wrap returns next read and invalidated through c.
+func Wrap(next domain.Store, c *Cache) domain.Store { return &store{Store: next, c: c} }
 
 // byID indexes rows by their id.
 func byID[V any](rows []V, id func(V) string) map[string]V {
@@ -47,48 +46,48 @@ func values[V any](m map[string]V, ids []string) []V {
 }
 
 // TasksByIDs reads tasks through the cache.
-func (s *Store) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+func (s *store) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
 	m, err := s.tasks(ctx, ids)
 	return values(m, ids), err
 }
 
-func (s *Store) tasks(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
+func (s *store) tasks(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
 	return fetch(ctx, s.c, KindTask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
-		rows, err := s.Repo.TasksByIDs(ctx, ids)
+		rows, err := s.Store.TasksByIDs(ctx, ids)
 		return byID(rows, taskID), err
 	})
 }
 
 // SubtasksByIDs reads subtasks through the cache.
-func (s *Store) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
+func (s *store) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
 	m, err := s.subtasks(ctx, ids)
 	return values(m, ids), err
 }
 
-func (s *Store) subtasks(ctx context.Context, ids []string) (map[string]*domain.Subtask, error) {
+func (s *store) subtasks(ctx context.Context, ids []string) (map[string]*domain.Subtask, error) {
 	return fetch(ctx, s.c, KindSubtask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Subtask, error) {
-		rows, err := s.Repo.SubtasksByIDs(ctx, ids)
+		rows, err := s.Store.SubtasksByIDs(ctx, ids)
 		return byID(rows, subtaskID), err
 	})
 }
 
 // TagsByIDs reads tags through the cache.
-func (s *Store) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
+func (s *store) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
 	m, err := s.tags(ctx, ids)
 	return values(m, ids), err
 }
 
-func (s *Store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
+func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
 	return fetch(ctx, s.c, KindTag, ids, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
-		rows, err := s.Repo.TagsByIDs(ctx, ids)
+		rows, err := s.Store.TagsByIDs(ctx, ids)
 		return byID(rows, tagID), err
 	})
 }
 
 // UsersByIDs reads users through the cache.
-func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
+func (s *store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
 	m, err := fetch(ctx, s.c, KindUser, ids, func(ctx context.Context, ids []string) (map[string]*domain.User, error) {
-		rows, err := s.Repo.UsersByIDs(ctx, ids)
+		rows, err := s.Store.UsersByIDs(ctx, ids)
 		return byID(rows, userID), err
 	})
 	return values(m, ids), err
@@ -98,7 +97,7 @@ func (s *Store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, e
 // the task (by number from PostgreSQL, as TaskBySeq), then its tags and
 // users at the same time, each kind in one Redis round trip on a hit. The
 // repository's one-statement read would bypass the cache.
-func (s *Store) TaskBundle(ctx context.Context, ref repository.TaskRef, with repository.TaskWith) (*repository.TaskBundle, error) {
+func (s *store) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.TaskWith) (*domain.TaskBundle, error) {
 	var t *domain.Task
 	if ref.ID != "" {
 		m, err := s.tasks(ctx, []string{ref.ID})
@@ -108,13 +107,13 @@ func (s *Store) TaskBundle(ctx context.Context, ref repository.TaskRef, with rep
 		t = m[ref.ID]
 	} else {
 		var err error
-		if t, err = s.Repo.TaskBySeq(ctx, ref.Seq); errors.Is(err, domain.ErrNotFound) {
+		if t, err = s.Store.TaskBySeq(ctx, ref.Seq); errors.Is(err, domain.ErrNotFound) {
 			t = nil
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	b := &repository.TaskBundle{Task: t}
+	b := &domain.TaskBundle{Task: t}
 	if t == nil {
 		return b, nil
 	}
@@ -160,8 +159,8 @@ func (s *Store) TaskBundle(ctx context.Context, ref repository.TaskRef, with rep
 // filter, order and keyset; on the default order an index-only scan) and
 // the tasks through the cache. A task deleted, or hidden from the viewer,
 // between the two reads is left out of the page.
-func (s *Store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
-	keys, err := s.Repo.ListTaskKeys(ctx, q, tagID)
+func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
+	keys, err := s.Store.ListTaskKeys(ctx, q, tagID)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +184,7 @@ func (s *Store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 // through the entity cache. Only ids are stored under the list key, so an
 // item's change never drops the lists that hold it.
 func relation[E any](ctx context.Context, c *Cache, kind Kind, owners []string,
-	load func(context.Context, []string) ([]repository.Link[E], error), id func(E) string,
+	load func(context.Context, []string) ([]domain.Link[E], error), id func(E) string,
 	entities func(context.Context, []string) (map[string]E, error)) (map[string][]E, error) {
 	fresh := map[string]E{}
 	lists, err := fetch(ctx, c, kind, owners, func(ctx context.Context, owners []string) (map[string][]string, error) {
@@ -233,11 +232,11 @@ func relation[E any](ctx context.Context, c *Cache, kind Kind, owners []string,
 	return out, nil
 }
 
-func links[E any](owners []string, m map[string][]E) []repository.Link[E] {
-	var out []repository.Link[E]
+func links[E any](owners []string, m map[string][]E) []domain.Link[E] {
+	var out []domain.Link[E]
 	for _, o := range owners {
 		for _, e := range m[o] {
-			out = append(out, repository.Link[E]{OwnerID: o, Item: e})
+			out = append(out, domain.Link[E]{OwnerID: o, Item: e})
 		}
 	}
 	return out
@@ -245,12 +244,12 @@ func links[E any](owners []string, m map[string][]E) []repository.Link[E] {
 
 // SubtasksByTaskIDs reads each task's subtasks in position order, at most
 // limit per task (all when nil).
-func (s *Store) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
-	m, err := relation(ctx, s.c, KindTaskSubtasks, taskIDs, func(ctx context.Context, ids []string) ([]repository.Link[*domain.Subtask], error) {
-		rows, err := s.Repo.SubtasksByTaskIDs(ctx, ids, nil)
-		out := make([]repository.Link[*domain.Subtask], len(rows))
+func (s *store) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
+	m, err := relation(ctx, s.c, KindTaskSubtasks, taskIDs, func(ctx context.Context, ids []string) ([]domain.Link[*domain.Subtask], error) {
+		rows, err := s.Store.SubtasksByTaskIDs(ctx, ids, nil)
+		out := make([]domain.Link[*domain.Subtask], len(rows))
 		for i, r := range rows {
-			out[i] = repository.Link[*domain.Subtask]{OwnerID: r.TaskID, Item: r}
+			out[i] = domain.Link[*domain.Subtask]{OwnerID: r.TaskID, Item: r}
 		}
 		return out, err
 	}, subtaskID, s.subtasks)
@@ -269,26 +268,26 @@ func (s *Store) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *
 }
 
 // TagsByTaskIDs reads each task's tags.
-func (s *Store) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Tag], error) {
-	m, err := relation(ctx, s.c, KindTaskTags, taskIDs, s.Repo.TagsByTaskIDs, tagID, s.tags)
+func (s *store) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
+	m, err := relation(ctx, s.c, KindTaskTags, taskIDs, s.Store.TagsByTaskIDs, tagID, s.tags)
 	return links(taskIDs, m), err
 }
 
 // TagsBySubtaskIDs reads each subtask's tags.
-func (s *Store) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]repository.Link[*domain.Tag], error) {
-	m, err := relation(ctx, s.c, KindSubtaskTags, subtaskIDs, s.Repo.TagsBySubtaskIDs, tagID, s.tags)
+func (s *store) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
+	m, err := relation(ctx, s.c, KindSubtaskTags, subtaskIDs, s.Store.TagsBySubtaskIDs, tagID, s.tags)
 	return links(subtaskIDs, m), err
 }
 
 // DependenciesByTaskIDs reads the tasks each task waits for.
-func (s *Store) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error) {
-	m, err := relation(ctx, s.c, KindTaskDeps, taskIDs, s.Repo.DependenciesByTaskIDs, taskID, s.tasks)
+func (s *store) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
+	m, err := relation(ctx, s.c, KindTaskDeps, taskIDs, s.Store.DependenciesByTaskIDs, taskID, s.tasks)
 	return links(taskIDs, m), err
 }
 
 // DependentsByTaskIDs reads the tasks waiting for each task.
-func (s *Store) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error) {
-	m, err := relation(ctx, s.c, KindTaskDependents, taskIDs, s.Repo.DependentsByTaskIDs, taskID, s.tasks)
+func (s *store) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
+	m, err := relation(ctx, s.c, KindTaskDependents, taskIDs, s.Store.DependentsByTaskIDs, taskID, s.tasks)
 	return links(taskIDs, m), err
 }
 
@@ -298,12 +297,12 @@ const historyDepth = 100
 
 // EventsByTaskIDs reads each task's latest events. Events never change, so
 // the list itself holds them.
-func (s *Store) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
+func (s *store) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
 	if limit > historyDepth {
-		return s.Repo.EventsByTaskIDs(ctx, taskIDs, limit)
+		return s.Store.EventsByTaskIDs(ctx, taskIDs, limit)
 	}
 	m, err := fetch(ctx, s.c, KindTaskHistory, taskIDs, func(ctx context.Context, ids []string) (map[string][]*domain.TaskEvent, error) {
-		rows, err := s.Repo.EventsByTaskIDs(ctx, ids, historyDepth)
+		rows, err := s.Store.EventsByTaskIDs(ctx, ids, historyDepth)
 		m := make(map[string][]*domain.TaskEvent, len(ids))
 		for _, id := range ids {
 			m[id] = []*domain.TaskEvent{}
@@ -328,13 +327,13 @@ func (s *Store) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int
 // everything (admins) and public tasks (anonymous callers). Other users see
 // public tasks plus their own private ones, so their counts are computed.
 // Every write that can change a count drops both (see statsItems).
-func (s *Store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error) {
+func (s *store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error) {
 	scope := sharedScope(v)
 	if scope == "" {
-		return s.Repo.TaskStatistics(ctx, v)
+		return s.Store.TaskStatistics(ctx, v)
 	}
 	m, err := fetch(ctx, s.c, KindStatistics, []string{scope}, func(ctx context.Context, _ []string) (map[string]*domain.TaskStatistics, error) {
-		st, err := s.Repo.TaskStatistics(ctx, v)
+		st, err := s.Store.TaskStatistics(ctx, v)
 		return map[string]*domain.TaskStatistics{scope: st}, err
 	})
 	if err != nil {
@@ -347,19 +346,19 @@ func (s *Store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.Ta
 // callers) under the current search generation, which every task write
 // bumps; a result read before a write can only be stored under the
 // generation that write retired.
-func (s *Store) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
+func (s *store) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
 	scope := sharedScope(v)
 	if scope == "" || !s.c.usable(ctx) {
-		return s.Repo.SearchTasks(ctx, v, text, first, after)
+		return s.Store.SearchTasks(ctx, v, text, first, after)
 	}
 	gen, err := s.c.generation(ctx, s.c.keys.SearchGeneration())
 	if err != nil {
-		return s.Repo.SearchTasks(ctx, v, text, first, after)
+		return s.Store.SearchTasks(ctx, v, text, first, after)
 	}
 	h := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s", first, after, text)))
 	id := fmt.Sprintf("%d:%s:%x", gen, scope, h[:12])
 	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]*domain.TaskPage, error) {
-		p, err := s.Repo.SearchTasks(ctx, v, text, first, after)
+		p, err := s.Store.SearchTasks(ctx, v, text, first, after)
 		return map[string]*domain.TaskPage{id: p}, err
 	})
 	if err != nil {
@@ -382,7 +381,7 @@ func sharedScope(v domain.Viewer) string {
 
 // taskWritten retires what any task write can change beyond its own keys:
 // the shared statistics and every cached search result.
-func (s *Store) taskWritten(ctx context.Context, items ...Item) {
+func (s *store) taskWritten(ctx context.Context, items ...Item) {
 	s.c.Invalidate(ctx, append(items, statsItems...)...)
 	s.c.bump(ctx, s.c.keys.SearchGeneration())
 }
@@ -396,29 +395,29 @@ var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
 // committed.
 
 // CreateTask stores a task. Nothing cached can hold it yet but the counts.
-func (s *Store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
-	t, err := s.Repo.CreateTask(ctx, in)
+func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
+	t, err := s.Store.CreateTask(ctx, in)
 	s.taskWritten(ctx)
 	return t, err
 }
 
 // UpdateTask changes a task's fields: its entity is stale.
-func (s *Store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error) {
-	t, err := s.Repo.UpdateTask(ctx, id, p, guard)
+func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
+	t, err := s.Store.UpdateTask(ctx, id, p, guard)
 	s.taskWritten(ctx, Item{KindTask, id})
 	return t, err
 }
 
 // TransitionTask changes status and phase and appends history.
-func (s *Store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error) {
-	t, err := s.Repo.TransitionTask(ctx, id, req, guard)
+func (s *store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
+	t, err := s.Store.TransitionTask(ctx, id, req, guard)
 	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
 	return t, err
 }
 
 // DeleteTask removes the task from every list that held it.
-func (s *Store) DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error) {
-	d, err := s.Repo.DeleteTask(ctx, id, guard)
+func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
+	d, err := s.Store.DeleteTask(ctx, id, guard)
 	items := []Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}
 	if d != nil {
 		for _, sid := range d.SubtaskIDs {
@@ -437,9 +436,9 @@ func (s *Store) DeleteTask(ctx context.Context, id string, guard repository.Guar
 
 // siblings invalidates a task's subtask list and every subtask in it: a
 // position change shifts the others.
-func (s *Store) siblings(ctx context.Context, taskID string, extra ...Item) {
+func (s *store) siblings(ctx context.Context, taskID string, extra ...Item) {
 	items := append(extra, Item{KindTaskSubtasks, taskID})
-	ids, err := s.Repo.SubtaskIDsByTaskID(ctx, taskID)
+	ids, err := s.Store.SubtaskIDsByTaskID(ctx, taskID)
 	if err != nil && s.c != nil {
 		// Without the ids, retire everything rather than risk a stale position.
 		s.c.trusted.Store(false)
@@ -452,8 +451,8 @@ func (s *Store) siblings(ctx context.Context, taskID string, extra ...Item) {
 
 // CreateSubtask adds to the task's list; with a position, the ones after it
 // shift.
-func (s *Store) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard repository.Guard) (*domain.Subtask, error) {
-	st, err := s.Repo.CreateSubtask(ctx, taskID, in, guard)
+func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
+	st, err := s.Store.CreateSubtask(ctx, taskID, in, guard)
 	if in.Position != nil {
 		s.siblings(ctx, taskID)
 	} else {
@@ -463,8 +462,8 @@ func (s *Store) CreateSubtask(ctx context.Context, taskID string, in domain.NewS
 }
 
 // UpdateSubtask changes a subtask; a new position reorders the list.
-func (s *Store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard repository.Guard) (*domain.Subtask, error) {
-	st, err := s.Repo.UpdateSubtask(ctx, id, p, expectedVersion, guard)
+func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
+	st, err := s.Store.UpdateSubtask(ctx, id, p, expectedVersion, guard)
 	if p.Position != nil && st != nil {
 		s.siblings(ctx, st.TaskID, Item{KindSubtask, id})
 	} else {
@@ -474,8 +473,8 @@ func (s *Store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPa
 }
 
 // DeleteSubtask removes a subtask; the ones after it move up.
-func (s *Store) DeleteSubtask(ctx context.Context, id string, guard repository.Guard) (*domain.Subtask, error) {
-	st, err := s.Repo.DeleteSubtask(ctx, id, guard)
+func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
+	st, err := s.Store.DeleteSubtask(ctx, id, guard)
 	items := []Item{{KindSubtask, id}, {KindSubtaskTags, id}}
 	if st != nil {
 		s.siblings(ctx, st.TaskID, items...)
@@ -486,43 +485,43 @@ func (s *Store) DeleteSubtask(ctx context.Context, id string, guard repository.G
 }
 
 // AddTaskTags changes the task's tag list.
-func (s *Store) AddTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error) {
-	t, err := s.Repo.AddTaskTags(ctx, taskID, names, guard)
+func (s *store) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
+	t, err := s.Store.AddTaskTags(ctx, taskID, names, guard)
 	s.c.Invalidate(ctx, Item{KindTaskTags, taskID})
 	return t, err
 }
 
 // RemoveTaskTags changes the task's tag list.
-func (s *Store) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error) {
-	t, err := s.Repo.RemoveTaskTags(ctx, taskID, names, guard)
+func (s *store) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
+	t, err := s.Store.RemoveTaskTags(ctx, taskID, names, guard)
 	s.c.Invalidate(ctx, Item{KindTaskTags, taskID})
 	return t, err
 }
 
 // AddSubtaskTags changes the subtask's tag list.
-func (s *Store) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error) {
-	st, err := s.Repo.AddSubtaskTags(ctx, subtaskID, names, guard)
+func (s *store) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
+	st, err := s.Store.AddSubtaskTags(ctx, subtaskID, names, guard)
 	s.c.Invalidate(ctx, Item{KindSubtaskTags, subtaskID})
 	return st, err
 }
 
 // RemoveSubtaskTags changes the subtask's tag list.
-func (s *Store) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error) {
-	st, err := s.Repo.RemoveSubtaskTags(ctx, subtaskID, names, guard)
+func (s *store) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
+	st, err := s.Store.RemoveSubtaskTags(ctx, subtaskID, names, guard)
 	s.c.Invalidate(ctx, Item{KindSubtaskTags, subtaskID})
 	return st, err
 }
 
 // AddDependency changes one task's dependencies and the other's dependents.
-func (s *Store) AddDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error) {
-	t, err := s.Repo.AddDependency(ctx, taskID, dependsOnID, guard)
+func (s *store) AddDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
+	t, err := s.Store.AddDependency(ctx, taskID, dependsOnID, guard)
 	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID})
 	return t, err
 }
 
 // RemoveDependency changes one task's dependencies and the other's dependents.
-func (s *Store) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error) {
-	t, err := s.Repo.RemoveDependency(ctx, taskID, dependsOnID, guard)
+func (s *store) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
+	t, err := s.Store.RemoveDependency(ctx, taskID, dependsOnID, guard)
 	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID})
 	return t, err
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
-	"github.com/herotasks/api/repository"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -285,7 +284,7 @@ type MutationResolver interface {
 	RemoveSubtaskTags(ctx context.Context, subtaskID string, tags []string) (*domain.Subtask, error)
 	AddDependency(ctx context.Context, taskID string, dependsOnID string) (*domain.Task, error)
 	RemoveDependency(ctx context.Context, taskID string, dependsOnID string) (*domain.Task, error)
-	RegisterPersistedQuery(ctx context.Context, document string) (*repository.PersistedQuery, error)
+	RegisterPersistedQuery(ctx context.Context, document string) (*domain.PersistedQuery, error)
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreatedAPIToken, error)
 	RevokeAPIToken(ctx context.Context, id string) (bool, error)
 }
@@ -300,7 +299,7 @@ type QueryResolver interface {
 	Me(ctx context.Context) (*domain.User, error)
 	Node(ctx context.Context, id string) (model.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
-	TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*repository.StatementStats, error)
+	TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*domain.StatementStats, error)
 	CacheStatistics(ctx context.Context) (*model.CacheStatistics, error)
 	APITokens(ctx context.Context, first *int) ([]*domain.APIToken, error)
 }
@@ -4638,8 +4637,8 @@ func (ec *executionContext) _Mutation_registerPersistedQuery(ctx context.Context
 			return ec.Resolvers.Mutation().RegisterPersistedQuery(ctx, fc.Args["document"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *repository.PersistedQuery) graphql.Marshaler {
-			return ec.marshalNPersistedQuery2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐPersistedQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *domain.PersistedQuery) graphql.Marshaler {
+			return ec.marshalNPersistedQuery2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐPersistedQuery(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4849,7 +4848,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
-func (ec *executionContext) _PersistedQuery_id(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _PersistedQuery_id(ctx context.Context, field graphql.CollectedField, obj *domain.PersistedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4872,7 +4871,7 @@ func (ec *executionContext) fieldContext_PersistedQuery_id(_ context.Context, fi
 	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "ID")
 }
 
-func (ec *executionContext) _PersistedQuery_name(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _PersistedQuery_name(ctx context.Context, field graphql.CollectedField, obj *domain.PersistedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4895,7 +4894,7 @@ func (ec *executionContext) fieldContext_PersistedQuery_name(_ context.Context, 
 	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "String")
 }
 
-func (ec *executionContext) _PersistedQuery_document(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _PersistedQuery_document(ctx context.Context, field graphql.CollectedField, obj *domain.PersistedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4918,7 +4917,7 @@ func (ec *executionContext) fieldContext_PersistedQuery_document(_ context.Conte
 	return graphql.NewScalarFieldContext("PersistedQuery", field, false, false, "String")
 }
 
-func (ec *executionContext) _PersistedQuery_createdAt(ctx context.Context, field graphql.CollectedField, obj *repository.PersistedQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _PersistedQuery_createdAt(ctx context.Context, field graphql.CollectedField, obj *domain.PersistedQuery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5416,8 +5415,8 @@ func (ec *executionContext) _Query_topStatements(ctx context.Context, field grap
 			return ec.Resolvers.Query().TopStatements(ctx, fc.Args["orderBy"].(*model.StatementOrder), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*repository.StatementStats) graphql.Marshaler {
-			return ec.marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStatsᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*domain.StatementStats) graphql.Marshaler {
+			return ec.marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐStatementStatsᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5599,7 +5598,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _StatementStatistics_query(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _StatementStatistics_query(ctx context.Context, field graphql.CollectedField, obj *domain.StatementStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5622,7 +5621,7 @@ func (ec *executionContext) fieldContext_StatementStatistics_query(_ context.Con
 	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "String")
 }
 
-func (ec *executionContext) _StatementStatistics_calls(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _StatementStatistics_calls(ctx context.Context, field graphql.CollectedField, obj *domain.StatementStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5645,7 +5644,7 @@ func (ec *executionContext) fieldContext_StatementStatistics_calls(_ context.Con
 	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
 }
 
-func (ec *executionContext) _StatementStatistics_meanMs(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _StatementStatistics_meanMs(ctx context.Context, field graphql.CollectedField, obj *domain.StatementStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5668,7 +5667,7 @@ func (ec *executionContext) fieldContext_StatementStatistics_meanMs(_ context.Co
 	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
 }
 
-func (ec *executionContext) _StatementStatistics_totalMs(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _StatementStatistics_totalMs(ctx context.Context, field graphql.CollectedField, obj *domain.StatementStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5691,7 +5690,7 @@ func (ec *executionContext) fieldContext_StatementStatistics_totalMs(_ context.C
 	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
 }
 
-func (ec *executionContext) _StatementStatistics_rows(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _StatementStatistics_rows(ctx context.Context, field graphql.CollectedField, obj *domain.StatementStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5714,7 +5713,7 @@ func (ec *executionContext) fieldContext_StatementStatistics_rows(_ context.Cont
 	return graphql.NewScalarFieldContext("StatementStatistics", field, false, false, "Float")
 }
 
-func (ec *executionContext) _StatementStatistics_hitRatio(ctx context.Context, field graphql.CollectedField, obj *repository.StatementStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _StatementStatistics_hitRatio(ctx context.Context, field graphql.CollectedField, obj *domain.StatementStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10052,7 +10051,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 
 var persistedQueryImplementors = []string{"PersistedQuery"}
 
-func (ec *executionContext) _PersistedQuery(ctx context.Context, sel ast.SelectionSet, obj *repository.PersistedQuery) graphql.Marshaler {
+func (ec *executionContext) _PersistedQuery(ctx context.Context, sel ast.SelectionSet, obj *domain.PersistedQuery) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, persistedQueryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10266,7 +10265,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 var statementStatisticsImplementors = []string{"StatementStatistics"}
 
-func (ec *executionContext) _StatementStatistics(ctx context.Context, sel ast.SelectionSet, obj *repository.StatementStats) graphql.Marshaler {
+func (ec *executionContext) _StatementStatistics(ctx context.Context, sel ast.SelectionSet, obj *domain.StatementStats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, statementStatisticsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -11645,7 +11644,7 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋherotasksᚋapi�
 	return ec._PageInfo(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPersistedQuery2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐPersistedQuery(ctx context.Context, sel ast.SelectionSet, v *repository.PersistedQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNPersistedQuery2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐPersistedQuery(ctx context.Context, sel ast.SelectionSet, v *domain.PersistedQuery) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PersistedQuery!")
 		return graphql.Null
@@ -11687,11 +11686,11 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋherotasksᚋapiᚋdomain
 	return v
 }
 
-func (ec *executionContext) marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*repository.StatementStats) graphql.Marshaler {
+func (ec *executionContext) marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐStatementStatsᚄ(ctx context.Context, sel ast.SelectionSet, v []*domain.StatementStats) graphql.Marshaler {
 	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNStatementStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStats(ctx, sel, v[i])
+		return ec.marshalNStatementStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐStatementStats(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11703,7 +11702,7 @@ func (ec *executionContext) marshalNStatementStatistics2ᚕᚖgithubᚗcomᚋher
 	return ret
 }
 
-func (ec *executionContext) marshalNStatementStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋrepositoryᚐStatementStats(ctx context.Context, sel ast.SelectionSet, v *repository.StatementStats) graphql.Marshaler {
+func (ec *executionContext) marshalNStatementStatistics2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐStatementStats(ctx context.Context, sel ast.SelectionSet, v *domain.StatementStats) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "StatementStatistics!")
 		return graphql.Null

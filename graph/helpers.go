@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/repository"
 	"github.com/vektah/gqlparser/v2"
 )
 
@@ -71,7 +70,7 @@ func pageArgs(first *int, after *string, last *int, before *string) (domain.Task
 
 // guard lets a write through only on a task the viewer can see (others get
 // the same NOT_FOUND as a random id) and, when given, at the expected version.
-func guard(v domain.Viewer, expectedVersion *int) repository.Guard {
+func guard(v domain.Viewer, expectedVersion *int) domain.Guard {
 	return func(t *domain.Task) error {
 		if !t.VisibleTo(v) {
 			return domain.ErrNotFound

@@ -18,45 +18,11 @@ import (
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/persisted"
 	"github.com/herotasks/api/pubsub"
-	"github.com/herotasks/api/repository"
 )
-
-// Store is what the resolvers need from storage: the repository, or the
-// cache decorating it.
-type Store interface {
-	loaders.Store
-	TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error)
-	TaskBundle(ctx context.Context, ref repository.TaskRef, with repository.TaskWith) (*repository.TaskBundle, error)
-	ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error)
-	CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error)
-	SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error)
-	CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error)
-	ListTags(ctx context.Context, first int, afterName string) ([]*domain.Tag, error)
-	TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error)
-	TopStatements(ctx context.Context, byTotal bool, n int) ([]repository.StatementStats, error)
-
-	CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error)
-	UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error)
-	TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error)
-	DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error)
-	CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard repository.Guard) (*domain.Subtask, error)
-	UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard repository.Guard) (*domain.Subtask, error)
-	DeleteSubtask(ctx context.Context, id string, guard repository.Guard) (*domain.Subtask, error)
-	AddTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error)
-	RemoveTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error)
-	AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error)
-	RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error)
-	AddDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error)
-	RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error)
-
-	CreateAPIToken(ctx context.Context, in domain.NewAPIToken) (*domain.APIToken, error)
-	RevokeAPIToken(ctx context.Context, id string) (bool, error)
-	APITokens(ctx context.Context, first int) ([]*domain.APIToken, error)
-}
 
 // Resolver holds the dependencies of every resolver, filled once in server.go.
 type Resolver struct {
-	Store  Store
+	Store  domain.Store
 	Cache  *cache.Cache // nil when the entity cache is off
 	Logger *slog.Logger
 	// Trusted holds the documents that run by hash (registerPersistedQuery).
@@ -130,12 +96,12 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 // prefetch does for the others (subtasks, dependencies). What it read
 // primes the request's loaders, which answer the resolvers below from
 // memory. A task the viewer may not see is null, like a random id.
-func (r *Resolver) singleTask(ctx context.Context, ref repository.TaskRef) (*domain.Task, error) {
+func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.Task, error) {
 	fields := map[string][]graphql.CollectedField{}
 	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
 		fields[f.Name] = append(fields[f.Name], f)
 	}
-	with := repository.TaskWith{Tags: fields["tags"] != nil, Assignee: fields["assignee"] != nil, Creator: fields["createdBy"] != nil}
+	with := domain.TaskWith{Tags: fields["tags"] != nil, Assignee: fields["assignee"] != nil, Creator: fields["createdBy"] != nil}
 	b, err := r.Store.TaskBundle(ctx, ref, with)
 	if err != nil {
 		return nil, err

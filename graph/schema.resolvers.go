@@ -16,7 +16,6 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/loaders"
-	"github.com/herotasks/api/repository"
 )
 
 // User is the resolver for the user field.
@@ -206,7 +205,7 @@ func (r *mutationResolver) RemoveDependency(ctx context.Context, taskID string, 
 }
 
 // RegisterPersistedQuery is the resolver for the registerPersistedQuery field.
-func (r *mutationResolver) RegisterPersistedQuery(ctx context.Context, document string) (*repository.PersistedQuery, error) {
+func (r *mutationResolver) RegisterPersistedQuery(ctx context.Context, document string) (*domain.PersistedQuery, error) {
 	v := viewer(ctx)
 	if !v.IsAdmin() {
 		return nil, domain.ErrForbidden
@@ -253,7 +252,7 @@ func (r *queryResolver) Task(ctx context.Context, id string) (*domain.Task, erro
 	}
 	if singleTaskRoot(ctx) && loaders.For(ctx).LookAhead() {
 		// Nothing to batch it with: read it and its levels now.
-		return r.singleTask(ctx, repository.TaskRef{ID: id})
+		return r.singleTask(ctx, domain.TaskRef{ID: id})
 	}
 	return r.visibleTask(ctx, id)
 }
@@ -265,7 +264,7 @@ func (r *queryResolver) TaskByNumber(ctx context.Context, number string) (*domai
 		return nil, err
 	}
 	if singleTaskRoot(ctx) && loaders.For(ctx).LookAhead() {
-		return r.singleTask(ctx, repository.TaskRef{Seq: seq})
+		return r.singleTask(ctx, domain.TaskRef{Seq: seq})
 	}
 	t, err := r.Store.TaskBySeq(ctx, seq)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && !t.VisibleTo(viewer(ctx))) {
@@ -372,7 +371,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 }
 
 // TopStatements is the resolver for the topStatements field.
-func (r *queryResolver) TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*repository.StatementStats, error) {
+func (r *queryResolver) TopStatements(ctx context.Context, orderBy *model.StatementOrder, first *int) ([]*domain.StatementStats, error) {
 	if !viewer(ctx).IsAdmin() {
 		return nil, domain.ErrForbidden
 	}
@@ -384,7 +383,7 @@ func (r *queryResolver) TopStatements(ctx context.Context, orderBy *model.Statem
 		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
 	}
 	stats, err := r.Store.TopStatements(ctx, orderBy != nil && *orderBy == model.StatementOrderTotalTime, n)
-	out := make([]*repository.StatementStats, len(stats))
+	out := make([]*domain.StatementStats, len(stats))
 	for i := range stats {
 		out[i] = &stats[i]
 	}

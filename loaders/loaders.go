@@ -13,30 +13,12 @@ import (
 	"time"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/telemetry"
 	"github.com/vikstrous/dataloadgen"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
-
-// Store is what the loaders need from the repository: batch-shaped reads,
-// one statement per call.
-type Store interface {
-	TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error)
-	UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error)
-	SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error)
-	SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error)
-	TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error)
-	TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Tag], error)
-	TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]repository.Link[*domain.Tag], error)
-	DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
-	DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error)
-	EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error)
-	TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string, first int) (map[string]*domain.TaskPage, error)
-	CountTasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string) (map[string]int, error)
-}
 
 // Options tune batching.
 type Options struct {
@@ -82,7 +64,7 @@ type TagKey struct {
 // built on first use: a request for one task touches two or three of the
 // twelve, and building them all cost about 4% of its CPU.
 type Loaders struct {
-	s Store
+	s domain.Reader
 	o Options
 
 	taskByID             lazy[string, *domain.Task]
@@ -193,7 +175,7 @@ func (l *Loader[K, V]) Put(key K, v V) {
 func (ls *Loaders) LookAhead() bool { return ls.o.MaxBatch != 1 }
 
 // New returns a request's loaders over s (each built when first used).
-func New(s Store, o Options) *Loaders { return &Loaders{s: s, o: o} }
+func New(s domain.Reader, o Options) *Loaders { return &Loaders{s: s, o: o} }
 
 // TaskByID loads tasks by id.
 func (ls *Loaders) TaskByID() *Loader[string, *domain.Task] {
@@ -307,7 +289,7 @@ func byID[V any](fetch func(context.Context, []string) ([]V, error), key func(V)
 
 // links groups (owner, item) rows by owner; every requested owner gets a
 // list, empty when it has no items.
-func links[V any](fetch func(context.Context, []string) ([]repository.Link[V], error)) func(context.Context, []string) (map[string][]V, error) {
+func links[V any](fetch func(context.Context, []string) ([]domain.Link[V], error)) func(context.Context, []string) (map[string][]V, error) {
 	return func(ctx context.Context, ids []string) (map[string][]V, error) {
 		rows, err := fetch(ctx, ids)
 		if err != nil {
@@ -391,14 +373,14 @@ type ctxKey struct{}
 // set is a request's loaders, replaceable after a write.
 type set struct {
 	mu    sync.Mutex
-	store Store
+	store domain.Reader
 	opts  Options
 	l     *Loaders
 }
 
 // With returns ctx carrying a fresh set of loaders (websocket operations,
 // tests, commands).
-func With(ctx context.Context, s Store, o Options) context.Context {
+func With(ctx context.Context, s domain.Reader, o Options) context.Context {
 	return context.WithValue(ctx, ctxKey{}, &set{store: s, opts: o, l: New(s, o)})
 }
 

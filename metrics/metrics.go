@@ -13,7 +13,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/cost"
-	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/respcache"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -182,12 +181,20 @@ func collectPool(ch chan<- prometheus.Metric, name string, s *pgxpool.Stat) {
 	c("canceled", float64(s.CanceledAcquireCount()))
 }
 
+// Replica is the read replica's state and counters.
+type Replica struct {
+	Configured bool
+	Up         bool
+	Reads      int64 // reads served by the replica
+	Fallbacks  int64 // replica reads retried on the primary
+}
+
 // WatchReplica reports the read replica's state and counters from stats.
-func (m *Metrics) WatchReplica(stats func() repository.ReplicaStats) {
+func (m *Metrics) WatchReplica(stats func() Replica) {
 	m.reg.MustRegister(replicaCollector(stats))
 }
 
-type replicaCollector func() repository.ReplicaStats
+type replicaCollector func() Replica
 
 var (
 	replicaUp = prometheus.NewDesc("herotasks_replica_up",

@@ -5,13 +5,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/domain"
 )
 
-// Store is what the registry needs from PostgreSQL.
-type Store interface {
-	PersistedQueriesSince(ctx context.Context, seq int64) ([]*repository.PersistedQuery, error)
-	SavePersistedQuery(ctx context.Context, hash string, name *string, document string, createdBy *string) (*repository.PersistedQuery, error)
+// QueryStore is where registered documents are kept (PostgreSQL).
+type QueryStore interface {
+	PersistedQueriesSince(ctx context.Context, seq int64) ([]*domain.PersistedQuery, error)
+	SavePersistedQuery(ctx context.Context, hash string, name *string, document string, createdBy *string) (*domain.PersistedQuery, error)
 }
 
 // Registry is the set of trusted documents, held in memory so that looking
@@ -21,7 +21,7 @@ type Store interface {
 // document registered on one instance runs on every instance within that
 // interval (at once on the instance that registered it).
 type Registry struct {
-	store Store
+	store QueryStore
 
 	mu   sync.RWMutex
 	docs map[string]string // hash → document
@@ -30,7 +30,7 @@ type Registry struct {
 
 // NewRegistry returns a registry holding the manifest's operations; with a
 // nil store nothing can be registered at run time.
-func NewRegistry(m Manifest, store Store) *Registry {
+func NewRegistry(m Manifest, store QueryStore) *Registry {
 	r := &Registry{store: store, docs: make(map[string]string, len(m.Operations))}
 	for _, op := range m.Operations {
 		r.docs[op.ID] = op.Body
@@ -72,7 +72,7 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	return nil
 }
 
-func (r *Registry) add(rows ...*repository.PersistedQuery) {
+func (r *Registry) add(rows ...*domain.PersistedQuery) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, q := range rows {
@@ -102,7 +102,7 @@ func (r *Registry) Run(ctx context.Context, every time.Duration, onError func(er
 }
 
 // Register stores a checked document and trusts it on this instance at once.
-func (r *Registry) Register(ctx context.Context, document string, name *string, createdBy *string) (*repository.PersistedQuery, error) {
+func (r *Registry) Register(ctx context.Context, document string, name *string, createdBy *string) (*domain.PersistedQuery, error) {
 	q, err := r.store.SavePersistedQuery(ctx, Hash(document), name, document, createdBy)
 	if err != nil {
 		return nil, err

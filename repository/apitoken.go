@@ -18,7 +18,7 @@ func scanAPIToken(row pgx.CollectableRow) (*domain.APIToken, error) {
 // CreateAPIToken stores a token's hash for a user; a missing user is
 // BAD_USER_INPUT on userId.
 func (r *Repo) CreateAPIToken(ctx context.Context, in domain.NewAPIToken) (*domain.APIToken, error) {
-	markWrote(ctx)
+	domain.MarkWrote(ctx)
 	return queryRow(ctx, r.pools.Write, `INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_by, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+apiTokenCols,
 		[]any{in.UserID, in.Name, in.Hash, in.Prefix, in.CreatedByID, in.ExpiresAt}, scanAPIToken)
@@ -40,7 +40,7 @@ func (r *Repo) ViewerByAPITokenHash(ctx context.Context, hash []byte) (domain.Vi
 
 // RevokeAPIToken revokes a token; false when there is no such live token.
 func (r *Repo) RevokeAPIToken(ctx context.Context, id string) (bool, error) {
-	markWrote(ctx)
+	domain.MarkWrote(ctx)
 	tag, err := r.pools.Write.Exec(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
 	return tag.RowsAffected() == 1, translate(err)
 }

@@ -7,15 +7,15 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func scanTaskLink(row pgx.CollectableRow) (Link[*domain.Task], error) {
-	l := Link[*domain.Task]{Item: &domain.Task{}}
+func scanTaskLink(row pgx.CollectableRow) (domain.Link[*domain.Task], error) {
+	l := domain.Link[*domain.Task]{Item: &domain.Task{}}
 	err := row.Scan(append([]any{&l.OwnerID}, taskDest(l.Item)...)...)
 	return l, err
 }
 
 // DependenciesByTaskIDs returns the tasks each task waits for, in one
 // statement on the task_dependencies primary key (task_id, depends_on_id).
-func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Task], error) {
+func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
 	return readQuery(ctx, r, psql.Select("d.task_id", taskCols).From("task_dependencies d").
 		Join("tasks t ON t.id = d.depends_on_id").Where("d.task_id = ANY(?::uuid[])", taskIDs).
 		OrderBy("d.task_id", "t.number"), scanTaskLink)
@@ -23,7 +23,7 @@ func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]L
 
 // DependentsByTaskIDs returns the tasks waiting for each task, in one
 // statement on index task_dependencies_depends_on_idx.
-func (r *Repo) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Task], error) {
+func (r *Repo) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
 	return readQuery(ctx, r, psql.Select("d.depends_on_id", taskCols).From("task_dependencies d").
 		Join("tasks t ON t.id = d.task_id").Where("d.depends_on_id = ANY(?::uuid[])", taskIDs).
 		OrderBy("d.depends_on_id", "t.number"), scanTaskLink)
@@ -36,7 +36,7 @@ const dependencyLock = 0x4854_6465_7073 // "HTdeps"
 
 // AddDependency records that taskID waits for dependsOnID, refusing with
 // CONFLICT an edge that would close a cycle. guard runs on both tasks.
-func (r *Repo) AddDependency(ctx context.Context, taskID, dependsOnID string, guard Guard) (*domain.Task, error) {
+func (r *Repo) AddDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	if taskID == dependsOnID {
 		return nil, domain.Errorf(domain.ECONFLICT, "a task cannot depend on itself")
 	}
@@ -73,7 +73,7 @@ func (r *Repo) AddDependency(ctx context.Context, taskID, dependsOnID string, gu
 }
 
 // RemoveDependency deletes the edge taskID → dependsOnID if present.
-func (r *Repo) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard Guard) (*domain.Task, error) {
+func (r *Repo) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		var err error

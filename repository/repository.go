@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	sq "github.com/Masterminds/squirrel"
+	"github.com/herotasks/api/domain"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,7 +58,7 @@ type querier interface {
 // inTx runs fn in a transaction, committing when it returns nil. Errors are
 // translated for the caller.
 func (r *Repo) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	markWrote(ctx)
+	domain.MarkWrote(ctx)
 	err := pgx.BeginFunc(ctx, r.pools.Write, fn)
 	return translate(err)
 }
@@ -88,11 +89,4 @@ func queryRow[T any](ctx context.Context, q querier, sql string, args []any, sca
 	}
 	v, err := pgx.CollectExactlyOneRow(rows, scan)
 	return v, translate(err)
-}
-
-// Link is a row related to an owner: a task's tag, a task's dependency. Batch
-// reads return links so the loaders can group them by owner.
-type Link[T any] struct {
-	OwnerID string
-	Item    T
 }

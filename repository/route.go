@@ -13,15 +13,9 @@ import (
 )
 
 // Read routing. Reads go to the replica when one is configured and up, and
-// to the primary's read pool otherwise. Two kinds of read must see the
-// primary whatever the replica's lag:
-//
-//   - reads in a request that has written (WithSession + any write): the
-//     client must see its own write;
-//   - reads whose rows will fill the Redis cache (ReadPrimary, set by the
-//     cache layer when it holds fill leases): a row read from a lagging
-//     replica after a writer's invalidation would otherwise be cached and
-//     served to every instance until its TTL.
+// to the primary's read pool otherwise. Reads whose context asks for the
+// primary (domain.MustReadPrimary: an operation that has written, or a
+// cache fill) go to the primary whatever the replica's lag.
 //
 // Other reads may be a replication lag behind (milliseconds on a healthy
 // replica): a list or count fetched right after another client's write can
@@ -30,36 +24,6 @@ import (
 // When a replica read fails because the replica is unreachable, the
 // replica is marked down, the read is retried once on the primary, and the
 // monitor (MonitorReplica) brings the replica back when it answers again.
-
-type session struct{ wrote atomic.Bool }
-
-type sessionKey struct{}
-type primaryKey struct{}
-
-// WithSession marks ctx as one request: after any write through it, its
-// reads go to the primary.
-func WithSession(ctx context.Context) context.Context {
-	return context.WithValue(ctx, sessionKey{}, &session{})
-}
-
-// ReadPrimary makes the reads through ctx go to the primary.
-func ReadPrimary(ctx context.Context) context.Context {
-	return context.WithValue(ctx, primaryKey{}, true)
-}
-
-func markWrote(ctx context.Context) {
-	if s, ok := ctx.Value(sessionKey{}).(*session); ok {
-		s.wrote.Store(true)
-	}
-}
-
-func mustReadPrimary(ctx context.Context) bool {
-	if ctx.Value(primaryKey{}) != nil {
-		return true
-	}
-	s, ok := ctx.Value(sessionKey{}).(*session)
-	return ok && s.wrote.Load()
-}
 
 // replica is the read replica and what is known of its health.
 type replica struct {
@@ -130,7 +94,7 @@ func (r *Repo) MonitorReplica(ctx context.Context, period time.Duration) {
 // the primary.
 func (r *Repo) read(ctx context.Context, fn func(q querier) error) error {
 	rp := r.replica
-	if rp == nil || !rp.up.Load() || mustReadPrimary(ctx) {
+	if rp == nil || !rp.up.Load() || domain.MustReadPrimary(ctx) {
 		return fn(r.pools.Read)
 	}
 	err := fn(rp.pool)

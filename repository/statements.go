@@ -7,19 +7,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// StatementStats is one pg_stat_statements entry.
-type StatementStats struct {
-	Query    string
-	Calls    float64
-	MeanMs   float64
-	TotalMs  float64
-	Rows     float64
-	HitRatio *float64
-}
-
 // TopStatements returns this database's heaviest statements by mean or by
 // total execution time, from pg_stat_statements.
-func (r *Repo) TopStatements(ctx context.Context, byTotal bool, n int) ([]StatementStats, error) {
+func (r *Repo) TopStatements(ctx context.Context, byTotal bool, n int) ([]domain.StatementStats, error) {
 	order := "mean_exec_time"
 	if byTotal {
 		order = "total_exec_time"
@@ -32,8 +22,8 @@ func (r *Repo) TopStatements(ctx context.Context, byTotal bool, n int) ([]Statem
 	if err != nil {
 		return nil, statementsUnavailable(err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (StatementStats, error) {
-		var s StatementStats
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.StatementStats, error) {
+		var s domain.StatementStats
 		err := row.Scan(&s.Query, &s.Calls, &s.MeanMs, &s.TotalMs, &s.Rows, &s.HitRatio)
 		return s, err
 	})

@@ -45,7 +45,7 @@ func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subta
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and
 // returns its id. Subtask writes serialize on their parent.
-func lockSubtaskParent(ctx context.Context, tx pgx.Tx, subtaskID string, guard Guard) (string, error) {
+func lockSubtaskParent(ctx context.Context, tx pgx.Tx, subtaskID string, guard domain.Guard) (string, error) {
 	var taskID string
 	if err := tx.QueryRow(ctx, "SELECT task_id FROM subtasks WHERE id = $1", subtaskID).Scan(&taskID); err != nil {
 		return "", translate(err)
@@ -62,7 +62,7 @@ func subtaskByID(ctx context.Context, tx pgx.Tx, id string) (*domain.Subtask, er
 // CreateSubtask adds a subtask under the parent's row lock: the lock bumps
 // the parent's subtask counter (so concurrent calls get distinct numbers that
 // are never reused) and keeps positions dense (0..n-1).
-func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard Guard) (*domain.Subtask, error) {
+func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
 	var s *domain.Subtask
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		if _, _, err := lockTask(ctx, tx, taskID, guard); err != nil {
@@ -96,7 +96,7 @@ func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSu
 
 // UpdateSubtask changes a subtask under its parent's row lock. guard sees the
 // parent task; expectedVersion, when set, must match the subtask's version.
-func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard Guard) (*domain.Subtask, error) {
+func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
 	var s *domain.Subtask
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		taskID, err := lockSubtaskParent(ctx, tx, id, guard)
@@ -159,7 +159,7 @@ func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPat
 
 // DeleteSubtask removes a subtask and closes the gap in positions. It
 // returns the deleted subtask.
-func (r *Repo) DeleteSubtask(ctx context.Context, id string, guard Guard) (*domain.Subtask, error) {
+func (r *Repo) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
 	var s *domain.Subtask
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		taskID, err := lockSubtaskParent(ctx, tx, id, guard)

@@ -7,8 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func scanTagLink(row pgx.CollectableRow) (Link[*domain.Tag], error) {
-	l := Link[*domain.Tag]{Item: &domain.Tag{}}
+func scanTagLink(row pgx.CollectableRow) (domain.Link[*domain.Tag], error) {
+	l := domain.Link[*domain.Tag]{Item: &domain.Tag{}}
 	g := l.Item
 	err := row.Scan(&l.OwnerID, &g.ID, &g.Name, &g.Color, &g.CreatedAt)
 	return l, err
@@ -22,7 +22,7 @@ func scanTag(row pgx.CollectableRow) (*domain.Tag, error) {
 
 // TagsByTaskIDs returns the tags of each task, by name, in one statement on
 // the task_tags primary key (task_id, tag_id).
-func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*domain.Tag], error) {
+func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	return readQuery(ctx, r, psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
 		From("task_tags tt").Join("tags g ON g.id = tt.tag_id").
 		Where("tt.task_id = ANY(?::uuid[])", taskIDs).OrderBy("tt.task_id", "g.name"), scanTagLink)
@@ -30,7 +30,7 @@ func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*dom
 
 // TagsBySubtaskIDs returns the tags of each subtask, by name, in one
 // statement on the subtask_tags primary key (subtask_id, tag_id).
-func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]Link[*domain.Tag], error) {
+func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	return readQuery(ctx, r, psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
 		From("subtask_tags st").Join("tags g ON g.id = st.tag_id").
 		Where("st.subtask_id = ANY(?::uuid[])", subtaskIDs).OrderBy("st.subtask_id", "g.name"), scanTagLink)
@@ -97,7 +97,7 @@ func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string,
 }
 
 // AddTaskTags attaches tags by name, creating unknown ones.
-func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, guard Guard) (*domain.Task, error) {
+func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -110,7 +110,7 @@ func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, g
 }
 
 // RemoveTaskTags detaches tags by name; names not attached are ignored.
-func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard Guard) (*domain.Task, error) {
+func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -123,20 +123,20 @@ func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string
 }
 
 // AddSubtaskTags attaches tags to a subtask by name, creating unknown ones.
-func (r *Repo) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard Guard) (*domain.Subtask, error) {
+func (r *Repo) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
 	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx) error {
 		return linkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
 	})
 }
 
 // RemoveSubtaskTags detaches tags from a subtask by name.
-func (r *Repo) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard Guard) (*domain.Subtask, error) {
+func (r *Repo) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
 	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx) error {
 		return unlinkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
 	})
 }
 
-func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard Guard, change func(pgx.Tx) error) (*domain.Subtask, error) {
+func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard domain.Guard, change func(pgx.Tx) error) (*domain.Subtask, error) {
 	var s *domain.Subtask
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := lockSubtaskParent(ctx, tx, subtaskID, guard); err != nil {

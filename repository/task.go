@@ -209,12 +209,6 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	return page, nil
 }
 
-// TaskKeyPage is a page of task ids in list order, each with its cursor.
-type TaskKeyPage struct {
-	IDs, Cursors                 []string
-	HasNextPage, HasPreviousPage bool
-}
-
 // orderKeyCols are, for each ordering, the columns a page of ids reads
 // (the id and what its cursor holds, so that the created-at order, the
 // default, is an index-only scan of tasks_created_keyset_idx) and where
@@ -233,7 +227,7 @@ var orderKeyCols = map[domain.TaskOrderField]struct {
 // for a caller that has the rows elsewhere (the entity cache): the same
 // statement, filter and order, without the rows' other columns. On the
 // default order it reads the index alone, at about a third of the cost.
-func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*TaskKeyPage, error) {
+func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskKeyPage, error) {
 	field := q.Order.Field
 	if !field.Valid() {
 		field = domain.DefaultTaskOrder.Field
@@ -248,7 +242,7 @@ func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID strin
 	if err != nil {
 		return nil, err
 	}
-	keys := &TaskKeyPage{IDs: make([]string, len(p.rows)), Cursors: p.cursors, HasNextPage: p.next, HasPreviousPage: p.prev}
+	keys := &domain.TaskKeyPage{IDs: make([]string, len(p.rows)), Cursors: p.cursors, HasNextPage: p.next, HasPreviousPage: p.prev}
 	for i, t := range p.rows {
 		keys.IDs[i] = t.ID
 	}

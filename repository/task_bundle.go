@@ -9,40 +9,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TaskRef names one task by its id or, when ID is empty, by its number
-// (HT-Seq).
-type TaskRef struct {
-	ID  string
-	Seq int64
-}
-
-// TaskWith says which rows around a task a TaskBundle read brings along.
-type TaskWith struct {
-	Tags, Assignee, Creator bool
-}
-
-// TaskBundle is a task with the rows around it that a query selects, read
-// in one statement.
-type TaskBundle struct {
-	Task     *domain.Task  // nil: no such task (the rest is then empty)
-	Tags     []*domain.Tag // by name; non-nil when asked for and the task exists
-	Assignee *domain.User  // nil when not asked for, or unassigned
-	Creator  *domain.User  // nil when not asked for, or no creator
-}
-
 // taskBundleSQL holds one statement per TaskRef kind and TaskWith, built
 // once: each is a fixed text, so pgx prepares it once per connection and
 // pg_stat_statements shows each shape separately.
 var taskBundleSQL = func() (m [2][8]string) {
 	for byID := range 2 {
 		for w := range 8 {
-			m[byID][w] = buildTaskBundleSQL(byID == 1, TaskWith{Tags: w&1 != 0, Assignee: w&2 != 0, Creator: w&4 != 0})
+			m[byID][w] = buildTaskBundleSQL(byID == 1, domain.TaskWith{Tags: w&1 != 0, Assignee: w&2 != 0, Creator: w&4 != 0})
 		}
 	}
 	return m
 }()
 
-func (w TaskWith) index() int {
+func withIndex(w domain.TaskWith) int {
 	i := 0
 	if w.Tags {
 		i |= 1
@@ -56,7 +35,7 @@ func (w TaskWith) index() int {
 	return i
 }
 
-func buildTaskBundleSQL(byID bool, w TaskWith) string {
+func buildTaskBundleSQL(byID bool, w domain.TaskWith) string {
 	sel, from := "SELECT "+taskCols, " FROM tasks t"
 	if w.Assignee {
 		sel += ", a.id, a.email, a.name, a.role, a.created_at"
@@ -102,12 +81,12 @@ func (u *nullableUser) user() *domain.User {
 // key): the one round trip a query for a single task needs when its
 // levels are known ahead. The rows are those TasksByIDs, TagsByTaskIDs
 // and UsersByIDs return; a missing task is a nil Task, not an error.
-func (r *Repo) TaskBundle(ctx context.Context, ref TaskRef, w TaskWith) (*TaskBundle, error) {
-	sql, arg := taskBundleSQL[0][w.index()], any(ref.Seq)
+func (r *Repo) TaskBundle(ctx context.Context, ref domain.TaskRef, w domain.TaskWith) (*domain.TaskBundle, error) {
+	sql, arg := taskBundleSQL[0][withIndex(w)], any(ref.Seq)
 	if ref.ID != "" {
-		sql, arg = taskBundleSQL[1][w.index()], ref.ID
+		sql, arg = taskBundleSQL[1][withIndex(w)], ref.ID
 	}
-	b, err := readRow(ctx, r, sql, []any{arg}, func(row pgx.CollectableRow) (*TaskBundle, error) {
+	b, err := readRow(ctx, r, sql, []any{arg}, func(row pgx.CollectableRow) (*domain.TaskBundle, error) {
 		var t domain.Task
 		var assignee, creator nullableUser
 		var ids, names, colors []string
@@ -125,7 +104,7 @@ func (r *Repo) TaskBundle(ctx context.Context, ref TaskRef, w TaskWith) (*TaskBu
 		if err := row.Scan(dest...); err != nil {
 			return nil, err
 		}
-		b := &TaskBundle{Task: &t, Assignee: assignee.user(), Creator: creator.user()}
+		b := &domain.TaskBundle{Task: &t, Assignee: assignee.user(), Creator: creator.user()}
 		if w.Tags {
 			b.Tags = make([]*domain.Tag, len(ids))
 			for i := range ids {
@@ -135,7 +114,7 @@ func (r *Repo) TaskBundle(ctx context.Context, ref TaskRef, w TaskWith) (*TaskBu
 		return b, nil
 	})
 	if errors.Is(err, domain.ErrNotFound) {
-		return &TaskBundle{}, nil
+		return &domain.TaskBundle{}, nil
 	}
 	return b, err
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/repository"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -57,8 +56,8 @@ func TestTaskBundle(t *testing.T) {
 			unassigned++
 		}
 		for mask := range 8 {
-			w := repository.TaskWith{Tags: mask&1 != 0, Assignee: mask&2 != 0, Creator: mask&4 != 0}
-			for _, ref := range []repository.TaskRef{{ID: want.ID}, {Seq: want.Seq}} {
+			w := domain.TaskWith{Tags: mask&1 != 0, Assignee: mask&2 != 0, Creator: mask&4 != 0}
+			for _, ref := range []domain.TaskRef{{ID: want.ID}, {Seq: want.Seq}} {
 				b, err := repo.TaskBundle(ctx, ref, w)
 				require.NoError(t, err)
 				assert.Equal(t, want, b.Task, "%+v %+v", ref, w)
@@ -84,9 +83,9 @@ func TestTaskBundle(t *testing.T) {
 	assert.Greater(t, tagged, 20)
 	assert.GreaterOrEqual(t, unassigned, 5)
 
-	for _, ref := range []repository.TaskRef{{ID: "00000000-0000-4000-8000-000000000000"}, {Seq: 999999}} {
-		b, err := repo.TaskBundle(ctx, ref, repository.TaskWith{Tags: true, Assignee: true, Creator: true})
+	for _, ref := range []domain.TaskRef{{ID: "00000000-0000-4000-8000-000000000000"}, {Seq: 999999}} {
+		b, err := repo.TaskBundle(ctx, ref, domain.TaskWith{Tags: true, Assignee: true, Creator: true})
 		require.NoError(t, err)
-		assert.Equal(t, &repository.TaskBundle{}, b)
+		assert.Equal(t, &domain.TaskBundle{}, b)
 	}
 }

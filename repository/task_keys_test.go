@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/repository"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,7 +22,7 @@ func TestListTaskKeys(t *testing.T) {
 	viewers := []domain.Viewer{{UserID: "00000000-0000-4000-8000-000000000001", Role: domain.RoleAdmin}, {}, {UserID: someone, Role: domain.RoleEditor}}
 	filters := []domain.TaskFilter{{}, {Status: []domain.TaskStatus{domain.StatusInProgress, domain.StatusBlocked}}}
 
-	same := func(q domain.TaskQuery) (*repository.TaskKeyPage, int) {
+	same := func(q domain.TaskQuery) (*domain.TaskKeyPage, int) {
 		t.Helper()
 		full, err := repo.ListTasks(ctx, q, "")
 		require.NoError(t, err)

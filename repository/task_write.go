@@ -9,15 +9,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Guard decides, with the task locked, whether a write may go ahead
-// (authorization, expected version). It returns a domain error to refuse.
-type Guard func(t *domain.Task) error
-
 // lockTask reads a task FOR UPDATE with the transaction's clock and runs
 // guard on it. Every write to a task or its children takes this lock first,
 // which serializes subtask numbering and positions, dependency checks and
 // version checks per task.
-func lockTask(ctx context.Context, tx pgx.Tx, id string, guard Guard) (*domain.Task, time.Time, error) {
+func lockTask(ctx context.Context, tx pgx.Tx, id string, guard domain.Guard) (*domain.Task, time.Time, error) {
 	var t domain.Task
 	var now time.Time
 	err := tx.QueryRow(ctx, "SELECT "+taskCols+", now() FROM tasks t WHERE t.id = $1 FOR UPDATE", id).
@@ -63,7 +59,7 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 
 // UpdateTask applies p to the task under its row lock after guard agrees,
 // and increments its version.
-func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard Guard) (*domain.Task, error) {
+func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		if _, _, err := lockTask(ctx, tx, id, guard); err != nil {
@@ -113,7 +109,7 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 // TransitionTask moves a task's status and phase by the workflow rules of
 // domain.Transition, recording each change in task_events in the same
 // transaction. A request that changes nothing writes nothing.
-func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard Guard) (*domain.Task, error) {
+func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
 	var out *domain.Task
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		cur, now, err := lockTask(ctx, tx, id, guard)
@@ -139,19 +135,10 @@ func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.Transit
 	return out, err
 }
 
-// DeletedTask is a deleted task and the ids of what its deletion touched:
-// its subtasks (gone with it) and the tasks it was linked to by dependencies.
-type DeletedTask struct {
-	Task         *domain.Task
-	SubtaskIDs   []string
-	DependsOnIDs []string // tasks it waited for: their dependents changed
-	DependentIDs []string // tasks waiting for it: their dependencies changed
-}
-
 // DeleteTask deletes a task and, by cascade, its subtasks, links and
 // history, reporting what the deletion touched.
-func (r *Repo) DeleteTask(ctx context.Context, id string, guard Guard) (*DeletedTask, error) {
-	d := &DeletedTask{}
+func (r *Repo) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
+	d := &domain.DeletedTask{}
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if d.Task, _, err = lockTask(ctx, tx, id, guard); err != nil {

@@ -23,7 +23,7 @@ func (r *Repo) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, er
 // EnsureUser returns the user with this email, creating it with name and
 // role when missing (index users_email_key).
 func (r *Repo) EnsureUser(ctx context.Context, email, name string, role domain.Role) (*domain.User, error) {
-	markWrote(ctx)
+	domain.MarkWrote(ctx)
 	return queryRow(ctx, r.pools.Write, `WITH ins AS (
 			INSERT INTO users (email, name, role) VALUES ($1, $2, $3) ON CONFLICT (lower(email)) DO NOTHING RETURNING `+userCols+`)
 		SELECT `+userCols+` FROM ins UNION ALL SELECT `+userCols+` FROM users WHERE lower(email) = lower($1) LIMIT 1`,

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/domain"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
 )
@@ -57,7 +57,7 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	st := &opState{key: Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables)}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx = context.WithValue(ctx, recorderKey{}, &recorder{c: e.Cache, tokens: map[string]string{}})
-	return next(repository.ReadPrimary(ctx))
+	return next(domain.ReadPrimary(ctx))
 }
 
 // InterceptResponse answers from the cache when it can, and stores what it

@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/graph"
-	"github.com/herotasks/api/repository"
 )
 
 // Tags of the data a response can depend on (see the package comment).
@@ -29,12 +27,12 @@ func prefixed(prefix string, ids []string) []string {
 // (for an operation whose response may be stored), each write replaces the
 // tokens of the tags it changed, after the inner store returns (after the
 // commit and the entity cache's invalidation) and before the mutation's
-// response is sent. Every read and write of graph.Store is listed here, so
+// response is sent. Every read and write of domain.Store is listed here, so
 // a new method fails to compile until its tags are decided.
-func Tagging(s graph.Store, c *Cache) graph.Store { return &tagging{s: s, c: c} }
+func Tagging(s domain.Store, c *Cache) domain.Store { return &tagging{s: s, c: c} }
 
 type tagging struct {
-	s graph.Store
+	s domain.Store
 	c *Cache
 }
 
@@ -67,12 +65,12 @@ func (t *tagging) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, e
 	return t.s.TagsByIDs(ctx, ids)
 }
 
-func (t *tagging) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Tag], error) {
+func (t *tagging) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	observe(ctx, prefixed("t:", taskIDs)...)
 	return t.s.TagsByTaskIDs(ctx, taskIDs)
 }
 
-func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]repository.Link[*domain.Tag], error) {
+func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	observe(ctx, prefixed("s:", subtaskIDs)...)
 	return t.s.TagsBySubtaskIDs(ctx, subtaskIDs)
 }
@@ -80,12 +78,12 @@ func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]
 // The dependency lists carry the other tasks' rows, whose ids are not known
 // before the read: "tasks", which every task write replaces, covers them.
 
-func (t *tagging) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error) {
+func (t *tagging) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
 	observe(ctx, append(prefixed("t:", taskIDs), tagTasks)...)
 	return t.s.DependenciesByTaskIDs(ctx, taskIDs)
 }
 
-func (t *tagging) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]repository.Link[*domain.Task], error) {
+func (t *tagging) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
 	observe(ctx, append(prefixed("t:", taskIDs), tagTasks)...)
 	return t.s.DependentsByTaskIDs(ctx, taskIDs)
 }
@@ -115,7 +113,7 @@ func (t *tagging) TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error
 // known before the read) before it, the users' after it, since only the
 // read says who they are. No write changes a user, so no token of "u:"
 // can change in between.
-func (t *tagging) TaskBundle(ctx context.Context, ref repository.TaskRef, with repository.TaskWith) (*repository.TaskBundle, error) {
+func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.TaskWith) (*domain.TaskBundle, error) {
 	if ref.ID != "" {
 		observe(ctx, taskTag(ref.ID))
 	} else {
@@ -145,6 +143,18 @@ func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID strin
 	return t.s.ListTasks(ctx, q, tagID)
 }
 
+func (t *tagging) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskKeyPage, error) {
+	observe(ctx, tagTasks)
+	return t.s.ListTaskKeys(ctx, q, tagID)
+}
+
+// SubtaskIDsByTaskID depends on the task's subtasks, which every subtask
+// write changes under the task's tag.
+func (t *tagging) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error) {
+	observe(ctx, taskTag(taskID))
+	return t.s.SubtaskIDsByTaskID(ctx, taskID)
+}
+
 func (t *tagging) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error) {
 	observe(ctx, tagTasks)
 	return t.s.CountTasks(ctx, v, f, tagID)
@@ -170,7 +180,7 @@ func (t *tagging) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.
 	return t.s.TaskStatistics(ctx, v)
 }
 
-func (t *tagging) TopStatements(ctx context.Context, byTotal bool, n int) ([]repository.StatementStats, error) {
+func (t *tagging) TopStatements(ctx context.Context, byTotal bool, n int) ([]domain.StatementStats, error) {
 	return t.s.TopStatements(ctx, byTotal, n) // Query.topStatements is never cached
 }
 
@@ -182,17 +192,17 @@ func (t *tagging) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Ta
 	return t.s.CreateTask(ctx, in)
 }
 
-func (t *tagging) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard repository.Guard) (*domain.Task, error) {
+func (t *tagging) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(id), tagTasks)
 	return t.s.UpdateTask(ctx, id, p, guard)
 }
 
-func (t *tagging) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard repository.Guard) (*domain.Task, error) {
+func (t *tagging) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(id), tagTasks)
 	return t.s.TransitionTask(ctx, id, req, guard)
 }
 
-func (t *tagging) DeleteTask(ctx context.Context, id string, guard repository.Guard) (*repository.DeletedTask, error) {
+func (t *tagging) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d, err := t.s.DeleteTask(ctx, id, guard)
 	tags := []string{taskTag(id), tagTasks}
 	if d != nil {
@@ -215,51 +225,51 @@ func (t *tagging) subtaskWritten(ctx context.Context, id string, st *domain.Subt
 	t.c.Invalidate(ctx, tags...)
 }
 
-func (t *tagging) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard repository.Guard) (*domain.Subtask, error) {
+func (t *tagging) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
 	defer t.c.Invalidate(ctx, taskTag(taskID))
 	return t.s.CreateSubtask(ctx, taskID, in, guard)
 }
 
-func (t *tagging) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard repository.Guard) (*domain.Subtask, error) {
+func (t *tagging) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := t.s.UpdateSubtask(ctx, id, p, expectedVersion, guard)
 	t.subtaskWritten(ctx, id, st)
 	return st, err
 }
 
-func (t *tagging) DeleteSubtask(ctx context.Context, id string, guard repository.Guard) (*domain.Subtask, error) {
+func (t *tagging) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := t.s.DeleteSubtask(ctx, id, guard)
 	t.subtaskWritten(ctx, id, st)
 	return st, err
 }
 
-func (t *tagging) AddTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error) {
+func (t *tagging) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(taskID), tagTasks, tagTags)
 	return t.s.AddTaskTags(ctx, taskID, names, guard)
 }
 
-func (t *tagging) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard repository.Guard) (*domain.Task, error) {
+func (t *tagging) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(taskID), tagTasks, tagTags)
 	return t.s.RemoveTaskTags(ctx, taskID, names, guard)
 }
 
-func (t *tagging) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error) {
+func (t *tagging) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := t.s.AddSubtaskTags(ctx, subtaskID, names, guard)
 	t.subtaskWritten(ctx, subtaskID, st, tagTags)
 	return st, err
 }
 
-func (t *tagging) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard repository.Guard) (*domain.Subtask, error) {
+func (t *tagging) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := t.s.RemoveSubtaskTags(ctx, subtaskID, names, guard)
 	t.subtaskWritten(ctx, subtaskID, st, tagTags)
 	return st, err
 }
 
-func (t *tagging) AddDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error) {
+func (t *tagging) AddDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(taskID), taskTag(dependsOnID))
 	return t.s.AddDependency(ctx, taskID, dependsOnID, guard)
 }
 
-func (t *tagging) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard repository.Guard) (*domain.Task, error) {
+func (t *tagging) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(taskID), taskTag(dependsOnID))
 	return t.s.RemoveDependency(ctx, taskID, dependsOnID, guard)
 }

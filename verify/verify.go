@@ -19,8 +19,6 @@ import (
 
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/migrations"
-	"github.com/herotasks/api/repository"
-	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -45,6 +43,12 @@ type Options struct {
 	ExpectRedis bool                  // fail when Redis is not configured
 	MinPlanRows float64               // below this many tasks, EXPLAIN checks that indexes are usable rather than chosen
 	Now         time.Time
+	// Store is the repository over a pool: the plan check runs its hot
+	// queries on a pool it records, so it needs the real statements.
+	Store func(pool *pgxpool.Pool) domain.Reader
+	// PendingSeedDDL lists the indexes and constraints an interrupted bulk
+	// seed left dropped (seed.Pending); nil skips that check.
+	PendingSeedDDL func(ctx context.Context, pool *pgxpool.Pool) ([]string, error)
 }
 
 // Indexes are the indexes the repository's queries rely on.
@@ -225,9 +229,12 @@ func checkIndexes(ctx context.Context, o Options) Check {
 	// A bulk seed drops every index and constraint of the large tables
 	// (foreign keys too, which the list above does not name) and records
 	// them until they are rebuilt.
-	pending, err := seed.Pending(ctx, o.Pool)
-	if err != nil {
-		return result("indexes", false, "%v", err)
+	var pending []string
+	if o.PendingSeedDDL != nil {
+		var err error
+		if pending, err = o.PendingSeedDDL(ctx, o.Pool); err != nil {
+			return result("indexes", false, "%v", err)
+		}
 	}
 	if len(pending) > 0 {
 		problems = append(problems, fmt.Sprintf("an interrupted bulk seed left %d indexes and constraints dropped (%s): run `herotasks seed --repair`",
@@ -291,7 +298,7 @@ func checkPlans(ctx context.Context, o Options) Check {
 		return result("query plans", false, "%v", err)
 	}
 	defer pool.Close()
-	repo := repository.New(pool)
+	repo := o.Store(pool)
 	var rows float64
 	var taskID string
 	if err := o.Pool.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE relname = 'tasks'").Scan(&rows); err != nil {
@@ -434,7 +441,7 @@ func checkPartitions(ctx context.Context, o Options) Check {
 }
 
 func checkStatements(ctx context.Context, o Options) Check {
-	repo := repository.New(o.Pool)
+	repo := o.Store(o.Pool)
 	byMean, err := repo.TopStatements(ctx, false, 1)
 	if err != nil {
 		return result("pg_stat_statements", false, "not available: %v", err)

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/herotasks/api/cost"
+	"github.com/herotasks/api/requestid"
+	"github.com/rs/cors"
+)
+
+// statusWriter remembers the status code for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (websockets).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog logs one line per request with its id, status and duration.
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		log.Info("request", "request_id", requestid.From(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", sw.status, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+	})
+}
+
+// recoverer turns a panic outside the GraphQL executor into a 500 with the
+// request id, logging the stack.
+func recoverer(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				id := requestid.From(r.Context())
+				log.Error("panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []any{map[string]any{
+					"message": "internal server error", "extensions": map[string]any{"code": "INTERNAL_SERVER_ERROR", "requestId": id},
+				}}})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses a body over limit bytes with 413: at once when its
+// Content-Length says so (nothing is read); a body without a length is read
+// up to the limit and no further. (gqlgen turns a read error into an
+// untyped message, so the check cannot be left to its transport.)
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := r.ContentLength > limit
+		if !tooLarge && r.ContentLength < 0 && r.Body != nil {
+			body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+			if err != nil {
+				http.Error(w, "could not read the request body", http.StatusBadRequest)
+				return
+			}
+			tooLarge = int64(len(body)) > limit
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if tooLarge {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []any{map[string]any{
+				"message":    fmt.Sprintf("the request body is larger than %d bytes", limit),
+				"extensions": map[string]any{"code": "BAD_USER_INPUT", "requestId": requestid.From(r.Context())},
+			}}})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withTimeout gives each request a deadline; SQL running under it is
+// cancelled when it passes or when the client goes away. A websocket lives
+// longer than any request, so it is left alone.
+func withTimeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// crossOrigin answers CORS for the browser origins in CORS_ORIGINS (none by
+// default: a browser on another site gets no CORS headers and so cannot read
+// a response) and refuses, with 403, any state-changing request that a
+// browser marks as cross-site from an origin not on that list
+// (http.CrossOriginProtection reads Sec-Fetch-Site and Origin). That is the
+// second guard against cross-site request forgery; the first is that
+// /graphql only takes application/json bodies, which a browser never sends
+// cross-site without a CORS preflight. Requests without those headers
+// (servers, scripts, curl) are not browsers' and pass. Tokens travel in the
+// Authorization header, never in cookies, so CORS never allows credentials.
+func crossOrigin(origins []string, next http.Handler) http.Handler {
+	anyOrigin := slices.Contains(origins, "*")
+	protect := http.NewCrossOriginProtection()
+	for _, o := range origins {
+		if o != "*" {
+			if err := protect.AddTrustedOrigin(o); err != nil {
+				panic(err) // config.Load checked the form
+			}
+		}
+	}
+	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, map[string]any{"errors": []any{map[string]any{
+			"message":    "cross-origin requests from this origin are not allowed",
+			"extensions": map[string]any{"code": "FORBIDDEN", "requestId": requestid.From(r.Context())},
+		}}})
+	}))
+	h := next
+	if !anyOrigin {
+		h = protect.Handler(next)
+	}
+	if len(origins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept", requestid.Header, cost.DryRunHeader},
+		ExposedHeaders: []string{requestid.Header, "Retry-After", "WWW-Authenticate"},
+		MaxAge:         600,
+	}).Handler(h)
+}

@@ -1,0 +1,226 @@
+package cache_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/cache"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWarmCacheNoSQLBeyondRootPage: cold, one statement per level (the root
+// page as its ids, then its tasks through the cache); warm, only the root
+// page's ids, read from the index alone; the answers are identical.
+func TestWarmCacheNoSQLBeyondRootPage(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t, "LOADER_WAIT", "50ms")
+	_, editor := api.User(t, domain.RoleEditor)
+	api.SeedSmall(t, editor, 12)
+	_, err := api.Pool().Exec(context.Background(), "UPDATE tasks SET assignee_id = created_by")
+	require.NoError(t, err)
+	api.CacheFlush(t)
+
+	before := api.SQL.Load()
+	cold := api.OK(t, "", apitest.NestedQuery, nil)
+	// task ids, tasks, users, tags, subtasks, subtask tags, dependencies,
+	// dependents, history
+	assert.Equal(t, int64(9), api.SQL.Load()-before, "cold: one statement per level")
+
+	before = api.SQL.Load()
+	warm := api.OK(t, "", apitest.NestedQuery, nil)
+	// The relation lists were cached cold; their items (tags, subtasks, dependency
+	// tasks) are filled through the entity cache on this second read.
+	second := api.SQL.Load() - before
+	assert.LessOrEqual(t, second, int64(8))
+	assert.Equal(t, cold, warm)
+
+	before = api.SQL.Load()
+	warm = api.OK(t, "", apitest.NestedQuery, nil)
+	assert.Equal(t, int64(1), api.SQL.Load()-before, "warm: only the root page")
+	assert.Equal(t, cold, warm)
+}
+
+// TestCacheMatchesDatabaseAfterEveryMutation runs every mutation through a
+// cached server and, after each, compares what it answers with what a
+// server without the cache answers on the same database: any key a mutation
+// forgot to invalidate shows up as a difference.
+func TestCacheMatchesDatabaseAfterEveryMutation(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	adminID, admin := api.User(t, domain.RoleAdmin)
+	ids := api.SeedSmall(t, admin, 4)
+	a, b := ids[1], ids[2]
+	subs := func(task string) []string {
+		var out []string
+		for _, n := range apitest.List(api.OK(t, admin, `query($id: ID!) { task(id: $id) { subtasks { id } } }`, map[string]any{"id": task}), "task", "subtasks") {
+			out = append(out, apitest.Str(n, "id"))
+		}
+		return out
+	}
+	sub := subs(a)
+	check := func(step string) {
+		t.Helper()
+		for range 2 { // the second read is served from what the first filled
+			assert.Equal(t, oracle.OK(t, admin, apitest.NestedQuery, nil), api.OK(t, admin, apitest.NestedQuery, nil), "after %s", step)
+			const stats = `{ taskStatistics { total active completed overdue byStatus { status count } byPriority { count } byType { count } } }`
+			const search = `{ searchTasks(query: "cached task renamed", first: 10) { totalCount nodes { id title status version visibility } } }`
+			for _, tok := range []string{admin, ""} {
+				assert.Equal(t, oracle.OK(t, tok, stats, nil), api.OK(t, tok, stats, nil), "statistics after %s", step)
+				assert.Equal(t, oracle.OK(t, tok, search, nil), api.OK(t, tok, search, nil), "search after %s", step)
+			}
+			for _, id := range ids {
+				q := `query($id: ID!) { task(id: $id) { title status phase version visibility dueDate assignee { id }
+					subtasks { id number position status title tags { name } } tags { name } dependencies { id } dependents { id } history { kind } } }`
+				assert.Equal(t, oracle.OK(t, admin, q, map[string]any{"id": id}), api.OK(t, admin, q, map[string]any{"id": id}), "task after %s", step)
+			}
+		}
+	}
+	check("seeding")
+	steps := []struct{ name, query string }{
+		{"updateTask", fmt.Sprintf(`mutation { updateTask(id: %q, input: {title: "Renamed", assigneeId: %q, dueDate: "2031-01-01T00:00:00Z"}) { id } }`, a, adminID)},
+		{"transitionTask", fmt.Sprintf(`mutation { transitionTask(id: %q, status: IN_PROGRESS, phase: DECIDE) { id } }`, a)},
+		{"createSubtask at front", fmt.Sprintf(`mutation { createSubtask(taskId: %q, input: {title: "First", position: 0}) { id } }`, a)},
+		{"updateSubtask move", fmt.Sprintf(`mutation { updateSubtask(id: %q, input: {position: 3, status: COMPLETED}) { id } }`, sub[0])},
+		{"updateSubtask title", fmt.Sprintf(`mutation { updateSubtask(id: %q, input: {title: "Retitled"}) { id } }`, sub[1])},
+		{"addSubtaskTags", fmt.Sprintf(`mutation { addSubtaskTags(subtaskId: %q, tags: ["new-tag"]) { id } }`, sub[1])},
+		{"removeSubtaskTags", fmt.Sprintf(`mutation { removeSubtaskTags(subtaskId: %q, tags: ["s"]) { id } }`, sub[1])},
+		{"deleteSubtask", fmt.Sprintf(`mutation { deleteSubtask(id: %q) }`, sub[2])},
+		{"addTaskTags", fmt.Sprintf(`mutation { addTaskTags(taskId: %q, tags: ["zzz", "aaa"]) { id } }`, a)},
+		{"removeTaskTags", fmt.Sprintf(`mutation { removeTaskTags(taskId: %q, tags: ["cache"]) { id } }`, a)},
+		{"addDependency", fmt.Sprintf(`mutation { addDependency(taskId: %q, dependsOnId: %q) { id } }`, b, a)},
+		{"removeDependency", fmt.Sprintf(`mutation { removeDependency(taskId: %q, dependsOnId: %q) { id } }`, a, ids[0])},
+		{"visibility", fmt.Sprintf(`mutation { updateTask(id: %q, input: {visibility: PRIVATE}) { id } }`, b)},
+		{"createTask", `mutation { createTask(input: {title: "Brand new", tags: ["cache"]}) { id } }`},
+		{"deleteTask", fmt.Sprintf(`mutation { deleteTask(id: %q) }`, a)},
+	}
+	for _, s := range steps {
+		api.OK(t, admin, s.query, nil)
+		check(s.name)
+	}
+}
+
+// TestLeaseStopsStaleFill forces the classic race: a reader misses and reads
+// the old row, a writer commits and invalidates, then the reader tries to
+// store the old row. The lease makes that store fail.
+func TestLeaseStopsStaleFill(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	_, editor := api.User(t, domain.RoleEditor)
+	id, _ := api.NewTask(t, editor, map[string]any{"title": "Before"})
+	api.CacheFlush(t)
+
+	loaded := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	api.Cache.SetAfterLoad(func(kind cache.Kind, ids []string) {
+		if kind == cache.KindTask && len(ids) == 1 && ids[0] == id {
+			once.Do(func() { close(loaded); <-release })
+		}
+	})
+	readerDone := make(chan map[string]any)
+	go func() {
+		readerDone <- api.OK(t, "", `query($id: ID!) { task(id: $id) { title } }`, map[string]any{"id": id})
+	}()
+	<-loaded // the reader holds the old row and its lease
+	api.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "After"}) { id } }`, map[string]any{"id": id})
+	close(release) // now it tries to fill
+	assert.Equal(t, "Before", apitest.Str(<-readerDone, "task", "title"), "the reader answers what it read, before the write was acknowledged")
+
+	for range 3 {
+		d := api.OK(t, "", `query($id: ID!) { task(id: $id) { title } }`, map[string]any{"id": id})
+		assert.Equal(t, "After", apitest.Str(d, "task", "title"), "the stale row never reached the cache")
+	}
+}
+
+// TestCoherenceTwoInstances: two servers share PostgreSQL and Redis; writers
+// bump a task through one or the other, readers read through either, and no
+// read that starts after a write was acknowledged sees an older version.
+func TestCoherenceTwoInstances(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	other := apitest.Serve(t, api.DBURL, nil) // same database, same key prefix: a second instance
+	_, editor := api.User(t, domain.RoleEditor)
+	var tasks []string
+	for i := range 4 {
+		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Contended %d", i)})
+		tasks = append(tasks, id)
+	}
+	servers := []*apitest.API{api, other}
+	acked := make([]atomic.Int64, len(tasks)) // last acknowledged version per task
+	for i := range acked {
+		acked[i].Store(1)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	var reads, writes, stale atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(deadline); n++ {
+				i := (w + n) % len(tasks)
+				d := servers[n%2].Post(t, editor, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { version } }`,
+					map[string]any{"id": tasks[i], "t": fmt.Sprintf("w%d n%d", w, n)})
+				if v := apitest.Num(d.Data, "updateTask", "version"); v > 0 {
+					for { // versions only move forward
+						cur := acked[i].Load()
+						if int64(v) <= cur || acked[i].CompareAndSwap(cur, int64(v)) {
+							break
+						}
+					}
+					writes.Add(1)
+				}
+			}
+		})
+	}
+	for r := range 6 {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(deadline); n++ {
+				i := (r + n) % len(tasks)
+				floor := acked[i].Load()
+				d := servers[(r+n)%2].OK(t, "", `query($id: ID!) { task(id: $id) { version } }`, map[string]any{"id": tasks[i]})
+				if got := int64(apitest.Num(d, "task", "version")); got < floor {
+					stale.Add(1)
+					t.Errorf("task %d: read version %d after version %d was acknowledged", i, got, floor)
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d writes, %d reads, %d stale", writes.Load(), reads.Load(), stale.Load())
+	assert.Greater(t, writes.Load(), int64(20))
+	assert.Greater(t, reads.Load(), int64(50))
+	hits := int64(0)
+	for _, k := range api.Cache.Stats().Snapshot() {
+		hits += k.Hits
+	}
+	assert.Positive(t, hits, "the readers did use the cache")
+}
+
+// TestCacheStatisticsAdminOnly exposes the counters to admins.
+func TestCacheStatisticsAdminOnly(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	_, admin := api.User(t, domain.RoleAdmin)
+	_, viewer := api.User(t, domain.RoleViewer)
+	id, _ := api.NewTask(t, admin, map[string]any{"title": "Counted"})
+	for range 2 {
+		api.OK(t, "", `query($id: ID!) { task(id: $id) { title } }`, map[string]any{"id": id})
+	}
+	assert.Equal(t, "FORBIDDEN", api.Post(t, viewer, `{ cacheStatistics { enabled } }`, nil).Code())
+	d := api.OK(t, admin, `{ cacheStatistics { enabled breaker epochBumps kinds { kind type hits misses fills errors invalidations } } }`, nil)
+	assert.Equal(t, true, apitest.Get(d, "cacheStatistics", "enabled"))
+	assert.Equal(t, "closed", apitest.Str(d, "cacheStatistics", "breaker"))
+	task := apitest.Get(d, "cacheStatistics", "kinds", 0)
+	assert.Equal(t, "task", apitest.Str(task, "kind"))
+	assert.Equal(t, 1, apitest.Num(task, "misses"))
+	assert.Equal(t, 1, apitest.Num(task, "fills"))
+	assert.GreaterOrEqual(t, apitest.Num(task, "hits"), 1)
+}

@@ -1,0 +1,226 @@
+package pubsub_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
+	"github.com/herotasks/api/pubsub"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const taskChangedSub = `subscription($id: ID) { taskChanged(id: $id) { kind taskId at actor { id }
+	task { id title visibility tags { name } assignee { id } } } }`
+
+// TestSubscriptionsAcrossInstances: writes on one instance reach subscribers
+// on another, after commit, with every nested field read fresh for each
+// event, and only for tasks the subscriber may see at that moment.
+func TestSubscriptionsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	b := apitest.Serve(t, a.DBURL, &apitest.Counter{})
+	editorID, editor := a.User(t, domain.RoleEditor)
+	viewerID, viewer := a.User(t, domain.RoleViewer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	ws, err := apitest.DialWS(ctx, b.URL, viewer)
+	require.NoError(t, err)
+	defer ws.Close()
+	ws.Subscribe(t, "all", taskChangedSub, nil)
+	anon, err := apitest.DialWS(ctx, b.URL, "")
+	require.NoError(t, err)
+	defer anon.Close()
+	anon.Subscribe(t, "all", `subscription { taskChanged { kind taskId } }`, nil)
+	time.Sleep(300 * time.Millisecond) // the subscribe messages have been read
+
+	pub, _ := a.NewTask(t, editor, map[string]any{"title": "Public"})
+	d := ws.Event(t, "all")
+	assert.Equal(t, "CREATED", apitest.Str(d, "taskChanged", "kind"))
+	assert.Equal(t, pub, apitest.Str(d, "taskChanged", "task", "id"))
+	assert.Equal(t, "Public", apitest.Str(d, "taskChanged", "task", "title"))
+	assert.Equal(t, editorID, apitest.Str(d, "taskChanged", "actor", "id"))
+	assert.NotEmpty(t, apitest.Str(d, "taskChanged", "at"))
+	assert.Equal(t, pub, apitest.Str(anon.Event(t, "all"), "taskChanged", "taskId"))
+
+	// Private and not theirs: neither the viewer nor anonymous hears of it.
+	// NOTIFY keeps commit order, so the next public event arriving first
+	// proves the private one was dropped.
+	priv, _ := a.NewTask(t, editor, map[string]any{"title": "Private", "visibility": "PRIVATE"})
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Public, renamed"}) { id } }`, map[string]any{"id": pub})
+	d = ws.Event(t, "all")
+	assert.Equal(t, "UPDATED", apitest.Str(d, "taskChanged", "kind"))
+	assert.Equal(t, "Public, renamed", apitest.Str(d, "taskChanged", "task", "title"), "the task is read after the write")
+	assert.Empty(t, apitest.List(d, "taskChanged", "task", "tags"))
+	d = anon.Event(t, "all")
+	assert.Equal(t, pub, apitest.Str(d, "taskChanged", "taskId"), "the private task's event never reached the anonymous subscriber")
+
+	// Nested fields come from a loader set per event: the tags an earlier
+	// event read are not served again.
+	a.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["live"]) { id } }`, map[string]any{"id": pub})
+	d = ws.Event(t, "all")
+	assert.Equal(t, "TAGS_CHANGED", apitest.Str(d, "taskChanged", "kind"))
+	assert.Equal(t, "live", apitest.Str(d, "taskChanged", "task", "tags", 0, "name"), "tags read for this event, not the previous one")
+
+	// Authorization per event, on the task as it is now: assigned to the
+	// viewer, the private task's events reach them; unassigned, they stop.
+	a.OK(t, editor, `mutation($id: ID!, $u: ID) { updateTask(id: $id, input: {assigneeId: $u}) { id } }`, map[string]any{"id": priv, "u": viewerID})
+	d = ws.Event(t, "all")
+	assert.Equal(t, priv, apitest.Str(d, "taskChanged", "task", "id"), "assigned now: visible")
+	assert.Equal(t, viewerID, apitest.Str(d, "taskChanged", "task", "assignee", "id"))
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {assigneeId: null}) { id } }`, map[string]any{"id": priv})
+	a.OK(t, editor, `mutation($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": priv})
+	a.OK(t, editor, `mutation($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": pub})
+	d = ws.Event(t, "all")
+	assert.Equal(t, "DELETED", apitest.Str(d, "taskChanged", "kind"), "neither the unassignment nor the private deletion reached the viewer")
+	assert.Equal(t, pub, apitest.Str(d, "taskChanged", "taskId"))
+	assert.Nil(t, apitest.Get(d, "taskChanged", "task"))
+	assert.Equal(t, "TAGS_CHANGED", apitest.Str(anon.Event(t, "all"), "taskChanged", "kind"))
+	d = anon.Event(t, "all")
+	assert.Equal(t, "DELETED", apitest.Str(d, "taskChanged", "kind"), "the private task's assignment and deletion did not reach the anonymous subscriber")
+	assert.Equal(t, pub, apitest.Str(d, "taskChanged", "taskId"))
+}
+
+// TestSubscriptionFilters: taskChanged(id) follows one task; taskEvents
+// passes only what its filter matches, on the task after the change.
+func TestSubscriptionFilters(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	b := apitest.Serve(t, a.DBURL, &apitest.Counter{})
+	_, editor := a.User(t, domain.RoleEditor)
+	_, viewer := a.User(t, domain.RoleViewer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	one, _ := a.NewTask(t, editor, map[string]any{"title": "One"})
+	other, _ := a.NewTask(t, editor, map[string]any{"title": "Other", "priority": "HIGH"})
+	secret, _ := a.NewTask(t, editor, map[string]any{"title": "Secret", "visibility": "PRIVATE"})
+
+	ws, err := apitest.DialWS(ctx, b.URL, viewer)
+	require.NoError(t, err)
+	defer ws.Close()
+	ws.Subscribe(t, "one", taskChangedSub, map[string]any{"id": one})
+	ws.Subscribe(t, "started", `subscription { taskEvents(filter: {kinds: [TRANSITIONED], status: [IN_PROGRESS]}) { kind task { id status } } }`, nil)
+	ws.Subscribe(t, "high", `subscription { taskEvents(filter: {priority: [HIGH]}) { kind task { id priority } } }`, nil)
+	ws.Subscribe(t, "secret", taskChangedSub, map[string]any{"id": secret})
+	ws.Subscribe(t, "bad", `subscription { taskEvents(filter: {assigneeId: "nope"}) { kind } }`, nil)
+
+	for _, c := range []struct{ id, code string }{{"secret", "NOT_FOUND"}, {"bad", "BAD_USER_INPUT"}} {
+		m := ws.Next(t, c.id)
+		require.Contains(t, []string{"error", "next"}, m.Type, "%s: %s", c.id, m.Payload)
+		assert.Contains(t, string(m.Payload), c.code, "subscription %s refused", c.id)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	transition := `mutation($id: ID!, $s: TaskStatus!) { transitionTask(id: $id, status: $s) { id } }`
+	a.OK(t, editor, transition, map[string]any{"id": other, "s": "READY"})
+	a.OK(t, editor, transition, map[string]any{"id": one, "s": "READY"})
+	a.OK(t, editor, transition, map[string]any{"id": one, "s": "IN_PROGRESS"})
+
+	d := ws.Event(t, "one")
+	assert.Equal(t, "TRANSITIONED", apitest.Str(d, "taskChanged", "kind"))
+	assert.Equal(t, one, apitest.Str(d, "taskChanged", "taskId"), "the other task's transition is not in this stream")
+	assert.Equal(t, one, apitest.Str(ws.Event(t, "one"), "taskChanged", "taskId"))
+	d = ws.Event(t, "started")
+	assert.Equal(t, one, apitest.Str(d, "taskEvents", "task", "id"), "only the move to IN_PROGRESS matches")
+	assert.Equal(t, "IN_PROGRESS", apitest.Str(d, "taskEvents", "task", "status"))
+	d = ws.Event(t, "high")
+	assert.Equal(t, other, apitest.Str(d, "taskEvents", "task", "id"))
+	assert.Equal(t, "TRANSITIONED", apitest.Str(d, "taskEvents", "kind"))
+	ws.Quiet(t, "high", 500*time.Millisecond)
+}
+
+// TestSubscriptionAuth: a bad token in connection_init is refused with
+// 4403; no token subscribes anonymously.
+func TestSubscriptionAuth(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tok := range []string{"not-a-token", signedElsewhere(t)} {
+		_, err := apitest.DialWS(ctx, a.URL, tok)
+		require.Error(t, err, "token %q", tok)
+		assert.Equal(t, websocket.StatusCode(4403), websocket.CloseStatus(err), "token %q: %v", tok, err)
+	}
+	c, err := apitest.DialWS(ctx, a.URL, "")
+	require.NoError(t, err, "anonymous is allowed")
+	c.Close()
+}
+
+// signedElsewhere is a well-formed token signed with another secret.
+func signedElsewhere(t *testing.T) string {
+	t.Helper()
+	other := apitest.New(t, "JWT_SECRET", strings.Repeat("x", 40))
+	_, tok := other.User(t, domain.RoleAdmin)
+	return tok
+}
+
+// TestSlowSubscriberIsCutOffOverTheSocket: a burst larger than
+// SUBSCRIPTION_BUFFER ends a subscriber that cannot keep up with an error
+// it can act on (SERVICE_UNAVAILABLE), instead of holding the others back.
+func TestSlowSubscriberIsCutOffOverTheSocket(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t, "SUBSCRIPTION_BUFFER", "4")
+	_, editor := a.User(t, domain.RoleEditor)
+	id, _ := a.NewTask(t, editor, map[string]any{"title": "Busy"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws, err := apitest.DialWS(ctx, a.URL, editor)
+	require.NoError(t, err)
+	defer ws.Close()
+	ws.Subscribe(t, "busy", taskChangedSub, map[string]any{"id": id})
+	time.Sleep(300 * time.Millisecond)
+
+	// 300 notifications in one statement arrive together; each event costs
+	// the subscriber a read, so its buffer of 4 overflows.
+	_, err = a.Pool().Exec(ctx, `SELECT pg_notify($1, json_build_object('k', 'UPDATED', 't', $2::text, 'at', now(), 'n', i)::text)
+		FROM generate_series(1, 300) i`, pubsub.Channel, id)
+	require.NoError(t, err)
+	var got int
+	for {
+		m := ws.Next(t, "busy")
+		if m.Type == "next" {
+			got++
+			continue
+		}
+		require.Equal(t, "error", m.Type, "%s", m.Payload)
+		assert.Contains(t, string(m.Payload), "SERVICE_UNAVAILABLE")
+		break
+	}
+	assert.Less(t, got, 300, "the subscriber was cut off before the burst ended")
+	t.Logf("delivered %d of 300 before the cut-off", got)
+
+	// The connection is still usable: subscribe again.
+	ws.Subscribe(t, "again", taskChangedSub, map[string]any{"id": id})
+	time.Sleep(300 * time.Millisecond)
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Calm"}) { id } }`, map[string]any{"id": id})
+	assert.Equal(t, "Calm", apitest.Str(ws.Event(t, "again"), "taskChanged", "task", "title"))
+}
+
+// TestWebsocketClosesWhenTokenExpires: a connection authorized by a JWT is
+// closed when that token expires, ending its subscriptions; it is never
+// kept alive on a credential that would now be refused.
+func TestWebsocketClosesWhenTokenExpires(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	id, _ := a.User(t, domain.RoleViewer)
+	short, err := a.Auth.Sign(id, domain.RoleViewer, 2*time.Second)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws, err := apitest.DialWS(ctx, a.URL, short)
+	require.NoError(t, err)
+	defer ws.Close()
+	ws.Subscribe(t, "all", `subscription { taskChanged { kind } }`, nil)
+	start := time.Now()
+	select {
+	case <-ws.Done():
+		assert.GreaterOrEqual(t, time.Since(start), time.Second, "not closed before the token expired")
+	case <-time.After(15 * time.Second):
+		t.Fatal("the connection outlived its token")
+	}
+}
