@@ -214,3 +214,14 @@ func poolsConfig(cfg config.Config, tracer func(pool string) pgx.QueryTracer) re
 
 // Pool is the primary's write pool (tools and tests).
 func (a *App) Pool() *pgxpool.Pool { return a.Repo.Pool() }
+
+// OpenPool connects one pool to url as the server's pools are connected
+// (statement, lock and idle-in-transaction timeouts, application name),
+// for tools and tests; lazy skips the connection check.
+func OpenPool(ctx context.Context, url string, lazy bool, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
+	return repository.Open(ctx, url, repository.PoolOptions{Name: "tool", Lazy: lazy, Tracer: tracer})
+}
+
+// Reader is the PostgreSQL store over pool, undecorated: what verify
+// explains.
+func Reader(pool *pgxpool.Pool) domain.Reader { return repository.New(pool) }

@@ -297,6 +297,6 @@ func usage(w io.Writer) {
 // repository whose statements it explains.
 func verifyOptions(cfg config.Config, pools *repository.Pools, rdb redis.UniversalClient) verify.Options {
 	return verify.Options{Pool: pools.Write, Pools: pools.Named(), Redis: rdb, MonthsAhead: cfg.PartitionMonthsAhead,
-		Store:          func(p *pgxpool.Pool) domain.Reader { return repository.New(p) },
+		Store:          Reader,
 		PendingSeedDDL: seed.Pending}
 }

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herotasks/api/app"
 	"github.com/herotasks/api/dbtrace"
 	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/requestid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,7 +20,7 @@ func TestSlowQueriesLogged(t *testing.T) {
 	var logs bytes.Buffer
 	tracer := &dbtrace.Slow{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Threshold: 30 * time.Millisecond, Pool: "read"}
 	ctx := requestid.With(context.Background(), "req-slowquery1")
-	pool, err := repository.Open(ctx, testdb.URL(t), repository.PoolOptions{Tracer: tracer})
+	pool, err := app.OpenPool(ctx, testdb.URL(t), false, tracer)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 

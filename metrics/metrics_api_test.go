@@ -13,11 +13,11 @@ import (
 )
 
 // TestMetrics: /metrics exposes operations by name and outcome, latency,
-// loader batch sizes, the pool's statistics, the cache's counters and the Go
+// loader batch sizes, each pool's statistics, the cache's counters and the Go
 // runtime.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	api := apitest.New(t)
+	api := apitest.New(t, "DB_WRITE_MAX_CONNS", "7", "DB_READ_MAX_CONNS", "9", "DB_ANALYTICS_MAX_CONNS", "3")
 	_, editor := api.User(t, domain.RoleEditor)
 	api.SeedSmall(t, editor, 3)
 	api.OK(t, "", `query Board { tasks(first: 10) { nodes { title tags { name } subtasks { number } } } }`, nil)
@@ -35,8 +35,8 @@ func TestMetrics(t *testing.T) {
 		`herotasks_graphql_operation_duration_seconds_count{operation="Board",type="query"} 1`,
 		`herotasks_loader_batch_size_count{loader="tags_by_task_id"}`,
 		`herotasks_loader_batch_size_count{loader="subtasks_by_task_id"}`,
-		`herotasks_pool_max_connections{pool="write"} 20`, `herotasks_pool_max_connections{pool="read"} 20`,
-		`herotasks_pool_max_connections{pool="analytics"} 20`,
+		`herotasks_pool_max_connections{pool="write"} 7`, `herotasks_pool_max_connections{pool="read"} 9`,
+		`herotasks_pool_max_connections{pool="analytics"} 3`,
 		`herotasks_pool_acquires_total{pool="write"}`,
 		`herotasks_graphql_query_cost_count{kind="requested",type="query"}`, `herotasks_graphql_query_cost_count{kind="actual",type="query"}`,
 		`herotasks_cache_events_total{event="miss",kind="task_tags",type="relation"}`,

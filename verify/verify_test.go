@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herotasks/api/app"
 	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/internal/testpg"
 	"github.com/herotasks/api/internal/testredis"
 	"github.com/herotasks/api/migrations"
-	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/seed"
 	"github.com/herotasks/api/verify"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -30,14 +31,15 @@ type env struct {
 func setup(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
+	pool, err := app.OpenPool(ctx, testdb.New(t), false, nil)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	srv := testredis.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	require.NoError(t, rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
-	return &env{pool: pool, rdb: rdb, srv: srv, opts: verify.Options{Pool: pool, Redis: rdb, MonthsAhead: 3}}
+	return &env{pool: pool, rdb: rdb, srv: srv, opts: verify.Options{Pool: pool, Redis: rdb, MonthsAhead: 3,
+		Store: app.Reader, PendingSeedDDL: seed.Pending}}
 }
 
 func byName(checks []verify.Check) map[string]verify.Check {
@@ -135,14 +137,14 @@ func TestVerifyReplica(t *testing.T) {
 	url := primary.CreateDatabase(t, "herotasks")
 	replica := primary.Replica(t)
 	open := func(u string) *pgxpool.Pool {
-		p, err := repository.Open(ctx, u, repository.PoolOptions{Lazy: true})
+		p, err := app.OpenPool(ctx, u, true, nil)
 		require.NoError(t, err)
 		t.Cleanup(p.Close)
 		return p
 	}
 	pools := map[string]*pgxpool.Pool{"write": open(url), "replica": open(replica.URL("herotasks"))}
 	run := func() map[string]verify.Check {
-		return byName(verify.Run(ctx, verify.Options{Pool: pools["write"], Pools: pools, MonthsAhead: 3}))
+		return byName(verify.Run(ctx, verify.Options{Pool: pools["write"], Pools: pools, MonthsAhead: 3, Store: app.Reader}))
 	}
 	checks := run()
 	assert.True(t, checks["pools"].OK, checks["pools"].Detail)
