@@ -21,11 +21,23 @@ import (
 // level an operation reads, no resolver waits on a loader: each answers
 // from memory, and the goroutines buy nothing. Such an operation (Serial)
 // runs with its context marked (WithSerial), and the calls gqlgen
-// generates for lists, resolver fields and @defer groups (rewritten by
-// internal/cmd/serialpatch into marshalSlice, resolveConcurrently and
+// generates for lists, resolver fields and @defer groups (rewritten by the
+// serialpatch command into marshalSlice, resolveConcurrently and
 // newDeferredGroup) then resolve one after the other on the request's
 // goroutine. Everything else, and any operation not marked, runs exactly
 // as gqlgen generated it.
+//
+// gqlgen offers no supported switch for this: exec.worker_limit
+// (gqlgen.yml) is fixed at generation for every operation and bounds only
+// the goroutines of lists, and FieldSet.Dispatch starts one per resolver
+// field whatever the configuration.
+//
+// The serial paths below copy what gqlgen's functions do for one element
+// or one field (the field context of a list element, the answer to a
+// panic, the count of invalid results). The declarations after them stop
+// the build when a signature changes, and TestSerialHelpersMatchGqlgen
+// compares the copies with gqlgen's own functions, so that they cannot
+// drift apart unnoticed.
 
 type serialKey struct{}
 
@@ -103,6 +115,30 @@ func newDeferredGroup(ctx context.Context) graphql.DeferredGroup {
 	}
 	return graphql.DeferredGroup{Context: ctx}
 }
+
+// Drift guards: each helper has exactly the signature of the gqlgen
+// function serialpatch replaces with it (resolveConcurrently taking ctx and
+// ResolveConcurrently's receiver first), checked against gqlgen's own.
+// When a gqlgen upgrade changes one, this stops the build here rather
+// than in generated code, and serialpatch fails on the calls' new shape.
+type (
+	marshalSliceFunc = func(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool,
+		marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array
+	resolveFieldMethod = func(out *graphql.FieldSet, oc *graphql.OperationContext, deferred *graphql.DeferredGroup,
+		i int, recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler)
+	resolveFieldFunc = func(ctx context.Context, out *graphql.FieldSet, oc *graphql.OperationContext, deferred *graphql.DeferredGroup,
+		i int, recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler)
+	deferredGroupFunc = func(ctx context.Context) graphql.DeferredGroup
+)
+
+var (
+	_ marshalSliceFunc   = graphql.MarshalSliceConcurrently
+	_ marshalSliceFunc   = marshalSlice
+	_ resolveFieldMethod = (*graphql.FieldSet).ResolveConcurrently
+	_ resolveFieldFunc   = resolveConcurrently
+	_ deferredGroupFunc  = graphql.NewDeferredGroup
+	_ deferredGroupFunc  = newDeferredGroup
+)
 
 // loaderFields are the resolver fields that read through a batching
 // loader: resolved serially without being loaded ahead, each would wait
