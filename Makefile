@@ -32,7 +32,7 @@ generate:
 ## check-generated: fail when the committed graph/ differs from what the generator makes
 check-generated:
 	@tmp=$$(mktemp -d); cp -r graph "$$tmp/"; \
-	$(GO) run github.com/99designs/gqlgen generate && $(GO) run ./internal/cmd/serialpatch graph/generated.go; \
+	$(GO) run github.com/99designs/gqlgen generate && $(GO) run ./cmd/serialpatch graph/generated.go; \
 	if ! diff -r "$$tmp/graph" graph >/dev/null; then \
 		diff -ru "$$tmp/graph" graph | head -40; rm -rf "$$tmp"; \
 		echo "graph/ is stale: run 'make generate' and commit the result" >&2; exit 1; \

@@ -4,7 +4,7 @@
 package main
 
 //go:generate go run github.com/99designs/gqlgen generate
-//go:generate go run ./internal/cmd/serialpatch graph/generated.go
+//go:generate go run ./cmd/serialpatch graph/generated.go
 
 import (
 	"context"

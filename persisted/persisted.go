@@ -6,7 +6,7 @@
 // admin at run time and kept in PostgreSQL).
 package persisted
 
-//go:generate go run ./manifestgen -examples ../examples -out manifest.json
+//go:generate go run ../cmd/manifestgen -examples ../examples -out manifest.json
 
 import (
 	"crypto/sha256"
