@@ -13,8 +13,7 @@
 // Fields are merged as GraphQL's CollectFields merges them, so a fragment
 // spread twice counts once and every alias counts on its own; an abstract
 // field costs the most of its possible types. All arithmetic saturates at
-// MaxCost. See README.md in this directory for the weights and a worked
-// example.
+// MaxCost. docs/cost.md has the weights and a worked example.
 package cost
 
 import (

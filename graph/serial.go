@@ -12,10 +12,10 @@ import (
 //
 // gqlgen's executor starts a goroutine for every element of a list of
 // objects and for every resolver field of an object beyond the first, so
-// that resolvers waiting on a dataloader together end up in one batch. The
-// nested 50-task query starts about 900 of them; their creation, the
-// growth of their stacks from 2 KB and the wake-ups cost more than half
-// of the server's CPU for it (profiled: stack growth alone 17.5%).
+// that resolvers waiting on a dataloader together end up in one batch. A
+// nested page starts hundreds of them; their creation, the growth of their
+// stacks and the wake-ups dominate the server's CPU for it
+// (docs/performance.md).
 //
 // When the lookahead (resolver.go, prefetch) has already loaded every
 // level an operation reads, no resolver waits on a loader: each answers
@@ -107,8 +107,8 @@ func resolveConcurrently(ctx context.Context, out *graphql.FieldSet, oc *graphql
 }
 
 // newDeferredGroup is graphql.NewDeferredGroup without the object's path,
-// which gqlgen computes for every object although only @defer needs it (9%
-// of the nested query's CPU): a serial operation defers nothing.
+// which gqlgen computes for every object although only @defer needs it: a
+// serial operation defers nothing.
 func newDeferredGroup(ctx context.Context) graphql.DeferredGroup {
 	if !isSerial(ctx) {
 		return graphql.NewDeferredGroup(ctx)

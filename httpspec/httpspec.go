@@ -134,8 +134,8 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 // writeResponse writes an executed operation's response. The data is
 // already JSON, written by the executor's marshalers (or stored by the
 // response cache from them), so it is copied as it is: json.Marshal would
-// re-validate and re-compact every byte of it through encoding/json: 395 µs
-// for a 26 KB page against 28 µs copied (BenchmarkEncodeResponse).
+// re-validate and re-compact every byte of it through encoding/json, an
+// order of magnitude slower than the copy (BenchmarkEncodeResponse).
 func writeResponse(w http.ResponseWriter, mediaType string, resp *graphql.Response) {
 	b, err := EncodeResponse(resp)
 	if err != nil {

@@ -62,7 +62,7 @@ type TagKey struct {
 
 // Loaders is one request's set of loaders, named after their keys. Each is
 // built on first use: a request for one task touches two or three of the
-// twelve, and building them all cost about 4% of its CPU.
+// twelve, and building them all is a visible share of its CPU.
 type Loaders struct {
 	s domain.Reader
 	o Options

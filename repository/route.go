@@ -19,7 +19,7 @@ import (
 //
 // Other reads may be a replication lag behind (milliseconds on a healthy
 // replica): a list or count fetched right after another client's write can
-// miss that write. That is the replica trade-off, documented in the README.
+// miss that write. That is the replica trade-off, documented in docs/operations.md.
 //
 // When a replica read fails because the replica is unreachable, the
 // replica is marked down, the read is retried once on the primary, and the

@@ -121,9 +121,8 @@ func (r *Repo) searchStep(ctx context.Context, v domain.Viewer, step searchStep,
 	// Planned for its arguments every time (an unnamed statement, one
 	// round trip): the statement text is the same for every query, and a
 	// prepared statement's generic plan, which PostgreSQL adopts after five
-	// runs, cannot know which branch the words take. At a million tasks
-	// it made two words 25-28 ms and a phrase 34-36 ms at p50, against 6.6
-	// and 9.6 ms planned each time (BenchmarkSearch).
+	// runs, cannot know which branch the words take, and is several times
+	// slower at a million tasks (BenchmarkSearch).
 	rows, err := r.pools.Analytics.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, translate(err)
