@@ -11,6 +11,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	lru "github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/config"
 	"github.com/herotasks/api/cost"
@@ -20,7 +21,6 @@ import (
 	"github.com/herotasks/api/limits"
 	"github.com/herotasks/api/loaders"
 	"github.com/herotasks/api/persisted"
-	"github.com/herotasks/api/requestid"
 	"github.com/herotasks/api/respcache"
 	"github.com/herotasks/api/telemetry"
 	"github.com/redis/go-redis/v9"
@@ -134,8 +134,7 @@ func (a *App) graphQL() http.Handler {
 			// gqlgen answers nothing once the context is done; a request
 			// that ran out of time gets a TIMEOUT error instead of null.
 			if resp == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return &graphql.Response{Errors: gqlerror.List{{Message: "the request took too long",
-					Extensions: map[string]any{"code": "TIMEOUT", "requestId": requestid.From(ctx)}}}}
+				return &graphql.Response{Errors: gqlerror.List{apierror.New(ctx, apierror.Timeout, "the request took too long")}}
 			}
 			return resp
 		}

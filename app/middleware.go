@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/requestid"
 	"github.com/rs/cors"
@@ -59,11 +60,8 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				id := requestid.From(r.Context())
-				log.Error("panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
-				writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []any{map[string]any{
-					"message": "internal server error", "extensions": map[string]any{"code": "INTERNAL_SERVER_ERROR", "requestId": id},
-				}}})
+				log.Error("panic", "request_id", requestid.From(r.Context()), "panic", p, "stack", string(debug.Stack()))
+				apierror.Write(w, r, http.StatusInternalServerError, apierror.Internal, "internal server error")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -87,10 +85,8 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		if tooLarge {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []any{map[string]any{
-				"message":    fmt.Sprintf("the request body is larger than %d bytes", limit),
-				"extensions": map[string]any{"code": "BAD_USER_INPUT", "requestId": requestid.From(r.Context())},
-			}}})
+			apierror.Write(w, r, http.StatusRequestEntityTooLarge, apierror.BadUserInput,
+				fmt.Sprintf("the request body is larger than %d bytes", limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -134,10 +130,7 @@ func crossOrigin(origins []string, next http.Handler) http.Handler {
 		}
 	}
 	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusForbidden, map[string]any{"errors": []any{map[string]any{
-			"message":    "cross-origin requests from this origin are not allowed",
-			"extensions": map[string]any{"code": "FORBIDDEN", "requestId": requestid.From(r.Context())},
-		}}})
+		apierror.Write(w, r, http.StatusForbidden, apierror.Forbidden, "cross-origin requests from this origin are not allowed")
 	}))
 	h := next
 	if !anyOrigin {

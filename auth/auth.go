@@ -6,7 +6,6 @@ package auth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -15,8 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/requestid"
 )
 
 // Authenticator signs and verifies tokens with one secret.
@@ -175,11 +174,11 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		v, err := a.Authenticate(r.Context(), h)
 		switch {
 		case errors.Is(err, ErrUnavailable):
-			refuse(w, r, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "the credentials could not be checked; retry shortly")
+			refuse(w, r, http.StatusServiceUnavailable, apierror.ServiceUnavailable, "the credentials could not be checked; retry shortly")
 			return
 		case err != nil:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			refuse(w, r, http.StatusUnauthorized, "UNAUTHENTICATED", "the bearer token is invalid or expired")
+			refuse(w, r, http.StatusUnauthorized, apierror.Unauthenticated, "the bearer token is invalid or expired")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
@@ -187,10 +186,5 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 }
 
 func refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
-		"message":    msg,
-		"extensions": map[string]any{"code": code, "requestId": requestid.From(r.Context())},
-	}}})
+	apierror.Write(w, r, status, code, msg)
 }

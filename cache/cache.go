@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/herotasks/api/breaker"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
@@ -70,23 +71,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	c := &Cache{rdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}
-	c.breaker = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
-		Name:        "redis",
-		MaxRequests: 1,
-		Interval:    10 * time.Second, // counts reset every 10 s while closed
-		Timeout:     time.Second,      // open → half-open after a second
-		// Trip on a failing Redis, not on a busy machine: a CPU-starved
-		// client times out now and then (measured under 8 concurrent nested
-		// queries on 2 cores), and opening on 3 such timeouts sent all reads
-		// to PostgreSQL exactly when it was busiest. Refused connections
-		// fail every call, so a dead Redis still trips within 20 calls.
-		ReadyToTrip: func(n gobreaker.Counts) bool {
-			return n.ConsecutiveFailures >= 20 || (n.Requests >= 20 && n.TotalFailures*2 >= n.Requests)
-		},
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			c.stats.setBreaker(to.String())
-		},
-	})
+	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation
 	return c
 }
@@ -101,10 +86,6 @@ func (c *Cache) Stats() *Stats {
 	}
 	return c.stats
 }
-
-// SetAfterLoad installs a hook that runs after a batch has read PostgreSQL
-// and before it fills Redis (tests force the reader/writer race with it).
-func (c *Cache) SetAfterLoad(f func(kind Kind, ids []string)) { c.afterLoad.Store(&f) }
 
 // Breaker reports the circuit breaker's state: closed, open or half-open.
 func (c *Cache) Breaker() string { return c.breaker.State().String() }

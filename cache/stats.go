@@ -8,7 +8,6 @@ import (
 type Stats struct {
 	kinds      [kinds]kindStats
 	epochBumps atomic.Int64
-	breaker    atomic.Value // string
 }
 
 type kindStats struct {
@@ -17,11 +16,8 @@ type kindStats struct {
 
 func newStats() *Stats {
 	s := &Stats{}
-	s.breaker.Store("closed")
 	return s
 }
-
-func (s *Stats) setBreaker(state string) { s.breaker.Store(state) }
 
 // Stat is one kind's counters.
 type Stat struct {
@@ -57,6 +53,3 @@ func (s *Stats) Snapshot() []Stat {
 // EpochBumps counts how often this instance retired every entry after losing
 // Redis.
 func (s *Stats) EpochBumps() int64 { return s.epochBumps.Load() }
-
-// BreakerState is the circuit breaker's last state.
-func (s *Stats) BreakerState() string { return s.breaker.Load().(string) }

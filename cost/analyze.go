@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/herotasks/api/apierror"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -50,9 +51,9 @@ func (a *Analyzer) Analyze(doc *ast.QueryDocument, op *ast.OperationDefinition, 
 				Extensions: map[string]any{"code": code, key: got, "limit": limit}})
 		}
 	}
-	check(CodeCostLimit, "cost", "the operation costs %d, more than the limit of %d", res.Cost, a.opts.Limit)
-	check(CodeDepthLimit, "depth", "the operation nests fields %d deep, more than the limit of %d", int64(res.Depth), int64(a.opts.MaxDepth))
-	check(CodeAliasLimit, "aliases", "the operation uses %d aliases, more than the limit of %d", int64(res.Aliases), int64(a.opts.MaxAliases))
+	check(apierror.CostLimitExceeded, "cost", "the operation costs %d, more than the limit of %d", res.Cost, a.opts.Limit)
+	check(apierror.DepthLimitExceeded, "depth", "the operation nests fields %d deep, more than the limit of %d", int64(res.Depth), int64(a.opts.MaxDepth))
+	check(apierror.AliasLimitExceeded, "aliases", "the operation uses %d aliases, more than the limit of %d", int64(res.Aliases), int64(a.opts.MaxAliases))
 	res.Errors = append(limits, w.errs...)
 	return res
 }
@@ -203,7 +204,7 @@ func (w *walker) slice(info *fieldInfo, f *ast.Field) (int64, bool) {
 		}
 		count++
 		if v < 0 || v > w.a.opts.MaxSlice {
-			w.fail(f, CodeSlicingRange, map[string]any{"field": sa.name, "value": v, "min": 0, "max": w.a.opts.MaxSlice},
+			w.fail(f, apierror.SlicingArgumentOutOfRange, map[string]any{"field": sa.name, "value": v, "min": 0, "max": w.a.opts.MaxSlice},
 				"%s must be between 0 and %d, got %d", sa.display, w.a.opts.MaxSlice, v)
 		}
 		n = max(n, min(max(v, 0), MaxCost))
@@ -213,7 +214,7 @@ func (w *walker) slice(info *fieldInfo, f *ast.Field) (int64, bool) {
 		for i, sa := range info.size.slicing {
 			names[i] = sa.name
 		}
-		w.fail(f, CodeSlicingRequired, map[string]any{"field": strings.Join(names, ",")},
+		w.fail(f, apierror.SlicingArgumentRequired, map[string]any{"field": strings.Join(names, ",")},
 			"%s needs exactly one of the slicing arguments %s, got %d", info.size.field, strings.Join(names, ", "), count)
 	}
 	return n, count > 0

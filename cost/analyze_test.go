@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/cost"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,27 +203,27 @@ var realCases = []costCase{
 	// tags(first: N) { tasks(first: M) { nodes { id } } } costs N × (1 + 1 + M)
 	{"just under the limit", `{ tags(first: 100) { tasks(first: 97) { nodes { id } } } }`, nil, 9900, nil},
 	{"at the limit", `{ tags(first: 100) { tasks(first: 98) { nodes { id } } } }`, nil, 10000, nil},
-	{"over the limit", `{ tags(first: 100) { tasks(first: 99) { nodes { id } } } }`, nil, 10100, []string{cost.CodeCostLimit}},
+	{"over the limit", `{ tags(first: 100) { tasks(first: 99) { nodes { id } } } }`, nil, 10100, []string{apierror.CostLimitExceeded}},
 	// first 101 still counts at 101: 1 + 101
-	{"first above 100", `{ tasks(first: 101) { nodes { id } } }`, nil, 102, []string{cost.CodeSlicingRange}},
-	{"negative first counts as 0", `{ tags(first: -1) { id } }`, nil, 0, []string{cost.CodeSlicingRange}},
+	{"first above 100", `{ tasks(first: 101) { nodes { id } } }`, nil, 102, []string{apierror.SlicingArgumentOutOfRange}},
+	{"negative first counts as 0", `{ tags(first: -1) { id } }`, nil, 0, []string{apierror.SlicingArgumentOutOfRange}},
 	// tasks(first: null) has no default: required; the size falls back to 10: 1 + 10
-	{"null first without a default", `query($n: Int = 5) { tasks(first: $n) { nodes { id } } }`, map[string]any{"n": nil}, 11, []string{cost.CodeSlicingRequired}},
+	{"null first without a default", `query($n: Int = 5) { tasks(first: $n) { nodes { id } } }`, map[string]any{"n": nil}, 11, []string{apierror.SlicingArgumentRequired}},
 	// a: 1 + 101 = 102; b: 0
-	{"every violation at once", `{ a: tasks(first: 101) { nodes { id } } b: tags(first: -3) { id } }`, nil, 102, []string{cost.CodeSlicingRange, cost.CodeSlicingRange}},
+	{"every violation at once", `{ a: tasks(first: 101) { nodes { id } } b: tags(first: -3) { id } }`, nil, 102, []string{apierror.SlicingArgumentOutOfRange, apierror.SlicingArgumentOutOfRange}},
 	// depth 10 (id): tags 1, tasks 2, nodes 3, tags 4, tasks 5, nodes 6, tags 7, tasks 8, nodes 9, id 10.
 	// tasks(1) 1 + 1 = 2; tags 5 × 3 = 15; nodes 16; tasks 17; tags 5 × 18 = 90; nodes 91; tasks 92; tags(1) 93
 	{"depth 10", `{ tags(first: 1) { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { id } } } } } } } } } }`, nil, 93, nil},
 	// one level more (tags { id } at 10 and 11): innermost tags 5; nodes 6; tasks 7; tags 5 × 8 = 40;
 	// nodes 41; tasks 42; tags 5 × 43 = 215; nodes 216; tasks 217; tags(1) 218
-	{"depth 11", `{ tags(first: 1) { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { tags { id } } } } } } } } } } }`, nil, 218, []string{cost.CodeDepthLimit}},
+	{"depth 11", `{ tags(first: 1) { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { tags { id } } } } } } } } } } }`, nil, 218, []string{apierror.DepthLimitExceeded}},
 	{"30 aliases", aliases(30), nil, 30, nil},
-	{"31 aliases", aliases(31), nil, 31, []string{cost.CodeAliasLimit}},
+	{"31 aliases", aliases(31), nil, 31, []string{apierror.AliasLimitExceeded}},
 	// cost, depth and slicing together, limits first
 	{"several limits at once", `{ tags(first: 100) { tasks(first: 101) { nodes { tags { tasks(first: 1) { nodes { tags { tasks(first: 1) { nodes { tags { id } } } } } } } } } } }`, nil,
 		// innermost tags{id} 5; nodes 6; tasks(1) 7; tags 40; nodes 41; tasks(1) 42; tags 215;
 		// nodes 101 × 216 = 21816; tasks(101) 21817; tags(100) 100 × 21818 = 2181800
-		2181800, []string{cost.CodeCostLimit, cost.CodeDepthLimit, cost.CodeSlicingRange}},
+		2181800, []string{apierror.CostLimitExceeded, apierror.DepthLimitExceeded, apierror.SlicingArgumentOutOfRange}},
 }
 
 func aliases(n int) string {
@@ -273,14 +274,14 @@ var abstractCases = []costCase{
 	// A applies to Authors only: Author books 9 × 1 = 9, Book 0; max 9; search 2 × (1 + 9) = 20
 	{"named fragment on one member", `{ search(q: "x", first: 2) { ...A } } fragment A on Author { books(first: 9) { id } }`, nil, 20, nil},
 	// two slicing arguments where one is required: the larger counts, books 4 × 1; node 1 + 4
-	{"two slicing arguments given", `{ node(id: "1") { ... on Author { books(first: 2, last: 4) { id } } } }`, nil, 5, []string{cost.CodeSlicingRequired}},
+	{"two slicing arguments given", `{ node(id: "1") { ... on Author { books(first: 2, last: 4) { id } } } }`, nil, 5, []string{apierror.SlicingArgumentRequired}},
 	// none given: the default size 10; node 1 + 10
-	{"no slicing argument given", `{ node(id: "1") { ... on Author { books { id } } } }`, nil, 11, []string{cost.CodeSlicingRequired}},
+	{"no slicing argument given", `{ node(id: "1") { ... on Author { books { id } } } }`, nil, 11, []string{apierror.SlicingArgumentRequired}},
 	{"scalar type with @cost", `{ price }`, nil, 3, nil},
 	{"field with @cost", `{ expensive }`, nil, 50, nil},
 	{"list without @listSize", `{ untyped { id } }`, nil, 10, nil}, // 10 × 1
 	// next 1000 deep six times overflows 2^53: saturates
-	{"saturates", `{ chain { next { next { next { next { next { next { value } } } } } } } }`, nil, cost.MaxCost, []string{cost.CodeCostLimit}},
+	{"saturates", `{ chain { next { next { next { next { next { next { value } } } } } } } }`, nil, cost.MaxCost, []string{apierror.CostLimitExceeded}},
 }
 
 func TestAnalyzeAbstractTypes(t *testing.T) {
@@ -324,8 +325,8 @@ func TestAnalyzeErrorsCarryCodesAndPlaces(t *testing.T) {
 	t.Parallel()
 	a := realAnalyzer(t, cost.Options{Limit: 100})
 	r := analyze(t, a, "{\n  tasks(first: 150) { nodes { id } }\n}", nil)
-	require.Equal(t, []string{cost.CodeCostLimit, cost.CodeSlicingRange}, codes(r))
-	assert.Equal(t, map[string]any{"code": cost.CodeCostLimit, "cost": int64(151), "limit": int64(100)}, r.Errors[0].Extensions)
+	require.Equal(t, []string{apierror.CostLimitExceeded, apierror.SlicingArgumentOutOfRange}, codes(r))
+	assert.Equal(t, map[string]any{"code": apierror.CostLimitExceeded, "cost": int64(151), "limit": int64(100)}, r.Errors[0].Extensions)
 	assert.Equal(t, "first", r.Errors[1].Extensions["field"])
 	require.Len(t, r.Errors[1].Locations, 1)
 	assert.Equal(t, 2, r.Errors[1].Locations[0].Line, "the error points at the field")

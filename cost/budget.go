@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/herotasks/api/breaker"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
@@ -53,12 +54,7 @@ func NewBudget(rdb redis.UniversalClient, o BudgetOptions) *Budget {
 	}
 	b := &Budget{rdb: rdb, opts: o}
 	b.local = localBuckets{m: map[string]*bucket{}, capacity: float64(o.Capacity), rate: float64(o.RestoreRate)}
-	b.breaker = gobreaker.NewCircuitBreaker[[]int64](gobreaker.Settings{
-		Name:        "cost-budget",
-		MaxRequests: 1,
-		Timeout:     time.Second,
-		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= 3 },
-	})
+	b.breaker = breaker.New[[]int64]("redis-budget", nil)
 	return b
 }
 

@@ -23,16 +23,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// Error codes (extensions.code) of the rejections this package makes.
-const (
-	CodeCostLimit       = "COST_LIMIT_EXCEEDED"
-	CodeDepthLimit      = "DEPTH_LIMIT_EXCEEDED"
-	CodeAliasLimit      = "ALIAS_LIMIT_EXCEEDED"
-	CodeSlicingRequired = "SLICING_ARGUMENT_REQUIRED"
-	CodeSlicingRange    = "SLICING_ARGUMENT_OUT_OF_RANGE"
-	CodeRateLimited     = "RATE_LIMITED"
-)
-
 // MaxCost is where costs saturate: the largest integer a JSON number keeps
 // exactly in every client (2^53 - 1).
 const MaxCost int64 = 1<<53 - 1

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/apitest"
@@ -41,7 +42,7 @@ func TestCostRejectsBeforeAnySQL(t *testing.T) {
 	} {
 		r := api.Send(t, "", query, nil, "Accept", accept.header)
 		assert.Equal(t, accept.status, r.Status, "status with Accept %s", accept.header)
-		assert.Equal(t, []string{cost.CodeCostLimit, cost.CodeDepthLimit, cost.CodeAliasLimit, cost.CodeSlicingRange}, r.Codes())
+		assert.Equal(t, []string{apierror.CostLimitExceeded, apierror.DepthLimitExceeded, apierror.AliasLimitExceeded, apierror.SlicingArgumentOutOfRange}, r.Codes())
 		for _, e := range r.Errors {
 			assert.NotEmpty(t, e.Extensions["requestId"], "%s carries the request id", e.Extensions["code"])
 		}
@@ -63,12 +64,12 @@ func TestCostRejectsBeforeAnySQL(t *testing.T) {
 	assert.Nil(t, r.Extensions.Cost, "an invalid operation has no cost")
 
 	r = api.Send(t, "", overLimit, nil)
-	assert.Equal(t, []string{cost.CodeCostLimit}, r.Codes())
+	assert.Equal(t, []string{apierror.CostLimitExceeded}, r.Codes())
 	assert.Equal(t, int64(10_100), r.Extensions.Cost.RequestedQueryCost)
 	r = api.Send(t, "", `query($n: Int!) { tasks(first: $n) { nodes { id } } }`, map[string]any{"n": 101})
-	assert.Equal(t, []string{cost.CodeSlicingRange}, r.Codes(), "through a variable")
+	assert.Equal(t, []string{apierror.SlicingArgumentOutOfRange}, r.Codes(), "through a variable")
 	r = api.Send(t, editor, `mutation { createTask(input: {title: "Never created"}) { subtasks(first: 101) { id } } }`, nil)
-	assert.Equal(t, []string{cost.CodeSlicingRange}, r.Codes(), "a mutation is checked before it runs")
+	assert.Equal(t, []string{apierror.SlicingArgumentOutOfRange}, r.Codes(), "a mutation is checked before it runs")
 	assert.Equal(t, before, api.SQL.Load(), "no rejected operation sent SQL")
 }
 
@@ -143,7 +144,7 @@ func TestCostDryRun(t *testing.T) {
 	assert.Zero(t, n, "the dry-run mutation created nothing")
 
 	r = api.Send(t, "", overLimit, nil, cost.DryRunHeader, "1")
-	assert.Equal(t, []string{cost.CodeCostLimit}, r.Codes(), "a dry run of a rejected operation says why")
+	assert.Equal(t, []string{apierror.CostLimitExceeded}, r.Codes(), "a dry run of a rejected operation says why")
 }
 
 // TestCostBudgetAcrossInstances: two server instances on one Redis and one
@@ -172,7 +173,7 @@ func TestCostBudgetAcrossInstances(t *testing.T) {
 		before := s.SQL.Load()
 		r = s.Send(t, "", stats, nil, "X-Forwarded-For", "203.0.113.9")
 		assert.Equal(t, http.StatusTooManyRequests, r.Status)
-		assert.Equal(t, []string{cost.CodeRateLimited}, r.Codes())
+		assert.Equal(t, []string{apierror.RateLimited}, r.Codes())
 		retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
 		require.NoError(t, err, "Retry-After %q", r.Header.Get("Retry-After"))
 		assert.True(t, retry >= 1 && retry <= 5, "Retry-After %d: about 5 points short at 1 a second", retry)
@@ -202,11 +203,11 @@ func TestCostBudgetWithRedisDown(t *testing.T) {
 	}
 	r := one.Send(t, "", stats, nil)
 	assert.Equal(t, http.StatusTooManyRequests, r.Status, "the local bucket is spent")
-	assert.Equal(t, []string{cost.CodeRateLimited}, r.Codes())
+	assert.Equal(t, []string{apierror.RateLimited}, r.Codes())
 	r = two.Send(t, "", stats, nil)
 	assert.Empty(t, r.Errors, "the other instance has its own local bucket")
 	r = two.Send(t, "", `{ tags(first: 100) { tasks(first: 1) { totalCount } } }`, nil) // 100 × (1 + 1 + 5)
-	assert.Equal(t, []string{cost.CodeCostLimit}, r.Codes(), "static limits need no Redis")
+	assert.Equal(t, []string{apierror.CostLimitExceeded}, r.Codes(), "static limits need no Redis")
 }
 
 // TestCostTokenLimit: a document longer than QUERY_TOKEN_LIMIT tokens is not

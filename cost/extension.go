@@ -8,6 +8,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/herotasks/api/apierror"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -60,7 +61,7 @@ var registerOnce sync.Once
 
 func registerErrorKinds() {
 	registerOnce.Do(func() {
-		for _, code := range []string{CodeCostLimit, CodeDepthLimit, CodeAliasLimit, CodeSlicingRequired, CodeSlicingRange} {
+		for _, code := range []string{apierror.CostLimitExceeded, apierror.DepthLimitExceeded, apierror.AliasLimitExceeded, apierror.SlicingArgumentRequired, apierror.SlicingArgumentOutOfRange} {
 			errcode.RegisterErrorType(code, errcode.KindProtocol) // 400 / 422, as validation errors
 		}
 	})
@@ -112,7 +113,7 @@ func (e *Extension) MutateOperationContext(ctx context.Context, rc *graphql.Oper
 		err := &gqlerror.Error{
 			Message: fmt.Sprintf("the cost budget is spent: this operation needs %d points, %d are available and %d come back every second; retry in %d s",
 				r.res.Cost, max(r.throttle.CurrentlyAvailable, 0), r.throttle.RestoreRate, secs),
-			Extensions: map[string]any{"code": CodeRateLimited, "retryAfter": secs},
+			Extensions: map[string]any{"code": apierror.RateLimited, "retryAfter": secs},
 		}
 		r.errs = gqlerror.List{err}
 		return err
@@ -186,7 +187,7 @@ func (e *Extension) public(r *report, actual *int64) Report {
 		t := r.throttle
 		rep.ThrottleStatus = &t
 	}
-	if len(r.errs) > 0 && r.errs[0].Extensions["code"] != CodeRateLimited {
+	if len(r.errs) > 0 && r.errs[0].Extensions["code"] != apierror.RateLimited {
 		rep.HeaviestPaths = r.res.Heaviest
 	}
 	return rep

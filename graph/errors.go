@@ -9,24 +9,12 @@ import (
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/requestid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
-
-// codes maps domain error codes to GraphQL extensions.code: the one place
-// where that translation happens.
-var codes = map[string]string{
-	domain.EINVALID:         "BAD_USER_INPUT",
-	domain.ENOTFOUND:        "NOT_FOUND",
-	domain.ECONFLICT:        "CONFLICT",
-	domain.EUNAUTHENTICATED: "UNAUTHENTICATED",
-	domain.EFORBIDDEN:       "FORBIDDEN",
-	domain.ETIMEOUT:         "TIMEOUT",
-	domain.EUNAVAILABLE:     "SERVICE_UNAVAILABLE",
-	domain.EINTERNAL:        "INTERNAL_SERVER_ERROR",
-}
 
 // ErrorPresenter gives every error a stable extensions.code and the request
 // id. Domain errors keep their message (and name the offending field);
@@ -46,7 +34,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		switch {
 		case errors.As(err, &de) && de.Code != domain.EINTERNAL:
 			gqlErr.Message = de.Error()
-			gqlErr.Extensions["code"] = codes[de.Code]
+			gqlErr.Extensions["code"] = apierror.FromDomain(de.Code)
 			if de.Field != "" {
 				gqlErr.Extensions["field"] = de.Field
 			}
@@ -60,7 +48,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		default:
 			log.ErrorContext(ctx, "internal error", "request_id", reqID, "path", gqlErr.Path.String(), "err", err)
 			gqlErr.Message = "internal server error"
-			gqlErr.Extensions["code"] = "INTERNAL_SERVER_ERROR"
+			gqlErr.Extensions["code"] = apierror.Internal
 		}
 		return gqlErr
 	}

@@ -5,11 +5,10 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph/model"
 	"github.com/herotasks/api/pubsub"
-	"github.com/herotasks/api/requestid"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // changes streams the events that match to the subscriber, each checked
@@ -39,9 +38,8 @@ func (r *Resolver) changes(ctx context.Context, match func(*model.TaskChange) bo
 			}
 			if !ok {
 				if sub.Dropped() {
-					transport.AddSubscriptionError(ctx, &gqlerror.Error{
-						Message:    "this subscription fell too far behind and was ended; subscribe again and refetch",
-						Extensions: map[string]any{"code": "SERVICE_UNAVAILABLE", "requestId": requestid.From(ctx)}})
+					transport.AddSubscriptionError(ctx, apierror.New(ctx, apierror.ServiceUnavailable,
+						"this subscription fell too far behind and was ended; subscribe again and refetch"))
 				}
 				return
 			}

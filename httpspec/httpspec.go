@@ -37,7 +37,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/herotasks/api/requestid"
+	"github.com/herotasks/api/apierror"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -47,9 +47,6 @@ const (
 	GraphQLResponseJSON = "application/graphql-response+json"
 	JSON                = "application/json"
 )
-
-// CodeBadRequest is the extensions.code of every refusal made here.
-const CodeBadRequest = "BAD_USER_INPUT"
 
 // Transport is a gqlgen transport for GET and POST. Add it after the
 // websocket (and any other transport that claims requests by a header), as
@@ -115,7 +112,7 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 			status = http.StatusMethodNotAllowed
 		}
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		write(w, status, mediaType, requestError{Errors: resp.Errors, Extensions: resp.Extensions})
+		apierror.WriteAs(w, status, mediaType, requestError{Errors: resp.Errors, Extensions: resp.Extensions})
 		return
 	}
 	if opCtx.Operation.Operation == ast.Subscription {
@@ -125,8 +122,7 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
 	if resp == nil { // the client went away or the deadline passed before a response
-		resp = &graphql.Response{Errors: gqlerror.List{{Message: "the request was cancelled",
-			Extensions: map[string]any{"code": "TIMEOUT", "requestId": requestid.From(r.Context())}}}}
+		resp = &graphql.Response{Errors: gqlerror.List{apierror.New(r.Context(), apierror.Timeout, "the request was cancelled")}}
 	}
 	writeResponse(w, mediaType, resp)
 }
@@ -139,7 +135,7 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 func writeResponse(w http.ResponseWriter, mediaType string, resp *graphql.Response) {
 	b, err := EncodeResponse(resp)
 	if err != nil {
-		write(w, http.StatusInternalServerError, mediaType, nil)
+		apierror.WriteAs(w, http.StatusInternalServerError, mediaType, nil)
 		return
 	}
 	w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
@@ -195,25 +191,9 @@ type requestError struct {
 	Extensions map[string]any `json:"extensions,omitempty"`
 }
 
-func write(w http.ResponseWriter, status int, mediaType string, body any) {
-	b, err := json.Marshal(body)
-	if err != nil || body == nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}`)
-	}
-	w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
 // refuse answers a request that was not executed with one error.
 func refuse(w http.ResponseWriter, r *http.Request, status int, mediaType, msg string) {
-	ext := map[string]any{"code": CodeBadRequest}
-	if id := requestid.From(r.Context()); id != "" {
-		ext["requestId"] = id
-	}
-	write(w, status, mediaType, requestError{Errors: gqlerror.List{{Message: msg, Extensions: ext}}})
+	apierror.WriteAs(w, status, mediaType, apierror.Response{Errors: gqlerror.List{apierror.New(r.Context(), apierror.BadUserInput, msg)}})
 }
 
 // Negotiate picks the response media type for an Accept header: the
@@ -402,7 +382,7 @@ func (QueriesOnlyOverGET) MutateOperationContext(ctx context.Context, rc *graphq
 const notQueryMessage = "only queries may be sent with GET: send mutations with POST"
 
 func errNotQuery() *gqlerror.Error {
-	return &gqlerror.Error{Message: notQueryMessage, Extensions: map[string]any{"code": CodeBadRequest}}
+	return &gqlerror.Error{Message: notQueryMessage, Extensions: map[string]any{"code": apierror.BadUserInput}}
 }
 
 func isNotQuery(errs gqlerror.List) bool {

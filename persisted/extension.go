@@ -7,12 +7,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/herotasks/api/apierror"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
-
-// CodeNotFound is the extensions.code of a hash the server does not know
-// and, in Only mode, of any document that is not registered.
-const CodeNotFound = "PERSISTED_QUERY_NOT_FOUND"
 
 // Extension resolves the persistedQuery request extension before the
 // document is parsed: from the registry, then (APQ mode) through gqlgen's
@@ -67,7 +64,7 @@ func (e *Extension) MutateOperationParameters(ctx context.Context, p *graphql.Ra
 	}
 	if err := e.apq.MutateOperationParameters(ctx, p); err != nil {
 		if err.Extensions["code"] == nil {
-			errcode.Set(err, "BAD_USER_INPUT") // a hash that does not match its document
+			errcode.Set(err, apierror.BadUserInput) // a hash that does not match its document
 		}
 		return err
 	}
@@ -111,12 +108,12 @@ func requestedHash(p *graphql.RawParams) (string, *gqlerror.Error) {
 
 func notFound(msg string) *gqlerror.Error {
 	err := gqlerror.Errorf("%s", msg)
-	errcode.Set(err, CodeNotFound)
+	errcode.Set(err, apierror.PersistedQueryNotFound)
 	return err
 }
 
 func badInput(msg string) *gqlerror.Error {
 	err := gqlerror.Errorf("%s", msg)
-	errcode.Set(err, "BAD_USER_INPUT")
+	errcode.Set(err, apierror.BadUserInput)
 	return err
 }

@@ -11,7 +11,6 @@ package persisted
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 )
 
 // Mode is how the server treats persisted operations (PERSISTED_QUERIES).
@@ -28,15 +27,6 @@ const (
 	// can register documents and operate the server.
 	Only Mode = "only"
 )
-
-// ParseMode checks a PERSISTED_QUERIES value.
-func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case Off, APQ, Only:
-		return m, nil
-	}
-	return "", fmt.Errorf("unknown persisted-query mode %q", s)
-}
 
 // Hash is the id of a document: the lowercase hex sha256 of its exact text,
 // as Apollo's persisted-query protocol and manifest define it.

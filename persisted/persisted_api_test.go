@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/graph"
 	"github.com/herotasks/api/internal/apitest"
@@ -42,7 +43,7 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	hash := persisted.Hash(statsQuery)
 
 	r := api.PostBody(t, "", persistedBody(hash, ""))
-	assert.Equal(t, persisted.CodeNotFound, r.Code(), "an unknown hash")
+	assert.Equal(t, apierror.PersistedQueryNotFound, r.Code(), "an unknown hash")
 	assert.Equal(t, http.StatusOK, r.Status, "Apollo clients retry with the document on a 200")
 
 	r = api.PostBody(t, "", persistedBody(hash, statsQuery))
@@ -77,7 +78,7 @@ func TestAutomaticPersistedQueriesRedisDown(t *testing.T) {
 	hash := persisted.Hash(statsQuery)
 	for range 3 {
 		r := api.PostBody(t, "", persistedBody(hash, ""))
-		assert.Equal(t, persisted.CodeNotFound, r.Code(), "the hash misses while Redis is down")
+		assert.Equal(t, apierror.PersistedQueryNotFound, r.Code(), "the hash misses while Redis is down")
 		r = api.PostBody(t, "", persistedBody(hash, statsQuery))
 		assert.Empty(t, r.Errors, "the document runs while Redis is down")
 	}
@@ -108,7 +109,7 @@ func TestTrustedDocuments(t *testing.T) {
 		for _, token := range []string{"", editor} {
 			before := api.SQL.Load()
 			r := api.PostBody(t, token, tc.body)
-			assert.Equal(t, persisted.CodeNotFound, r.Code(), "%s is refused (token %t)", tc.name, token != "")
+			assert.Equal(t, apierror.PersistedQueryNotFound, r.Code(), "%s is refused (token %t)", tc.name, token != "")
 			assert.Nil(t, r.Data, "%s: nothing ran", tc.name)
 			assert.Equal(t, before, api.SQL.Load(), "%s: no SQL", tc.name)
 		}
@@ -117,7 +118,7 @@ func TestTrustedDocuments(t *testing.T) {
 	// Another instance, already running, learns of registrations by refresh.
 	running := apitest.Serve(t, api.DBURL, &apitest.Counter{}, "PERSISTED_QUERIES", "only", "PERSISTED_QUERIES_REFRESH", "100ms")
 	r0 := running.PostBody(t, "", map[string]any{"query": taskQuery, "variables": map[string]any{"id": id}})
-	require.Equal(t, persisted.CodeNotFound, r0.Code(), "not registered yet")
+	require.Equal(t, apierror.PersistedQueryNotFound, r0.Code(), "not registered yet")
 
 	// Over the websocket too.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -128,11 +129,11 @@ func TestTrustedDocuments(t *testing.T) {
 	ws.Subscribe(t, "sub", `subscription { taskChanged { kind } }`, nil)
 	m := ws.Next(t, "sub")
 	assert.Contains(t, []string{"next", "error"}, m.Type)
-	assert.Contains(t, string(m.Payload), persisted.CodeNotFound, "an unregistered subscription is refused")
+	assert.Contains(t, string(m.Payload), apierror.PersistedQueryNotFound, "an unregistered subscription is refused")
 
 	reg := `mutation($doc: String!) { registerPersistedQuery(document: $doc) { id name document createdAt } }`
 	r := api.Post(t, editor, reg, map[string]any{"doc": taskQuery})
-	assert.Equal(t, persisted.CodeNotFound, r.Code(), "the registration mutation is not trusted for editors")
+	assert.Equal(t, apierror.PersistedQueryNotFound, r.Code(), "the registration mutation is not trusted for editors")
 
 	r = api.Post(t, admin, reg, map[string]any{"doc": `query Broken { nope }`})
 	assert.Equal(t, "BAD_USER_INPUT", r.Code(), "a document invalid for the schema is not registered")
@@ -152,7 +153,7 @@ func TestTrustedDocuments(t *testing.T) {
 		assert.Equal(t, "Trusted", apitest.Str(r.Data, "task", "title"))
 	}
 	r = api.PostBody(t, editor, map[string]any{"query": taskQuery + " ", "variables": map[string]any{"id": id}})
-	assert.Equal(t, persisted.CodeNotFound, r.Code(), "any other text is another document")
+	assert.Equal(t, apierror.PersistedQueryNotFound, r.Code(), "any other text is another document")
 	r = api.PostBody(t, editor, persistedBody(persisted.Hash(statsQuery), taskQuery))
 	assert.Equal(t, "BAD_USER_INPUT", r.Code(), "a hash that is not the document's")
 
@@ -188,7 +189,7 @@ func TestTrustedManifest(t *testing.T) {
 	api := apitest.New(t, "PERSISTED_QUERIES", "only")
 	for _, op := range embedded.Operations {
 		r := api.PostBody(t, "", persistedBody(op.ID, ""))
-		assert.NotEqual(t, persisted.CodeNotFound, r.Code(), "manifest operation %s is trusted", op.Name)
+		assert.NotEqual(t, apierror.PersistedQueryNotFound, r.Code(), "manifest operation %s is trusted", op.Name)
 	}
 
 	// Build itself: one named operation per file, the id the body's hash.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/herotasks/api/breaker"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
@@ -30,13 +31,7 @@ var _ graphql.Cache[string] = (*RedisCache)(nil)
 // NewRedisCache returns an APQ cache over rdb.
 func NewRedisCache(rdb redis.UniversalClient, prefix string, ttl, timeout time.Duration) *RedisCache {
 	return &RedisCache{rdb: rdb, prefix: prefix + ":apq:", ttl: ttl, timeout: timeout,
-		breaker: gobreaker.NewCircuitBreaker[string](gobreaker.Settings{
-			Name:        "redis-apq",
-			MaxRequests: 1,
-			Interval:    10 * time.Second,
-			Timeout:     time.Second,
-			ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= 5 },
-		})}
+		breaker: breaker.New[string]("redis-apq", nil)}
 }
 
 func (c *RedisCache) do(ctx context.Context, f func(ctx context.Context) (string, error)) (string, error) {

@@ -97,10 +97,6 @@ func (c *Cache) Start(ctx context.Context) { c.infra.Start(ctx) }
 // Stats returns the counters.
 func (c *Cache) Stats() *Stats { return &c.stats }
 
-// SetBeforeStore installs a hook that runs after an operation executed and
-// before its response is stored (tests force the race with it).
-func (c *Cache) SetBeforeStore(f func()) { c.beforeStore.Store(&f) }
-
 // entry is a stored response.
 type entry struct {
 	Epoch  string            `json:"e"`

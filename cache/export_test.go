@@ -1,0 +1,5 @@
+package cache
+
+// SetAfterLoad installs a hook that runs after a batch has read PostgreSQL
+// and before it fills Redis: the tests force the reader/writer race with it.
+func (c *Cache) SetAfterLoad(f func(kind Kind, ids []string)) { c.afterLoad.Store(&f) }
