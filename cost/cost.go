@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/herotasks/api/domain"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
@@ -33,7 +34,7 @@ type Options struct {
 	Limit             int64 // largest cost an operation may have (10,000)
 	MaxDepth          int   // deepest field nesting; root fields are at depth 1 (10)
 	MaxAliases        int   // aliased fields in the operation, after merging (30)
-	MaxSlice          int64 // largest value of a slicing argument (100); the smallest is 0
+	MaxSlice          int64 // largest value of a slicing argument (domain.MaxPage); the smallest is 0
 	DefaultListSize   int64 // size of a list without @listSize (10)
 	MutationWeight    int64 // weight of a root mutation field without @cost (10)
 	IntrospectionCost int64 // flat cost of __schema and __type, whatever they select (10)
@@ -47,7 +48,7 @@ func (o Options) withDefaults() Options {
 		}
 	}
 	def(&o.Limit, 10_000)
-	def(&o.MaxSlice, 100)
+	def(&o.MaxSlice, domain.MaxPage)
 	def(&o.DefaultListSize, 10)
 	def(&o.MutationWeight, 10)
 	def(&o.IntrospectionCost, 10)

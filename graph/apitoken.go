@@ -1,9 +1,7 @@
 package graph
 
 import (
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/domain"
@@ -16,9 +14,9 @@ func newAPIToken(in model.CreateAPITokenInput, createdBy string, now time.Time) 
 	if err := checkID("input.userId", in.UserID); err != nil {
 		return domain.NewAPIToken{}, "", err
 	}
-	name := strings.TrimSpace(in.Name)
-	if n := utf8.RuneCountInString(name); n < 1 || n > 100 {
-		return domain.NewAPIToken{}, "", domain.Invalid("input.name", "must be 1 to 100 characters")
+	name, err := domain.Text("input.name", in.Name, domain.MaxName)
+	if err != nil {
+		return domain.NewAPIToken{}, "", err
 	}
 	expires := value(in.ExpiresAt)
 	if expires != nil && !expires.After(now) {

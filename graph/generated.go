@@ -1752,7 +1752,7 @@ type Task implements Node {
   dependencies: [Task!]! @listSize(assumedSize: 5)
   "Tasks waiting for this one (that you can see)."
   dependents: [Task!]! @listSize(assumedSize: 5)
-  "Its workflow history, newest first. ` + "`" + `first` + "`" + ` limits how many (1 to 100, default 20)."
+  "Its workflow history, newest first. ` + "`" + `first` + "`" + ` limits how many (0 to 100, default 20)."
   history(first: Int = 20): [TaskEvent!]! @listSize(slicingArguments: ["first"])
 }
 
@@ -2089,13 +2089,13 @@ type Query {
   topStatements(
     "Sort by mean or by total execution time."
     orderBy: StatementOrder = MEAN_TIME
-    "How many, 1 to 100."
+    "How many, 0 to 100."
     first: Int = 10
   ): [StatementStatistics!]! @listSize(slicingArguments: ["first"], requireOneSlicingArgument: false)
   "Counters of the Redis cache of the server instance that answers. Admins only (` + "`" + `FORBIDDEN` + "`" + ` otherwise)."
   cacheStatistics: CacheStatistics!
   "API tokens, newest first, revoked ones included (their secrets are never shown again). Admins only (` + "`" + `FORBIDDEN` + "`" + ` otherwise)."
-  apiTokens("How many, 1 to 100." first: Int = 50): [ApiToken!]! @listSize(slicingArguments: ["first"], requireOneSlicingArgument: false)
+  apiTokens("How many, 0 to 100." first: Int = 50): [ApiToken!]! @listSize(slicingArguments: ["first"], requireOneSlicingArgument: false)
 }
 
 """

@@ -2,9 +2,7 @@ package graph
 
 import (
 	"context"
-	"math"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -12,9 +10,6 @@ import (
 	"github.com/herotasks/api/domain"
 	"github.com/vektah/gqlparser/v2"
 )
-
-// maxPage bounds every page size argument.
-const maxPage = 100
 
 func viewer(ctx context.Context) domain.Viewer { return auth.ViewerFrom(ctx) }
 
@@ -41,14 +36,6 @@ func checkID(field, id string) error {
 	return nil
 }
 
-// checkFirst bounds a page size.
-func checkFirst(field string, n int) error {
-	if n < 0 || n > maxPage {
-		return domain.Invalid(field, "must be between 0 and %d", maxPage)
-	}
-	return nil
-}
-
 // pageArgs checks a connection's paging arguments: first (with after) or
 // last (with before), exactly one of them.
 func pageArgs(first *int, after *string, last *int, before *string) (domain.TaskQuery, error) {
@@ -62,10 +49,10 @@ func pageArgs(first *int, after *string, last *int, before *string) (domain.Task
 		return q, domain.Invalid("after", "pages backwards with last take before, not after")
 	case first != nil:
 		q.First, q.After = *first, deref(after)
-		return q, checkFirst("first", q.First)
+		return q, domain.PageSize("first", q.First)
 	}
 	q.Backward, q.Last, q.Before = true, *last, deref(before)
-	return q, checkFirst("last", q.Last)
+	return q, domain.PageSize("last", q.Last)
 }
 
 // guard lets a write through only on a task the viewer can see (others get
@@ -91,28 +78,6 @@ func visible(v domain.Viewer, tasks []*domain.Task) []*domain.Task {
 		}
 	}
 	return out
-}
-
-func title(field string, s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if n := utf8.RuneCountInString(s); n < 1 || n > 500 {
-		return "", domain.Invalid(field, "must be 1 to 500 characters")
-	}
-	return s, nil
-}
-
-func description(field string, s string) (string, error) {
-	if utf8.RuneCountInString(s) > 20000 {
-		return "", domain.Invalid(field, "must be at most 20000 characters")
-	}
-	return s, nil
-}
-
-func hours(field string, h *float64) error {
-	if h != nil && (math.IsNaN(*h) || *h < 0 || *h > 100000) {
-		return domain.Invalid(field, "must be between 0 and 100000")
-	}
-	return nil
 }
 
 // value returns an omittable's value, or nil when absent or null.

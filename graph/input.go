@@ -15,10 +15,10 @@ import (
 func newTask(in model.CreateTaskInput, createdBy string) (domain.NewTask, error) {
 	var t domain.NewTask
 	var err error
-	if t.Title, err = title("input.title", in.Title); err != nil {
+	if t.Title, err = domain.Title("input.title", in.Title); err != nil {
 		return t, err
 	}
-	if t.Description, err = description("input.description", orDefault(in.Description, "")); err != nil {
+	if t.Description, err = domain.Description("input.description", orDefault(in.Description, "")); err != nil {
 		return t, err
 	}
 	t.Type = orDefault(in.Type, domain.TypeFeature)
@@ -30,8 +30,8 @@ func newTask(in model.CreateTaskInput, createdBy string) (domain.NewTask, error)
 			return t, err
 		}
 	}
-	if t.EstimatedHours = value(in.EstimatedHours); hours("input.estimatedHours", t.EstimatedHours) != nil {
-		return t, hours("input.estimatedHours", t.EstimatedHours)
+	if t.EstimatedHours = value(in.EstimatedHours); domain.Hours("input.estimatedHours", t.EstimatedHours) != nil {
+		return t, domain.Hours("input.estimatedHours", t.EstimatedHours)
 	}
 	if tags, ok := in.Tags.ValueOK(); ok {
 		if t.Tags, err = domain.NormalizeTagNames("input.tags", tags); err != nil {
@@ -57,11 +57,11 @@ func taskPatch(in model.UpdateTaskInput) (domain.TaskPatch, error) {
 		}
 	}
 	p.EstimatedHours = optional(in.EstimatedHours)
-	if err := hours("input.estimatedHours", p.EstimatedHours.Value); err != nil {
+	if err := domain.Hours("input.estimatedHours", p.EstimatedHours.Value); err != nil {
 		return p, err
 	}
 	p.ActualHours = optional(in.ActualHours)
-	if err := hours("input.actualHours", p.ActualHours.Value); err != nil {
+	if err := domain.Hours("input.actualHours", p.ActualHours.Value); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -70,10 +70,10 @@ func taskPatch(in model.UpdateTaskInput) (domain.TaskPatch, error) {
 func newSubtask(in model.CreateSubtaskInput) (domain.NewSubtask, error) {
 	var s domain.NewSubtask
 	var err error
-	if s.Title, err = title("input.title", in.Title); err != nil {
+	if s.Title, err = domain.Title("input.title", in.Title); err != nil {
 		return s, err
 	}
-	if s.Description, err = description("input.description", orDefault(in.Description, "")); err != nil {
+	if s.Description, err = domain.Description("input.description", orDefault(in.Description, "")); err != nil {
 		return s, err
 	}
 	s.Priority = orDefault(in.Priority, domain.PriorityMedium)
@@ -106,7 +106,7 @@ func subtaskPatch(in model.UpdateSubtaskInput) (domain.SubtaskPatch, error) {
 func textPatch(t, d graphql.Omittable[*string]) (*string, *string, error) {
 	var outT, outD *string
 	if s := value(t); s != nil {
-		v, err := title("input.title", *s)
+		v, err := domain.Title("input.title", *s)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -115,7 +115,7 @@ func textPatch(t, d graphql.Omittable[*string]) (*string, *string, error) {
 		return nil, nil, domain.Invalid("input.title", "cannot be null")
 	}
 	if s := value(d); s != nil {
-		v, err := description("input.description", *s)
+		v, err := domain.Description("input.description", *s)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -102,8 +102,8 @@ func found[V any](v *V, err error) (*V, error) {
 
 // checkIDs bounds and checks the ids of nodes().
 func checkIDs(ids []string) error {
-	if len(ids) > maxPage {
-		return domain.Invalid("ids", "at most %d ids", maxPage)
+	if len(ids) > domain.MaxPage {
+		return domain.Invalid("ids", "at most %d ids", domain.MaxPage)
 	}
 	for i, id := range ids {
 		if err := checkID(fmt.Sprintf("ids[%d]", i), id); err != nil {

@@ -244,7 +244,7 @@ func subtaskLimit(f graphql.CollectedField, vars map[string]any) (int, bool) {
 	default:
 		return 0, false
 	}
-	if n < 0 || n > maxPage {
+	if n < 0 || n > domain.MaxPage {
 		return 0, false
 	}
 	return int(n), true

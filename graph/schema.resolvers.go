@@ -8,9 +8,7 @@ package graph
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
@@ -291,12 +289,12 @@ func (r *queryResolver) Tasks(ctx context.Context, first *int, after *string, la
 
 // SearchTasks is the resolver for the searchTasks field.
 func (r *queryResolver) SearchTasks(ctx context.Context, query string, first int, after *string) (*model.TaskConnection, error) {
-	if err := checkFirst("first", first); err != nil {
+	if err := domain.PageSize("first", first); err != nil {
 		return nil, err
 	}
-	query = strings.TrimSpace(query)
-	if n := utf8.RuneCountInString(query); n < 1 || n > 200 {
-		return nil, domain.Invalid("query", "must be 1 to 200 characters")
+	query, err := domain.Text("query", query, domain.MaxSearch)
+	if err != nil {
+		return nil, err
 	}
 	v := viewer(ctx)
 	page, err := r.Store.SearchTasks(ctx, v, query, first, deref(after))
@@ -326,7 +324,7 @@ func (r *queryResolver) Subtask(ctx context.Context, id string) (*domain.Subtask
 
 // Tags is the resolver for the tags field.
 func (r *queryResolver) Tags(ctx context.Context, first int, after *string) ([]*domain.Tag, error) {
-	if err := checkFirst("first", first); err != nil {
+	if err := domain.PageSize("first", first); err != nil {
 		return nil, err
 	}
 	return r.Store.ListTags(ctx, first, deref(after))
@@ -379,8 +377,8 @@ func (r *queryResolver) TopStatements(ctx context.Context, orderBy *model.Statem
 	if first != nil {
 		n = *first
 	}
-	if n < 1 || n > maxPage {
-		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
+	if err := domain.PageSize("first", n); err != nil {
+		return nil, err
 	}
 	stats, err := r.Store.TopStatements(ctx, orderBy != nil && *orderBy == model.StatementOrderTotalTime, n)
 	out := make([]*domain.StatementStats, len(stats))
@@ -414,8 +412,8 @@ func (r *queryResolver) APITokens(ctx context.Context, first *int) ([]*domain.AP
 	if first != nil {
 		n = *first
 	}
-	if n < 1 || n > maxPage {
-		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
+	if err := domain.PageSize("first", n); err != nil {
+		return nil, err
 	}
 	return r.Store.APITokens(ctx, n)
 }
@@ -471,7 +469,7 @@ func (r *tagResolver) Tasks(ctx context.Context, obj *domain.Tag, first *int, af
 	if first != nil {
 		n = *first
 	}
-	if err := checkFirst("first", n); err != nil {
+	if err := domain.PageSize("first", n); err != nil {
 		return nil, err
 	}
 	v := viewer(ctx)
@@ -510,7 +508,7 @@ func (r *taskResolver) CreatedBy(ctx context.Context, obj *domain.Task) (*domain
 func (r *taskResolver) Subtasks(ctx context.Context, obj *domain.Task, first *int) ([]*domain.Subtask, error) {
 	limit := -1
 	if first != nil {
-		if err := checkFirst("first", *first); err != nil {
+		if err := domain.PageSize("first", *first); err != nil {
 			return nil, err
 		}
 		limit = *first
@@ -551,8 +549,8 @@ func (r *taskResolver) History(ctx context.Context, obj *domain.Task, first *int
 	if first != nil {
 		n = *first
 	}
-	if n < 1 || n > maxPage {
-		return nil, domain.Invalid("first", "must be between 1 and %d", maxPage)
+	if err := domain.PageSize("first", n); err != nil {
+		return nil, err
 	}
 	return loaders.For(ctx).HistoryByTaskID().Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: n})
 }

@@ -63,5 +63,8 @@ func TestTopStatements(t *testing.T) {
 		assert.Positive(t, apitest.Get(rows, 0, "calls"), order)
 		assert.NotEmpty(t, apitest.Str(rows, 0, "query"))
 	}
-	assert.Equal(t, "BAD_USER_INPUT", api.Post(t, admin, `{ topStatements(first: 0) { query } }`, nil).Code())
+	// Page sizes are 0 to 100 everywhere (domain.PageSize): 0 is an empty
+	// list, beyond 100 is refused before any resolver runs.
+	assert.Empty(t, apitest.List(api.OK(t, admin, `{ topStatements(first: 0) { query } }`, nil), "topStatements"))
+	assert.Equal(t, "SLICING_ARGUMENT_OUT_OF_RANGE", api.Post(t, admin, `{ topStatements(first: 101) { query } }`, nil).Code())
 }

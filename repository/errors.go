@@ -13,10 +13,10 @@ import (
 // constraintErrors maps constraint names to the input field and message a
 // client should see. Anything not listed is an internal error.
 var constraintErrors = map[string]*domain.Error{
-	"tasks_title_length":                   domain.Invalid("input.title", "must be 1 to 500 characters"),
-	"subtasks_title_length":                domain.Invalid("input.title", "must be 1 to 500 characters"),
-	"tasks_description_length":             domain.Invalid("input.description", "must be at most 20000 characters"),
-	"subtasks_description_length":          domain.Invalid("input.description", "must be at most 20000 characters"),
+	"tasks_title_length":                   domain.Invalid("input.title", "must be 1 to %d characters", domain.MaxTitle),
+	"subtasks_title_length":                domain.Invalid("input.title", "must be 1 to %d characters", domain.MaxTitle),
+	"tasks_description_length":             domain.Invalid("input.description", "must be at most %d characters", domain.MaxDescription),
+	"subtasks_description_length":          domain.Invalid("input.description", "must be at most %d characters", domain.MaxDescription),
 	"tasks_estimated_hours_range":          domain.Invalid("input.estimatedHours", "must not be negative"),
 	"tasks_actual_hours_range":             domain.Invalid("input.actualHours", "must not be negative"),
 	"tasks_assignee_id_fkey":               domain.Invalid("input.assigneeId", "no such user"),

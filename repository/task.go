@@ -158,36 +158,72 @@ func strs[T ~string](in []T) []string {
 	return out
 }
 
-// orderKeys are the sort expressions of each ordering, all in one direction
-// so a row comparison expresses the keyset condition, and the cast each
-// cursor value needs. The last key is always the id, which makes the order
-// total.
-var orderKeys = map[domain.TaskOrderField][]struct{ expr, cast string }{
-	// index: tasks_created_keyset_idx (scanned backwards for ASC)
-	domain.OrderCreatedAt: {{"t.created_at", "timestamptz"}, {"t.id", "uuid"}},
-	// index: tasks_updated_keyset_idx
-	domain.OrderUpdatedAt: {{"t.updated_at", "timestamptz"}, {"t.id", "uuid"}},
-	// index: tasks_due_keyset_idx (tasks without a due date sort as infinity)
-	domain.OrderDueDate: {{"COALESCE(t.due_date, 'infinity'::timestamptz)", "timestamptz"}, {"t.id", "uuid"}},
-	// index: tasks_priority_keyset_idx
-	domain.OrderPriority: {{"t.priority", "task_priority"}, {"t.created_at", "timestamptz"}, {"t.id", "uuid"}},
+// orderKey is one sort key of an ordering: its SQL expression, the cast a
+// cursor value needs, the column a page of ids reads for it, where that
+// column goes in a task, and its value in a cursor.
+type orderKey struct {
+	expr, cast, col string
+	dest            func(t *domain.Task) any
+	text            func(t *domain.Task) string
+}
+
+var (
+	keyID        = orderKey{"t.id", "uuid", "t.id", func(t *domain.Task) any { return &t.ID }, func(t *domain.Task) string { return t.ID }}
+	keyCreatedAt = orderKey{"t.created_at", "timestamptz", "t.created_at", func(t *domain.Task) any { return &t.CreatedAt },
+		func(t *domain.Task) string { return pgTime(t.CreatedAt) }}
+)
+
+// orderKeys describe each ordering once: its sort keys, all in one direction
+// so a row comparison expresses the keyset condition. The last key is
+// always the id, which makes the order total. Each comment names the index
+// that serves the ordering.
+var orderKeys = map[domain.TaskOrderField][]orderKey{
+	// tasks_created_keyset_idx (scanned backwards for ASC); a page of ids in
+	// this order, the default, is an index-only scan.
+	domain.OrderCreatedAt: {keyCreatedAt, keyID},
+	// tasks_updated_keyset_idx
+	domain.OrderUpdatedAt: {{"t.updated_at", "timestamptz", "t.updated_at", func(t *domain.Task) any { return &t.UpdatedAt },
+		func(t *domain.Task) string { return pgTime(t.UpdatedAt) }}, keyID},
+	// tasks_due_keyset_idx (tasks without a due date sort as infinity)
+	domain.OrderDueDate: {{"COALESCE(t.due_date, 'infinity'::timestamptz)", "timestamptz", "t.due_date",
+		func(t *domain.Task) any { return &t.DueDate }, func(t *domain.Task) string {
+			if t.DueDate == nil {
+				return "infinity"
+			}
+			return pgTime(*t.DueDate)
+		}}, keyID},
+	// tasks_priority_keyset_idx
+	domain.OrderPriority: {{"t.priority", "task_priority", "t.priority", func(t *domain.Task) any { return &t.Priority },
+		func(t *domain.Task) string { return string(t.Priority) }}, keyCreatedAt, keyID},
 }
 
 // cursorValues are the keyset values of t for an ordering, as text.
 func cursorValues(t *domain.Task, f domain.TaskOrderField) []string {
-	id := t.ID
-	switch f {
-	case domain.OrderUpdatedAt:
-		return []string{pgTime(t.UpdatedAt), id}
-	case domain.OrderDueDate:
-		if t.DueDate == nil {
-			return []string{"infinity", id}
+	keys, ok := orderKeys[f]
+	if !ok {
+		keys = orderKeys[domain.DefaultTaskOrder.Field]
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.text(t)
+	}
+	return out
+}
+
+// keyColumns are the columns a page of ids reads for an ordering (the id,
+// then what its cursor holds) and where they go in a task.
+func keyColumns(f domain.TaskOrderField) (cols string, dest func(t *domain.Task) []any) {
+	keys := orderKeys[f]
+	names := []string{keyID.col}
+	for _, k := range keys[:len(keys)-1] {
+		names = append(names, k.col)
+	}
+	return strings.Join(names, ", "), func(t *domain.Task) []any {
+		out := []any{&t.ID}
+		for _, k := range keys[:len(keys)-1] {
+			out = append(out, k.dest(t))
 		}
-		return []string{pgTime(*t.DueDate), id}
-	case domain.OrderPriority:
-		return []string{string(t.Priority), pgTime(t.CreatedAt), id}
-	default:
-		return []string{pgTime(t.CreatedAt), id}
+		return out
 	}
 }
 
@@ -209,20 +245,6 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	return page, nil
 }
 
-// orderKeyCols are, for each ordering, the columns a page of ids reads
-// (the id and what its cursor holds, so that the created-at order, the
-// default, is an index-only scan of tasks_created_keyset_idx) and where
-// they go in a task.
-var orderKeyCols = map[domain.TaskOrderField]struct {
-	cols string
-	dest func(t *domain.Task) []any
-}{
-	domain.OrderCreatedAt: {"t.id, t.created_at", func(t *domain.Task) []any { return []any{&t.ID, &t.CreatedAt} }},
-	domain.OrderUpdatedAt: {"t.id, t.updated_at", func(t *domain.Task) []any { return []any{&t.ID, &t.UpdatedAt} }},
-	domain.OrderDueDate:   {"t.id, t.due_date", func(t *domain.Task) []any { return []any{&t.ID, &t.DueDate} }},
-	domain.OrderPriority:  {"t.id, t.priority, t.created_at", func(t *domain.Task) []any { return []any{&t.ID, &t.Priority, &t.CreatedAt} }},
-}
-
 // ListTaskKeys is ListTasks reading only the ids and cursors of the page,
 // for a caller that has the rows elsewhere (the entity cache): the same
 // statement, filter and order, without the rows' other columns. On the
@@ -232,13 +254,13 @@ func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID strin
 	if !field.Valid() {
 		field = domain.DefaultTaskOrder.Field
 	}
-	kc := orderKeyCols[field]
+	cols, dest := keyColumns(field)
 	scan := func(row pgx.CollectableRow) (*domain.Task, error) {
 		var t domain.Task
-		err := row.Scan(kc.dest(&t)...)
+		err := row.Scan(dest(&t)...)
 		return &t, err
 	}
-	p, err := listPage(ctx, r, q, tagID, kc.cols, scan)
+	p, err := listPage(ctx, r, q, tagID, cols, scan)
 	if err != nil {
 		return nil, err
 	}
