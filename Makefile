@@ -69,7 +69,7 @@ bench-peers: build services
 	bin/herobench -peers -postgraphile "$$dir" -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) \
 		-rounds $(PEERS_ROUNDS) $(BENCH_ARGS)
 
-## bench-go: the `go test -bench` benchmarks (in-process servers; see bench_test.go)
+## bench-go: the `go test -bench` benchmarks (in-process servers; see bench/)
 bench-go: services
 	. ./.data/env && $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
