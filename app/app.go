@@ -49,8 +49,8 @@ type App struct {
 
 	// Repo is the PostgreSQL store, undecorated (users, tools, tests).
 	Repo *repository.Repo
-	// Store is what the resolvers use: Repo behind the entity cache, the
-	// response cache's read tagging and the publishing of changes.
+	// Store is what the resolvers use: Repo behind the entity cache and
+	// the response cache's read tagging.
 	Store domain.Store
 	// Cache is the Redis entity cache (nil: ENTITY_CACHE off or no Redis).
 	Cache *cache.Cache
@@ -65,8 +65,10 @@ type App struct {
 	metrics *metrics.Metrics
 	trusted *persisted.Registry // documents that run by hash, and alone under PERSISTED_QUERIES=only
 	events  *pubsub.Broker      // task changes from every instance, for subscriptions
-	publish *pubsub.Publisher   // task changes from this instance, after commit
 	pools   *repository.Pools
+	// logPool is the subscription broker's: its reads of the history run
+	// beside the requests', never in their pools or their statement counts.
+	logPool *pgxpool.Pool
 	log     *slog.Logger
 
 	stop       context.CancelFunc
@@ -89,6 +91,10 @@ func New(ctx context.Context, cfg config.Config, o Options) (_ *App, err error) 
 		return nil, err
 	}
 	a.Repo = repository.NewWithPools(a.pools, a.log)
+	if a.logPool, err = repository.Open(ctx, cfg.DatabaseURL, repository.PoolOptions{Name: "subscriptions", MaxConns: 2,
+		StatementTimeout: cfg.DB.StatementTimeout}); err != nil {
+		return nil, err
+	}
 	if a.Redis, err = newRedis(cfg); err != nil {
 		return nil, err
 	}
@@ -109,6 +115,9 @@ func (a *App) Close() {
 	a.background.Wait()
 	if a.Redis != nil {
 		a.Redis.Close()
+	}
+	if a.logPool != nil {
+		a.logPool.Close()
 	}
 	if a.pools != nil {
 		a.pools.Close()
@@ -134,8 +143,9 @@ func (a *App) tracer(extra func(pool string) pgx.QueryTracer) func(pool string) 
 }
 
 // wire decorates the repository: the entity cache when Redis is configured
-// and ENTITY_CACHE is on, the response cache's read tagging when
-// RESPONSE_CACHE is on, and the publishing of committed changes.
+// and ENTITY_CACHE is on, and the response cache's read tagging when
+// RESPONSE_CACHE is on. Subscriptions follow the history the repository
+// writes with every change.
 func (a *App) wire() {
 	cfg, repo := a.Config, a.Repo
 	var store domain.Store = repo
@@ -151,8 +161,7 @@ func (a *App) wire() {
 			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout})
 		store = respcache.Tagging(store, a.Responses)
 	}
-	a.publish = pubsub.NewPublisher(repo.Pool())
-	a.Store = pubsub.Publishing(store, a.publish, a.log)
+	a.Store = store
 	a.metrics = metrics.New(a.pools.Named(), a.Cache)
 	if a.Responses != nil {
 		a.metrics.WatchResponseCache(a.Responses.Stats)
@@ -163,7 +172,7 @@ func (a *App) wire() {
 		panic(err) // the embedded manifest is broken: every test fails here
 	}
 	a.trusted = persisted.NewRegistry(manifest, repo)
-	a.events = pubsub.NewBroker(cfg.DatabaseURL, cfg.SubscriptionBuffer)
+	a.events = pubsub.NewBroker(cfg.DatabaseURL, cfg.SubscriptionBuffer, repository.New(a.logPool))
 }
 
 // start runs what works in the background while the server serves: the

@@ -111,6 +111,8 @@ func (a *App) graphQL() http.Handler {
 		// was committed, sooner than a replica may have replayed it, so
 		// its reads always go to the primary.
 		ctx = domain.WithSession(ctx)
+		// The history names who made each change.
+		ctx = domain.WithActor(ctx, auth.ViewerFrom(ctx).UserID)
 		if subscription {
 			ctx = domain.ReadPrimary(ctx)
 		}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/herotasks/api/breaker"
+	"github.com/herotasks/api/domain"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
@@ -107,7 +108,7 @@ func (c *Cache) do(ctx context.Context, f func(ctx context.Context) error) error
 // usable reports whether reads may use the cache now, repairing trust (an
 // epoch bump) at most once a second while it is lost.
 func (c *Cache) usable(ctx context.Context) bool {
-	if c == nil {
+	if c == nil || domain.MustReadFresh(ctx) {
 		return false
 	}
 	if c.trusted.Load() {

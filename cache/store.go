@@ -404,7 +404,7 @@ func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task
 // UpdateTask changes a task's fields: its entity is stale.
 func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.UpdateTask(ctx, id, p, guard)
-	s.taskWritten(ctx, Item{KindTask, id})
+	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
 	return t, err
 }
 
@@ -424,10 +424,10 @@ func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (
 			items = append(items, Item{KindSubtask, sid}, Item{KindSubtaskTags, sid})
 		}
 		for _, o := range d.DependsOnIDs {
-			items = append(items, Item{KindTaskDependents, o})
+			items = append(items, Item{KindTaskDependents, o}, Item{KindTaskHistory, o})
 		}
 		for _, o := range d.DependentIDs {
-			items = append(items, Item{KindTaskDeps, o})
+			items = append(items, Item{KindTaskDeps, o}, Item{KindTaskHistory, o})
 		}
 	}
 	s.taskWritten(ctx, items...)
@@ -454,9 +454,9 @@ func (s *store) siblings(ctx context.Context, taskID string, extra ...Item) {
 func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := s.Store.CreateSubtask(ctx, taskID, in, guard)
 	if in.Position != nil {
-		s.siblings(ctx, taskID)
+		s.siblings(ctx, taskID, Item{KindTaskHistory, taskID})
 	} else {
-		s.c.Invalidate(ctx, Item{KindTaskSubtasks, taskID})
+		s.c.Invalidate(ctx, Item{KindTaskSubtasks, taskID}, Item{KindTaskHistory, taskID})
 	}
 	return st, err
 }
@@ -464,10 +464,13 @@ func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewS
 // UpdateSubtask changes a subtask; a new position reorders the list.
 func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := s.Store.UpdateSubtask(ctx, id, p, expectedVersion, guard)
-	if p.Position != nil && st != nil {
-		s.siblings(ctx, st.TaskID, Item{KindSubtask, id})
-	} else {
+	switch {
+	case st == nil:
 		s.c.Invalidate(ctx, Item{KindSubtask, id})
+	case p.Position != nil:
+		s.siblings(ctx, st.TaskID, Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
+	default:
+		s.c.Invalidate(ctx, Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
 	}
 	return st, err
 }
@@ -477,7 +480,7 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 	st, err := s.Store.DeleteSubtask(ctx, id, guard)
 	items := []Item{{KindSubtask, id}, {KindSubtaskTags, id}}
 	if st != nil {
-		s.siblings(ctx, st.TaskID, items...)
+		s.siblings(ctx, st.TaskID, append(items, Item{KindTaskHistory, st.TaskID})...)
 	} else {
 		s.c.Invalidate(ctx, items...)
 	}
@@ -487,41 +490,53 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 // AddTaskTags changes the task's tag list.
 func (s *store) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.AddTaskTags(ctx, taskID, names, guard)
-	s.c.Invalidate(ctx, Item{KindTaskTags, taskID})
+	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
 	return t, err
 }
 
 // RemoveTaskTags changes the task's tag list.
 func (s *store) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.RemoveTaskTags(ctx, taskID, names, guard)
-	s.c.Invalidate(ctx, Item{KindTaskTags, taskID})
+	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
 	return t, err
 }
 
 // AddSubtaskTags changes the subtask's tag list.
 func (s *store) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := s.Store.AddSubtaskTags(ctx, subtaskID, names, guard)
-	s.c.Invalidate(ctx, Item{KindSubtaskTags, subtaskID})
+	s.c.Invalidate(ctx, subtaskTagItems(subtaskID, st)...)
 	return st, err
 }
 
 // RemoveSubtaskTags changes the subtask's tag list.
 func (s *store) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := s.Store.RemoveSubtaskTags(ctx, subtaskID, names, guard)
-	s.c.Invalidate(ctx, Item{KindSubtaskTags, subtaskID})
+	s.c.Invalidate(ctx, subtaskTagItems(subtaskID, st)...)
 	return st, err
 }
 
 // AddDependency changes one task's dependencies and the other's dependents.
 func (s *store) AddDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.AddDependency(ctx, taskID, dependsOnID, guard)
-	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID})
+	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID},
+		Item{KindTaskHistory, taskID}, Item{KindTaskHistory, dependsOnID})
 	return t, err
 }
 
 // RemoveDependency changes one task's dependencies and the other's dependents.
 func (s *store) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.RemoveDependency(ctx, taskID, dependsOnID, guard)
-	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID})
+	s.c.Invalidate(ctx, Item{KindTaskDeps, taskID}, Item{KindTaskDependents, dependsOnID},
+		Item{KindTaskHistory, taskID}, Item{KindTaskHistory, dependsOnID})
 	return t, err
+}
+
+// subtaskTagItems are what a change of a subtask's tags makes stale: its tag
+// list and its task's history.
+func subtaskTagItems(subtaskID string, st *domain.Subtask) []Item {
+	items := []Item{{KindSubtaskTags, subtaskID}}
+	if st != nil {
+		items = append(items, Item{KindTaskHistory, st.TaskID})
+	}
+	return items
 }

@@ -93,13 +93,29 @@ type TaskEventKind string
 
 // Task event kinds.
 const (
-	EventCreated       TaskEventKind = "CREATED"
-	EventStatusChanged TaskEventKind = "STATUS_CHANGED"
-	EventPhaseChanged  TaskEventKind = "PHASE_CHANGED"
+	EventCreated           TaskEventKind = "CREATED"
+	EventStatusChanged     TaskEventKind = "STATUS_CHANGED"
+	EventPhaseChanged      TaskEventKind = "PHASE_CHANGED"
+	EventFieldChanged      TaskEventKind = "FIELD_CHANGED" // Field from OldValue to NewValue
+	EventTagAdded          TaskEventKind = "TAG_ADDED"     // NewValue: the tag's name
+	EventTagRemoved        TaskEventKind = "TAG_REMOVED"   // OldValue: the tag's name
+	EventDependencyAdded   TaskEventKind = "DEPENDENCY_ADDED"
+	EventDependencyRemoved TaskEventKind = "DEPENDENCY_REMOVED"
+	EventDependentAdded    TaskEventKind = "DEPENDENT_ADDED"
+	EventDependentRemoved  TaskEventKind = "DEPENDENT_REMOVED"
+	EventSubtaskAdded      TaskEventKind = "SUBTASK_ADDED"
+	EventSubtaskChanged    TaskEventKind = "SUBTASK_CHANGED"
+	EventSubtaskRemoved    TaskEventKind = "SUBTASK_REMOVED"
+	EventSubtaskTagAdded   TaskEventKind = "SUBTASK_TAG_ADDED"
+	EventSubtaskTagRemoved TaskEventKind = "SUBTASK_TAG_REMOVED"
+	EventDeleted           TaskEventKind = "DELETED"
 )
 
 // TaskEventKinds lists every event kind.
-var TaskEventKinds = []TaskEventKind{EventCreated, EventStatusChanged, EventPhaseChanged}
+var TaskEventKinds = []TaskEventKind{EventCreated, EventStatusChanged, EventPhaseChanged, EventFieldChanged,
+	EventTagAdded, EventTagRemoved, EventDependencyAdded, EventDependencyRemoved, EventDependentAdded,
+	EventDependentRemoved, EventSubtaskAdded, EventSubtaskChanged, EventSubtaskRemoved, EventSubtaskTagAdded,
+	EventSubtaskTagRemoved, EventDeleted}
 
 // TaskOrderField is what a task list is sorted by.
 type TaskOrderField string

@@ -19,6 +19,7 @@ type session struct{ wrote atomic.Bool }
 
 type sessionKey struct{}
 type primaryKey struct{}
+type freshKey struct{}
 
 // WithSession marks ctx as one operation: after any write through it
 // (MarkWrote), its reads must see the primary.
@@ -47,3 +48,13 @@ func MustReadPrimary(ctx context.Context) bool {
 	s, ok := ctx.Value(sessionKey{}).(*session)
 	return ok && s.wrote.Load()
 }
+
+// ReadFresh makes the reads through ctx go to the primary and past every
+// cache: a subscription reads a task the moment its change committed,
+// before the writer may have invalidated the cached copy.
+func ReadFresh(ctx context.Context) context.Context {
+	return context.WithValue(ReadPrimary(ctx), freshKey{}, true)
+}
+
+// MustReadFresh reports whether reads through ctx must skip the caches.
+func MustReadFresh(ctx context.Context) bool { return ctx.Value(freshKey{}) != nil }

@@ -63,6 +63,22 @@ type Reader interface {
 	// EventsByTaskIDs returns each task's history, newest first, at most
 	// limit per task.
 	EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*TaskEvent, error)
+	// TaskHistory returns one task's events older than the history cursor
+	// before (from the newest when ""), newest first, at most limit. A
+	// cursor that does not decode is EINVALID on "after".
+	TaskHistory(ctx context.Context, taskID, before string, limit int) ([]*TaskEvent, error)
+	// TaskEventsAfter returns the events of every task after the log cursor
+	// after, in log order (commit order per task), at most limit; only
+	// events no open transaction can still precede. EINVALID on "after"
+	// for a cursor that does not decode; ErrCursorExpired for one whose
+	// event is no longer kept. Always read on the primary, never cached.
+	TaskEventsAfter(ctx context.Context, after string, limit int) ([]*TaskEvent, error)
+	// TaskEventsHead returns the cursor TaskEventsAfter reads on from to see
+	// only events after now, "" when the log is empty.
+	TaskEventsHead(ctx context.Context) (string, error)
+	// TaskEventsSnapshot returns which writes have committed now, on the
+	// primary: a subscription starts there.
+	TaskEventsSnapshot(ctx context.Context) (LogSnapshot, error)
 
 	// ListTasks returns one keyset page of the tasks q.Viewer may see, in
 	// q's filter and order; tagID, when set, keeps those carrying that tag.

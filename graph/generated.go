@@ -150,8 +150,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		TaskChanged func(childComplexity int, id *string) int
-		TaskEvents  func(childComplexity int, filter *model.TaskChangeFilter) int
+		TaskChanged func(childComplexity int, id *string, after *string) int
+		TaskEvents  func(childComplexity int, filter *model.TaskChangeFilter, after *string) int
 	}
 
 	Subtask struct {
@@ -188,7 +188,7 @@ type ComplexityRoot struct {
 		Description    func(childComplexity int) int
 		DueDate        func(childComplexity int) int
 		EstimatedHours func(childComplexity int) int
-		History        func(childComplexity int, first *int) int
+		History        func(childComplexity int, first *int, after *string) int
 		ID             func(childComplexity int) int
 		IsOverdue      func(childComplexity int) int
 		Number         func(childComplexity int) int
@@ -208,6 +208,7 @@ type ComplexityRoot struct {
 	TaskChange struct {
 		Actor  func(childComplexity int) int
 		At     func(childComplexity int) int
+		Cursor func(childComplexity int) int
 		Kind   func(childComplexity int) int
 		Task   func(childComplexity int) int
 		TaskID func(childComplexity int) int
@@ -228,11 +229,16 @@ type ComplexityRoot struct {
 	TaskEvent struct {
 		Actor      func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
+		Cursor     func(childComplexity int) int
+		Field      func(childComplexity int) int
 		FromPhase  func(childComplexity int) int
 		FromStatus func(childComplexity int) int
 		ID         func(childComplexity int) int
 		Kind       func(childComplexity int) int
+		NewValue   func(childComplexity int) int
+		OldValue   func(childComplexity int) int
 		Reason     func(childComplexity int) int
+		SubtaskID  func(childComplexity int) int
 		ToPhase    func(childComplexity int) int
 		ToStatus   func(childComplexity int) int
 	}
@@ -304,8 +310,8 @@ type QueryResolver interface {
 	APITokens(ctx context.Context, first *int) ([]*domain.APIToken, error)
 }
 type SubscriptionResolver interface {
-	TaskChanged(ctx context.Context, id *string) (<-chan *model.TaskChange, error)
-	TaskEvents(ctx context.Context, filter *model.TaskChangeFilter) (<-chan *model.TaskChange, error)
+	TaskChanged(ctx context.Context, id *string, after *string) (<-chan *model.TaskChange, error)
+	TaskEvents(ctx context.Context, filter *model.TaskChangeFilter, after *string) (<-chan *model.TaskChange, error)
 }
 type SubtaskResolver interface {
 	Task(ctx context.Context, obj *domain.Subtask) (*domain.Task, error)
@@ -323,7 +329,7 @@ type TaskResolver interface {
 	Tags(ctx context.Context, obj *domain.Task) ([]*domain.Tag, error)
 	Dependencies(ctx context.Context, obj *domain.Task) ([]*domain.Task, error)
 	Dependents(ctx context.Context, obj *domain.Task) ([]*domain.Task, error)
-	History(ctx context.Context, obj *domain.Task, first *int) ([]*domain.TaskEvent, error)
+	History(ctx context.Context, obj *domain.Task, first *int, after *string) ([]*domain.TaskEvent, error)
 }
 type TaskChangeResolver interface {
 	Actor(ctx context.Context, obj *model.TaskChange) (*domain.User, error)
@@ -919,7 +925,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["id"].(*string)), true
+		return e.ComplexityRoot.Subscription.TaskChanged(childComplexity, args["id"].(*string), args["after"].(*string)), true
 	case "Subscription.taskEvents":
 		if e.ComplexityRoot.Subscription.TaskEvents == nil {
 			break
@@ -930,7 +936,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.TaskEvents(childComplexity, args["filter"].(*model.TaskChangeFilter)), true
+		return e.ComplexityRoot.Subscription.TaskEvents(childComplexity, args["filter"].(*model.TaskChangeFilter), args["after"].(*string)), true
 
 	case "Subtask.completedAt":
 		if e.ComplexityRoot.Subtask.CompletedAt == nil {
@@ -1111,7 +1117,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Task.History(childComplexity, args["first"].(*int)), true
+		return e.ComplexityRoot.Task.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Task.id":
 		if e.ComplexityRoot.Task.ID == nil {
 			break
@@ -1214,6 +1220,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskChange.At(childComplexity), true
+	case "TaskChange.cursor":
+		if e.ComplexityRoot.TaskChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskChange.Cursor(childComplexity), true
 	case "TaskChange.kind":
 		if e.ComplexityRoot.TaskChange.Kind == nil {
 			break
@@ -1283,6 +1295,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskEvent.CreatedAt(childComplexity), true
+	case "TaskEvent.cursor":
+		if e.ComplexityRoot.TaskEvent.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskEvent.Cursor(childComplexity), true
+	case "TaskEvent.field":
+		if e.ComplexityRoot.TaskEvent.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskEvent.Field(childComplexity), true
 	case "TaskEvent.fromPhase":
 		if e.ComplexityRoot.TaskEvent.FromPhase == nil {
 			break
@@ -1307,12 +1331,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TaskEvent.Kind(childComplexity), true
+	case "TaskEvent.newValue":
+		if e.ComplexityRoot.TaskEvent.NewValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskEvent.NewValue(childComplexity), true
+	case "TaskEvent.oldValue":
+		if e.ComplexityRoot.TaskEvent.OldValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskEvent.OldValue(childComplexity), true
 	case "TaskEvent.reason":
 		if e.ComplexityRoot.TaskEvent.Reason == nil {
 			break
 		}
 
 		return e.ComplexityRoot.TaskEvent.Reason(childComplexity), true
+	case "TaskEvent.subtaskId":
+		if e.ComplexityRoot.TaskEvent.SubtaskID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TaskEvent.SubtaskID(childComplexity), true
 	case "TaskEvent.toPhase":
 		if e.ComplexityRoot.TaskEvent.ToPhase == nil {
 			break
@@ -1676,6 +1718,32 @@ enum TaskEventKind {
   STATUS_CHANGED
   "The workflow phase changed."
   PHASE_CHANGED
+  "A field changed: ` + "`" + `field` + "`" + ` from ` + "`" + `oldValue` + "`" + ` to ` + "`" + `newValue` + "`" + `."
+  FIELD_CHANGED
+  "A tag was attached (` + "`" + `newValue` + "`" + `: its name)."
+  TAG_ADDED
+  "A tag was detached (` + "`" + `oldValue` + "`" + `: its name)."
+  TAG_REMOVED
+  "The task now waits for another (` + "`" + `newValue` + "`" + `: its id)."
+  DEPENDENCY_ADDED
+  "The task no longer waits for another (` + "`" + `oldValue` + "`" + `: its id)."
+  DEPENDENCY_REMOVED
+  "Another task now waits for this one (` + "`" + `newValue` + "`" + `: its id)."
+  DEPENDENT_ADDED
+  "Another task no longer waits for this one (` + "`" + `oldValue` + "`" + `: its id)."
+  DEPENDENT_REMOVED
+  "A subtask was added (` + "`" + `subtaskId` + "`" + `; ` + "`" + `newValue` + "`" + `: its title)."
+  SUBTASK_ADDED
+  "A subtask's field changed: ` + "`" + `field` + "`" + ` from ` + "`" + `oldValue` + "`" + ` to ` + "`" + `newValue` + "`" + `."
+  SUBTASK_CHANGED
+  "A subtask was deleted (` + "`" + `oldValue` + "`" + `: its title)."
+  SUBTASK_REMOVED
+  "A tag was attached to a subtask (` + "`" + `newValue` + "`" + `: its name)."
+  SUBTASK_TAG_ADDED
+  "A tag was detached from a subtask (` + "`" + `oldValue` + "`" + `: its name)."
+  SUBTASK_TAG_REMOVED
+  "The task was deleted (` + "`" + `oldValue` + "`" + `: its title)."
+  DELETED
 }
 
 """
@@ -1752,8 +1820,11 @@ type Task implements Node {
   dependencies: [Task!]! @listSize(assumedSize: 5)
   "Tasks waiting for this one (that you can see)."
   dependents: [Task!]! @listSize(assumedSize: 5)
-  "Its workflow history, newest first. ` + "`" + `first` + "`" + ` limits how many (0 to 100, default 20)."
-  history(first: Int = 20): [TaskEvent!]! @listSize(slicingArguments: ["first"])
+  """
+  Its history, newest first: every change to it and its subtasks, with who made it and when. ` + "`" + `first` + "`" + ` limits
+  how many (0 to 100, default 20); ` + "`" + `after` + "`" + ` (an event's ` + "`" + `cursor` + "`" + `) continues with the events older than that one.
+  """
+  history(first: Int = 20, after: String): [TaskEvent!]! @listSize(slicingArguments: ["first"])
 }
 
 "A step of a task, numbered after it: ` + "`" + `HT-001.1` + "`" + `, ` + "`" + `HT-001.2` + "`" + `, ..."
@@ -1819,10 +1890,20 @@ type TaskEvent {
   toPhase: WorkflowPhase
   "Why, as given to ` + "`" + `transitionTask` + "`" + `."
   reason: String
+  "The field that changed (its name in this schema), for ` + "`" + `FIELD_CHANGED` + "`" + ` and ` + "`" + `SUBTASK_CHANGED` + "`" + `."
+  field: String
+  "The value before the change, as text (` + "`" + `null` + "`" + ` when unset or not applicable)."
+  oldValue: String
+  "The value after the change, as text (` + "`" + `null` + "`" + ` when unset or not applicable)."
+  newValue: String
+  "The subtask, for the ` + "`" + `SUBTASK_*` + "`" + ` kinds (it may have been deleted since)."
+  subtaskId: ID
   "Who made the change, when known."
   actor: User
   "When it happened."
   createdAt: Time!
+  "Its position: ` + "`" + `history(after:)` + "`" + ` continues after it, and ` + "`" + `taskChanged(after:)` + "`" + `/` + "`" + `taskEvents(after:)` + "`" + ` resume from it."
+  cursor: String!
 }
 
 "A page of tasks."
@@ -2222,8 +2303,10 @@ type TaskChange {
   task: Task
   "Who made the change, when known."
   actor: User
-  "When the change was published, just after it committed."
+  "When the change was made."
   at: Time!
+  "Its position in the history: subscribe again with ` + "`" + `after:` + "`" + ` it to receive every change since, exactly once."
+  cursor: String!
 }
 
 """
@@ -2251,15 +2334,28 @@ input TaskChangeFilter {
 """
 Live updates over the websocket at ` + "`" + `/graphql` + "`" + ` (protocol ` + "`" + `graphql-transport-ws` + "`" + `). Send the bearer token in
 ` + "`" + `connection_init` + "`" + ` as ` + "`" + `{"Authorization": "Bearer <token>"}` + "`" + `; an invalid token closes the connection (4403)
-and no token subscribes anonymously (public tasks only). Events come from every server instance. A
-subscriber that falls ` + "`" + `SUBSCRIPTION_BUFFER` + "`" + ` events (default 64) behind is cut off with ` + "`" + `SERVICE_UNAVAILABLE` + "`" + `
-and should subscribe again and refetch what it shows.
+and no token subscribes anonymously (public tasks only). Events come from every server instance, in commit
+order per task. Each carries a ` + "`" + `cursor` + "`" + `: a subscriber that reconnects (to any instance) and subscribes with
+` + "`" + `after:` + "`" + ` its last cursor first receives every change since that it may see, in order, then the live ones,
+with no gap and no duplicate. A cursor older than the history kept (` + "`" + `HISTORY_RETENTION_MONTHS` + "`" + `) is
+` + "`" + `BAD_USER_INPUT` + "`" + ` on ` + "`" + `after` + "`" + `: refetch and subscribe without it. A subscriber that falls ` + "`" + `SUBSCRIPTION_BUFFER` + "`" + `
+events (default 64) behind is cut off with ` + "`" + `SERVICE_UNAVAILABLE` + "`" + ` and should resubscribe with its last cursor.
 """
 type Subscription {
   "Changes to one task, or, with ` + "`" + `id` + "`" + ` omitted, to every task you can see. An id you cannot see is ` + "`" + `NOT_FOUND` + "`" + `."
-  taskChanged("The task to watch; omit to watch all." id: ID): TaskChange! @cost(weight: 10)
+  taskChanged(
+    "The task to watch; omit to watch all."
+    id: ID
+    "Resume after this ` + "`" + `cursor` + "`" + `: the changes since come first."
+    after: String
+  ): TaskChange! @cost(weight: 10)
   "Changes to the tasks you can see that match ` + "`" + `filter` + "`" + ` (every change when omitted)."
-  taskEvents("Which changes." filter: TaskChangeFilter): TaskChange! @cost(weight: 10)
+  taskEvents(
+    "Which changes."
+    filter: TaskChangeFilter
+    "Resume after this ` + "`" + `cursor` + "`" + `: the changes since come first."
+    after: String
+  ): TaskChange! @cost(weight: 10)
 }
 
 """
@@ -2595,6 +2691,8 @@ func (ec *executionContext) childFields_TaskChange(ctx context.Context, field gr
 		return ec.fieldContext_TaskChange_actor(ctx, field)
 	case "at":
 		return ec.fieldContext_TaskChange_at(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TaskChange_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskChange", field.Name)
 }
@@ -2639,10 +2737,20 @@ func (ec *executionContext) childFields_TaskEvent(ctx context.Context, field gra
 		return ec.fieldContext_TaskEvent_toPhase(ctx, field)
 	case "reason":
 		return ec.fieldContext_TaskEvent_reason(ctx, field)
+	case "field":
+		return ec.fieldContext_TaskEvent_field(ctx, field)
+	case "oldValue":
+		return ec.fieldContext_TaskEvent_oldValue(ctx, field)
+	case "newValue":
+		return ec.fieldContext_TaskEvent_newValue(ctx, field)
+	case "subtaskId":
+		return ec.fieldContext_TaskEvent_subtaskId(ctx, field)
 	case "actor":
 		return ec.fieldContext_TaskEvent_actor(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_TaskEvent_createdAt(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TaskEvent_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TaskEvent", field.Name)
 }
@@ -3392,6 +3500,14 @@ func (ec *executionContext) field_Subscription_taskChanged_args(ctx context.Cont
 		return nil, err
 	}
 	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -3406,6 +3522,14 @@ func (ec *executionContext) field_Subscription_taskEvents_args(ctx context.Conte
 		return nil, err
 	}
 	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -3442,6 +3566,14 @@ func (ec *executionContext) field_Task_history_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -5792,7 +5924,7 @@ func (ec *executionContext) _Subscription_taskChanged(ctx context.Context, field
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["id"].(*string))
+			return ec.Resolvers.Subscription().TaskChanged(ctx, fc.Args["id"].(*string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskChange) graphql.Marshaler {
@@ -5836,7 +5968,7 @@ func (ec *executionContext) _Subscription_taskEvents(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().TaskEvents(ctx, fc.Args["filter"].(*model.TaskChangeFilter))
+			return ec.Resolvers.Subscription().TaskEvents(ctx, fc.Args["filter"].(*model.TaskChangeFilter), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.TaskChange) graphql.Marshaler {
@@ -6928,7 +7060,7 @@ func (ec *executionContext) _Task_history(ctx context.Context, field graphql.Col
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Task().History(ctx, obj, fc.Args["first"].(*int))
+			return ec.Resolvers.Task().History(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*domain.TaskEvent) graphql.Marshaler {
@@ -7093,6 +7225,29 @@ func (ec *executionContext) _TaskChange_at(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_TaskChange_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskChange", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TaskChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TaskChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _TaskConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TaskConnection) (ret graphql.Marshaler) {
@@ -7430,6 +7585,98 @@ func (ec *executionContext) fieldContext_TaskEvent_reason(_ context.Context, fie
 	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "String")
 }
 
+func (ec *executionContext) _TaskEvent_field(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskEvent_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskEvent_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskEvent_oldValue(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskEvent_oldValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskEvent_oldValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskEvent_newValue(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskEvent_newValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskEvent_newValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TaskEvent_subtaskId(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskEvent_subtaskId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubtaskID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TaskEvent_subtaskId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "ID")
+}
+
 func (ec *executionContext) _TaskEvent_actor(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7483,6 +7730,29 @@ func (ec *executionContext) _TaskEvent_createdAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_TaskEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TaskEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TaskEvent_cursor(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TaskEvent_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TaskEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TaskEvent", field, true, false, "String")
 }
 
 func (ec *executionContext) _TaskStatistics_total(ctx context.Context, field graphql.CollectedField, obj *model.TaskStatistics) (ret graphql.Marshaler) {
@@ -10722,6 +10992,11 @@ func (ec *executionContext) _TaskChange(ctx context.Context, sel ast.SelectionSe
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "cursor":
+			out.Values[i] = ec._TaskChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10874,6 +11149,26 @@ func (ec *executionContext) _TaskEvent(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "field":
+			out.Values[i] = ec._TaskEvent_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oldValue":
+			out.Values[i] = ec._TaskEvent_oldValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "newValue":
+			out.Values[i] = ec._TaskEvent_newValue(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "subtaskId":
+			out.Values[i] = ec._TaskEvent_subtaskId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "actor":
 			resolveConcurrently(ctx, out, ec.OperationContext, &deferred, i,
 				true, false,
@@ -10882,6 +11177,11 @@ func (ec *executionContext) _TaskEvent(ctx context.Context, sel ast.SelectionSet
 				})
 		case "createdAt":
 			out.Values[i] = ec._TaskEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cursor":
+			out.Values[i] = ec._TaskEvent_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

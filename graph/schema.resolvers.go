@@ -419,9 +419,9 @@ func (r *queryResolver) APITokens(ctx context.Context, first *int) ([]*domain.AP
 }
 
 // TaskChanged is the resolver for the taskChanged field.
-func (r *subscriptionResolver) TaskChanged(ctx context.Context, id *string) (<-chan *model.TaskChange, error) {
+func (r *subscriptionResolver) TaskChanged(ctx context.Context, id *string, after *string) (<-chan *model.TaskChange, error) {
 	if id == nil {
-		return r.changes(ctx, func(*model.TaskChange) bool { return true })
+		return r.changes(ctx, after, func(*model.TaskChange) bool { return true })
 	}
 	if err := checkID("id", *id); err != nil {
 		return nil, err
@@ -432,11 +432,11 @@ func (r *subscriptionResolver) TaskChanged(ctx context.Context, id *string) (<-c
 		}
 		return nil, err
 	}
-	return r.changes(ctx, func(c *model.TaskChange) bool { return c.TaskID == *id })
+	return r.changes(ctx, after, func(c *model.TaskChange) bool { return c.TaskID == *id })
 }
 
 // TaskEvents is the resolver for the taskEvents field.
-func (r *subscriptionResolver) TaskEvents(ctx context.Context, filter *model.TaskChangeFilter) (<-chan *model.TaskChange, error) {
+func (r *subscriptionResolver) TaskEvents(ctx context.Context, filter *model.TaskChangeFilter, after *string) (<-chan *model.TaskChange, error) {
 	if filter != nil {
 		for field, id := range map[string]*string{"filter.assigneeId": value(filter.AssigneeID), "filter.createdById": value(filter.CreatedByID)} {
 			if id != nil {
@@ -446,7 +446,7 @@ func (r *subscriptionResolver) TaskEvents(ctx context.Context, filter *model.Tas
 			}
 		}
 	}
-	return r.changes(ctx, matchFilter(filter))
+	return r.changes(ctx, after, matchFilter(filter))
 }
 
 // Task is the resolver for the task field.
@@ -544,13 +544,16 @@ func (r *taskResolver) Dependents(ctx context.Context, obj *domain.Task) ([]*dom
 }
 
 // History is the resolver for the history field.
-func (r *taskResolver) History(ctx context.Context, obj *domain.Task, first *int) ([]*domain.TaskEvent, error) {
+func (r *taskResolver) History(ctx context.Context, obj *domain.Task, first *int, after *string) ([]*domain.TaskEvent, error) {
 	n := 20
 	if first != nil {
 		n = *first
 	}
 	if err := domain.PageSize("first", n); err != nil {
 		return nil, err
+	}
+	if after != nil {
+		return r.Store.TaskHistory(ctx, obj.ID, *after, n)
 	}
 	return loaders.For(ctx).HistoryByTaskID().Load(ctx, loaders.LimitKey{ID: obj.ID, Limit: n})
 }

@@ -146,11 +146,20 @@ func TestTaskLifecycle(t *testing.T) {
 	assert.Nil(t, apitest.Get(d, "me"))
 
 	// Complete, then delete.
-	d = api.OK(t, editor, `mutation($id: ID!) { transitionTask(id: $id, status: COMPLETED) { status completedAt history(first: 10) { kind fromStatus toStatus reason } } }`, map[string]any{"id": id})
+	d = api.OK(t, editor, `mutation($id: ID!) { transitionTask(id: $id, status: COMPLETED) { status completedAt history(first: 100) { kind fromStatus toStatus reason } } }`, map[string]any{"id": id})
 	assert.NotEmpty(t, apitest.Str(d, "transitionTask", "completedAt"), "COMPLETED sets completedAt")
 	hist := apitest.List(d, "transitionTask", "history")
-	require.Len(t, hist, 4, "CREATED, PHASE_CHANGED, STATUS_CHANGED, STATUS_CHANGED")
 	assert.Equal(t, "COMPLETED", apitest.Str(hist, 0, "toStatus"), "newest first")
+	assert.Equal(t, "CREATED", apitest.Str(hist, len(hist)-1, "kind"), "oldest last")
+	kinds := map[string]int{}
+	for i := range hist {
+		kinds[apitest.Str(hist, i, "kind")]++
+	}
+	assert.Equal(t, 2, kinds["STATUS_CHANGED"], "every change is in the history: %v", kinds)
+	for _, k := range []string{"PHASE_CHANGED", "FIELD_CHANGED", "TAG_ADDED", "TAG_REMOVED", "SUBTASK_ADDED", "SUBTASK_REMOVED",
+		"SUBTASK_TAG_ADDED", "SUBTASK_TAG_REMOVED", "DEPENDENCY_ADDED", "DEPENDENCY_REMOVED"} {
+		assert.Positive(t, kinds[k], "%s is in the history: %v", k, kinds)
+	}
 	d = api.OK(t, editor, `mutation($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": id})
 	assert.Equal(t, true, apitest.Get(d, "deleteTask"))
 	d = api.OK(t, editor, `mutation($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": id})
@@ -391,4 +400,61 @@ func TestBodyLimit(t *testing.T) {
 
 	small := api.Post(t, "", `{ me { id } }`, nil)
 	assert.Empty(t, small.Errors, "a body under the limit is served")
+}
+
+// TestHistory: every change to a task and its subtasks is in its history,
+// with what changed, the old and new value, who and when, newest first,
+// paged by cursor; the history of a deleted task ends with DELETED.
+func TestHistory(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	editorID, editor := api.User(t, domain.RoleEditor)
+	id, _ := api.NewTask(t, editor, map[string]any{"title": "Tracked", "priority": "LOW"})
+	api.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Tracked well", priority: HIGH}) { id } }`, map[string]any{"id": id})
+	d := api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "Step"}) { id } }`, map[string]any{"id": id})
+	sub := apitest.Str(d, "createSubtask", "id")
+	api.OK(t, editor, `mutation($id: ID!) { updateSubtask(id: $id, input: {status: COMPLETED}) { id } }`, map[string]any{"id": sub})
+	api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["audit", "billing"]) { id } }`, map[string]any{"id": id})
+	// A write that changes nothing records nothing.
+	api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["audit"]) { id } }`, map[string]any{"id": id})
+
+	const q = `query($id: ID!, $after: String) { task(id: $id) { history(first: 3, after: $after) {
+		kind field oldValue newValue subtaskId actor { id } createdAt cursor } } }`
+	var all []any
+	var after any
+	for range 10 {
+		page := apitest.List(api.OK(t, editor, q, map[string]any{"id": id, "after": after}), "task", "history")
+		all = append(all, page...)
+		if len(page) < 3 {
+			break
+		}
+		after = apitest.Str(page, len(page)-1, "cursor")
+	}
+	type row struct{ Kind, Field, Old, New string }
+	var got []row
+	for i := range all {
+		got = append(got, row{apitest.Str(all, i, "kind"), apitest.Str(all, i, "field"), apitest.Str(all, i, "oldValue"), apitest.Str(all, i, "newValue")})
+		assert.Equal(t, editorID, apitest.Str(all, i, "actor", "id"), "who: %v", got[i])
+		assert.NotEmpty(t, apitest.Str(all, i, "createdAt"))
+	}
+	assert.Equal(t, []row{
+		{"TAG_ADDED", "", "", "billing"}, {"TAG_ADDED", "", "", "audit"},
+		{"SUBTASK_CHANGED", "status", "DRAFT", "COMPLETED"},
+		{"SUBTASK_ADDED", "", "", "Step"},
+		{"FIELD_CHANGED", "priority", "LOW", "HIGH"}, {"FIELD_CHANGED", "title", "Tracked", "Tracked well"},
+		{"CREATED", "", "", ""},
+	}, got, "newest first, paged three at a time")
+	assert.Equal(t, sub, apitest.Str(all, 2, "subtaskId"))
+
+	r := api.Post(t, editor, q, map[string]any{"id": id, "after": "nope"})
+	assert.Equal(t, "BAD_USER_INPUT", r.Code(), "a malformed cursor")
+
+	api.OK(t, editor, `mutation($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": id})
+	evs, err := api.Repo.TaskEventsAfter(context.Background(), "", 1000)
+	require.NoError(t, err)
+	last := evs[len(evs)-1]
+	assert.Equal(t, domain.EventDeleted, last.Kind, "the history outlives the task")
+	assert.Equal(t, id, last.TaskID)
+	require.NotNil(t, last.Was)
+	assert.Equal(t, domain.VisibilityPublic, last.Was.Visibility)
 }

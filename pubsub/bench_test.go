@@ -8,16 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herotasks/api/internal/testdb"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
 	"github.com/herotasks/api/pubsub"
 )
 
-// BenchmarkNotifyToSubscriber: one event from NOTIFY on one pool to a
-// subscriber of a broker listening in another session: the cross-instance
-// latency a subscriber sees on top of the write itself.
-func BenchmarkNotifyToSubscriber(b *testing.B) {
-	pool := testdb.Pool(b)
-	br := pubsub.NewBroker(pool.Config().ConnString(), 16)
+// BenchmarkCommitToSubscriber: a write's change from its commit to a
+// subscriber of a broker following the history in another session: the
+// cross-instance latency a subscriber sees on top of the write itself.
+func BenchmarkCommitToSubscriber(b *testing.B) {
+	api := apitest.New(b)
+	br := pubsub.NewBroker(api.DBURL, 16, api.Repo)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go br.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -28,12 +29,10 @@ func BenchmarkNotifyToSubscriber(b *testing.B) {
 	}
 	sub := br.Subscribe()
 	defer sub.Close()
-	pub := pubsub.NewPublisher(pool)
-	ev := pubsub.Event{Kind: "UPDATED", TaskID: "0b8f5d1e-0000-4000-8000-000000000001", ActorID: "0b8f5d1e-0000-4000-8000-000000000002"}
-	b.ResetTimer()
+	userID, _ := api.User(b, domain.RoleEditor)
 	for b.Loop() {
-		ev.At = time.Now()
-		if err := pub.Publish(ctx, ev); err != nil {
+		if _, err := api.Repo.CreateTask(ctx, domain.NewTask{Title: "bench", CreatedByID: &userID, Type: "FEATURE",
+			Priority: "MEDIUM", Visibility: "PUBLIC"}); err != nil {
 			b.Fatal(err)
 		}
 		<-sub.C()
@@ -43,7 +42,7 @@ func BenchmarkNotifyToSubscriber(b *testing.B) {
 // BenchmarkDeliverFanOut: handing one event to 1,000 subscribers of one
 // instance, each drained by its own goroutine.
 func BenchmarkDeliverFanOut(b *testing.B) {
-	br := pubsub.NewBroker("postgres://unused", 64)
+	br := pubsub.NewBroker("postgres://unused", 64, nil)
 	var wg sync.WaitGroup
 	subs := make([]*pubsub.Subscription, 1000)
 	for i := range subs {

@@ -2,17 +2,19 @@ package pubsub
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/herotasks/api/domain"
 	"github.com/jackc/pgx/v5"
 )
 
-// Broker listens on one PostgreSQL session and hands every event to this
-// instance's subscribers without ever waiting for one: each subscriber has
+// Broker follows the log, woken by one PostgreSQL session's LISTEN, and
+// hands every change to this instance's subscribers without ever waiting
+// for one: each subscriber has
 // a buffer of its own, and a subscriber whose buffer is full when an event
 // arrives is cut off (its channel closes and Dropped reports true) instead
 // of slowing the others or silently missing events. A cut-off client is
@@ -21,6 +23,9 @@ import (
 type Broker struct {
 	connString string
 	buffer     int
+	log        Log
+	pos        string // cursor of the last change delivered (under mu)
+	started    bool   // pos was set from the log's head (under mu)
 
 	mu    sync.Mutex
 	subs  map[*Subscription]struct{}
@@ -30,15 +35,20 @@ type Broker struct {
 	delivered, dropped atomic.Int64
 }
 
-// NewBroker returns a broker that listens through a session of its own on
-// connString (Run); buffer is each subscriber's buffer.
-func NewBroker(connString string, buffer int) *Broker {
-	return &Broker{connString: connString, buffer: max(buffer, 1),
+// NewBroker returns a broker that reads log, woken through a session of
+// its own on connString (Run); buffer is each subscriber's buffer.
+func NewBroker(connString string, buffer int, log Log) *Broker {
+	return &Broker{connString: connString, buffer: max(buffer, 1), log: log,
 		subs: map[*Subscription]struct{}{}, ready: make(chan struct{})}
 }
 
 // Subscription is one subscriber's stream of events.
 type Subscription struct {
+	// From is the cursor of the last change delivered before this
+	// subscription started ("" when none): the live stream begins after
+	// it, and a subscriber resuming from an older cursor reads the log up
+	// to it first.
+	From    string
 	b       *Broker
 	c       chan Event
 	dropped atomic.Bool
@@ -62,6 +72,7 @@ func (s *Subscription) Close() {
 func (b *Broker) Subscribe() *Subscription {
 	s := &Subscription{b: b, c: make(chan Event, b.buffer)}
 	b.mu.Lock()
+	s.From = b.pos
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	return s
@@ -91,6 +102,7 @@ func (b *Broker) Stats() (delivered, dropped int64) { return b.delivered.Load(),
 func (b *Broker) Deliver(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.pos = ev.Cursor
 	for s := range b.subs {
 		select {
 		case s.c <- ev:
@@ -129,7 +141,15 @@ func (b *Broker) Run(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// listen holds one session: LISTEN, then deliver notifications until it fails.
+// poll is how often the broker reads the log without a notification: a
+// change held back behind a transaction that was still open is read then.
+const poll = time.Second
+
+// batch is how many history events one read of the log takes.
+const batch = 500
+
+// listen holds one session: LISTEN, then read the log after every
+// notification (and every poll) until it fails.
 func (b *Broker) listen(ctx context.Context, log *slog.Logger) error {
 	conn, err := pgx.Connect(ctx, b.connString)
 	if err != nil {
@@ -139,17 +159,70 @@ func (b *Broker) listen(ctx context.Context, log *slog.Logger) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return err
 	}
-	b.once.Do(func() { close(b.ready) })
-	for {
-		n, err := conn.WaitForNotification(ctx)
+	b.mu.Lock()
+	started := b.started
+	b.mu.Unlock()
+	if !started {
+		// A new instance delivers what commits from now on; earlier
+		// changes are for subscribers that resume with a cursor.
+		head, err := b.log.TaskEventsHead(ctx)
 		if err != nil {
 			return err
 		}
-		var ev Event
-		if err := json.Unmarshal([]byte(n.Payload), &ev); err != nil {
-			log.Warn("ignoring a malformed task change", "payload_bytes", len(n.Payload), "err", err)
+		b.mu.Lock()
+		b.pos, b.started = head, true
+		b.mu.Unlock()
+	}
+	b.once.Do(func() { close(b.ready) })
+	for {
+		if err := b.catchUp(ctx, log); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, poll)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && (ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded)) {
+			return err
+		}
+	}
+}
+
+// catchUp delivers every change of the log after the broker's position.
+func (b *Broker) catchUp(ctx context.Context, log *slog.Logger) error {
+	for {
+		b.mu.Lock()
+		pos := b.pos
+		b.mu.Unlock()
+		events, err := b.log.TaskEventsAfter(ctx, pos, batch)
+		if errors.Is(err, domain.ErrCursorExpired) {
+			// Retention dropped the month the broker stood in: go on
+			// from the head; the subscribers are told nothing was lost
+			// only if nothing was (they resume by their own cursors).
+			log.Warn("subscriptions: the log position expired; going on from the head")
+			head, herr := b.log.TaskEventsHead(ctx)
+			if herr != nil {
+				return herr
+			}
+			b.mu.Lock()
+			b.pos = head
+			b.mu.Unlock()
 			continue
 		}
-		b.Deliver(ev)
+		if err != nil {
+			return err
+		}
+		for _, ev := range Changes(events) {
+			b.Deliver(ev)
+		}
+		if len(events) > 0 {
+			// Events the grouping skipped still move the position.
+			last := events[len(events)-1]
+			b.mu.Lock()
+			b.pos = last.Cursor()
+			b.mu.Unlock()
+		}
+		if len(events) < batch {
+			return nil
+		}
 	}
 }

@@ -7,15 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herotasks/api/internal/testdb"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
 	"github.com/herotasks/api/pubsub"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func start(t *testing.T, url string, buffer int) *pubsub.Broker {
+func start(t *testing.T, url string, buffer int, log pubsub.Log) *pubsub.Broker {
 	t.Helper()
-	b := pubsub.NewBroker(url, buffer)
+	b := pubsub.NewBroker(url, buffer, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go b.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -38,27 +39,33 @@ func receive(t *testing.T, s *pubsub.Subscription) (pubsub.Event, bool) {
 	}
 }
 
-// TestFanOut: an event published on one pool reaches the subscribers of
-// every broker listening on that database, and none on another database.
+// TestFanOut: a committed change reaches the subscribers of every broker
+// following that database's history, with its cursor, and none on another
+// database.
 func TestFanOut(t *testing.T) {
 	t.Parallel()
-	pool := testdb.Pool(t)
-	url := pool.Config().ConnString()
-	a, b := start(t, url, 4), start(t, url, 4)
-	elsewhere := start(t, testdb.New(t), 4)
+	api, other := apitest.New(t), apitest.New(t)
+	a, b := start(t, api.DBURL, 4, api.Repo), start(t, api.DBURL, 4, api.Repo)
+	elsewhere := start(t, other.DBURL, 4, other.Repo)
 	sa, sb, se := a.Subscribe(), b.Subscribe(), elsewhere.Subscribe()
 	defer sa.Close()
 	defer sb.Close()
 	defer se.Close()
 
-	want := pubsub.Event{Kind: "UPDATED", TaskID: "0b8f5d1e-0000-4000-8000-000000000001", ActorID: "u1",
-		At: time.Now().UTC().Truncate(time.Microsecond), Private: true, CreatedBy: "u1"}
-	require.NoError(t, pubsub.NewPublisher(pool).Publish(context.Background(), want))
+	userID, editor := api.User(t, domain.RoleEditor)
+	id, _ := api.NewTask(t, editor, map[string]any{"title": "Fan me out", "visibility": "PRIVATE"})
 	for _, s := range []*pubsub.Subscription{sa, sb} {
 		got, ok := receive(t, s)
 		require.True(t, ok)
-		assert.Equal(t, want.TaskID, got.TaskID)
-		assert.Equal(t, want, got)
+		assert.Equal(t, pubsub.KindCreated, got.Kind)
+		assert.Equal(t, id, got.TaskID)
+		assert.Equal(t, userID, got.ActorID, "the history names who wrote")
+		assert.NotEmpty(t, got.Cursor)
+		pos, err := domain.ParseEventCursor("after", got.Cursor)
+		require.NoError(t, err)
+		assert.Equal(t, got.Pos.Tx, pos.Tx)
+		assert.Equal(t, got.Pos.ID, pos.ID)
+		assert.True(t, got.Pos.At.Equal(pos.At))
 	}
 	select {
 	case ev := <-se.C():
@@ -67,11 +74,36 @@ func TestFanOut(t *testing.T) {
 	}
 }
 
+// TestChanges: the history events of one write to one task of one kind of
+// change are one change, whose cursor is the last event's; the next write,
+// task or kind starts another.
+func TestChanges(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	ev := func(tx uint64, id int64, task string, kind domain.TaskEventKind) *domain.TaskEvent {
+		return &domain.TaskEvent{Tx: tx, ID: id, TaskID: task, Kind: kind, CreatedAt: at}
+	}
+	got := pubsub.Changes([]*domain.TaskEvent{
+		ev(10, 1, "a", domain.EventFieldChanged), ev(10, 2, "a", domain.EventFieldChanged), // one update, two fields
+		ev(10, 3, "a", domain.EventTagAdded),                                                // same write, another kind
+		ev(11, 4, "a", domain.EventStatusChanged), ev(11, 5, "a", domain.EventPhaseChanged), // one transition
+		ev(12, 6, "a", domain.EventDependencyAdded), ev(12, 7, "b", domain.EventDependentAdded), // both tasks
+	})
+	var kinds []string
+	for _, c := range got {
+		kinds = append(kinds, c.TaskID+":"+c.Kind)
+	}
+	assert.Equal(t, []string{"a:UPDATED", "a:TAGS_CHANGED", "a:TRANSITIONED", "a:DEPENDENCIES_CHANGED", "b:DEPENDENCIES_CHANGED"}, kinds)
+	assert.Equal(t, domain.EventCursor{Tx: 10, ID: 2, At: at}, got[0].Pos, "a change's cursor is its last event's")
+	assert.Equal(t, got[0].Pos.String(), got[0].Cursor)
+	assert.Equal(t, int64(5), got[2].Pos.ID)
+}
+
 // TestSlowSubscriberIsCutOff: a subscriber that does not read is cut off
 // when its buffer is full, and the others keep receiving everything.
 func TestSlowSubscriberIsCutOff(t *testing.T) {
 	t.Parallel()
-	b := pubsub.NewBroker("postgres://unused", 2)
+	b := pubsub.NewBroker("postgres://unused", 2, nil)
 	slow, fast := b.Subscribe(), b.Subscribe()
 	defer fast.Close()
 	ack := make(chan struct{})

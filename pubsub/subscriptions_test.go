@@ -175,10 +175,13 @@ func TestSlowSubscriberIsCutOffOverTheSocket(t *testing.T) {
 	ws.Subscribe(t, "busy", taskChangedSub, map[string]any{"id": id})
 	time.Sleep(300 * time.Millisecond)
 
-	// 300 notifications in one statement arrive together; each event costs
-	// the subscriber a read, so its buffer of 4 overflows.
-	_, err = a.Pool().Exec(ctx, `SELECT pg_notify($1, json_build_object('k', 'UPDATED', 't', $2::text, 'at', now(), 'n', i)::text)
-		FROM generate_series(1, 300) i`, pubsub.Channel, id)
+	// 300 changes in one statement arrive together (the kinds alternate,
+	// so each history row is a change of its own); each costs the
+	// subscriber a read, so its buffer of 4 overflows.
+	_, err = a.Pool().Exec(ctx, `WITH e AS (INSERT INTO task_events (task_id, kind, field, new_value)
+			SELECT $2, CASE WHEN i % 2 = 0 THEN 'FIELD_CHANGED' ELSE 'TAG_ADDED' END::task_event_kind, 'title', i::text
+			FROM generate_series(1, 300) i RETURNING 1)
+		SELECT pg_notify($1, '') FROM (SELECT count(*) FROM e) n`, pubsub.Channel, id)
 	require.NoError(t, err)
 	var got int
 	for {
@@ -222,5 +225,64 @@ func TestWebsocketClosesWhenTokenExpires(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(start), time.Second, "not closed before the token expired")
 	case <-time.After(15 * time.Second):
 		t.Fatal("the connection outlived its token")
+	}
+}
+
+// TestResumeFromCursor: subscribing with after: a cursor first delivers
+// every change since it that the subscriber may see, in order, then the
+// live ones; a private task's changes are left out of the replay as they
+// are of the live stream; a cursor the history no longer keeps is refused
+// with BAD_USER_INPUT on after, and a malformed one too.
+func TestResumeFromCursor(t *testing.T) {
+	t.Parallel()
+	a := apitest.New(t)
+	_, editor := a.User(t, domain.RoleEditor)
+	_, viewer := a.User(t, domain.RoleViewer)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const sub = `subscription($after: String) { taskChanged(after: $after) { kind taskId cursor } }`
+
+	first, _ := a.NewTask(t, editor, map[string]any{"title": "First"})
+	ws, err := apitest.DialWS(ctx, a.URL, viewer)
+	require.NoError(t, err)
+	defer ws.Close()
+	ws.Subscribe(t, "live", sub, nil)
+	time.Sleep(300 * time.Millisecond)
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "First, renamed"}) { id } }`, map[string]any{"id": first})
+	from := apitest.Str(ws.Event(t, "live"), "taskChanged", "cursor")
+	require.NotEmpty(t, from)
+
+	// Missed while away: a private task, a public one, a tag.
+	a.NewTask(t, editor, map[string]any{"title": "Secret", "visibility": "PRIVATE"})
+	second, _ := a.NewTask(t, editor, map[string]any{"title": "Second"})
+	a.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["missed"]) { id } }`, map[string]any{"id": first})
+
+	ws.Subscribe(t, "resumed", sub, map[string]any{"after": from})
+	d := ws.Event(t, "resumed")
+	assert.Equal(t, []string{"CREATED", second}, []string{apitest.Str(d, "taskChanged", "kind"), apitest.Str(d, "taskChanged", "taskId")},
+		"the private task's creation is not replayed")
+	c1 := apitest.Str(d, "taskChanged", "cursor")
+	d = ws.Event(t, "resumed")
+	assert.Equal(t, []string{"TAGS_CHANGED", first}, []string{apitest.Str(d, "taskChanged", "kind"), apitest.Str(d, "taskChanged", "taskId")})
+	c2 := apitest.Str(d, "taskChanged", "cursor")
+	assert.NotEqual(t, c1, c2)
+	// Then live, once.
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Live"}) { id } }`, map[string]any{"id": second})
+	d = ws.Event(t, "resumed")
+	assert.Equal(t, []string{"UPDATED", second}, []string{apitest.Str(d, "taskChanged", "kind"), apitest.Str(d, "taskChanged", "taskId")})
+	ws.Quiet(t, "resumed", 300*time.Millisecond)
+
+	// Retention dropped the month of the cursor's event.
+	pos, err := domain.ParseEventCursor("after", from)
+	require.NoError(t, err)
+	_, err = a.Pool().Exec(ctx, "DELETE FROM task_events WHERE id = $1", pos.ID)
+	require.NoError(t, err)
+	for name, after := range map[string]string{"expired": from, "malformed": "not-a-cursor"} {
+		ws.Subscribe(t, name, sub, map[string]any{"after": after})
+		m := ws.Next(t, name) // gqlgen sends a resolver's refusal as a result with errors
+		require.Contains(t, []string{"next", "error"}, m.Type, "%s: %s", name, m.Payload)
+		assert.Contains(t, string(m.Payload), `"data":null`, name)
+		assert.Contains(t, string(m.Payload), "BAD_USER_INPUT", name)
+		assert.Contains(t, string(m.Payload), `"field":"after"`, name)
 	}
 }

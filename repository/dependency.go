@@ -66,8 +66,13 @@ func (r *Repo) AddDependency(ctx context.Context, taskID, dependsOnID string, gu
 		if cycle {
 			return domain.Errorf(domain.ECONFLICT, "this dependency would create a cycle")
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO task_dependencies (task_id, depends_on_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", taskID, dependsOnID)
-		return translate(err)
+		tag, err := tx.Exec(ctx, "INSERT INTO task_dependencies (task_id, depends_on_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", taskID, dependsOnID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return translate(err)
+		}
+		return insertEvents(ctx, tx, []domain.TaskEvent{
+			{TaskID: taskID, Kind: domain.EventDependencyAdded, NewValue: &dependsOnID},
+			{TaskID: dependsOnID, Kind: domain.EventDependentAdded, NewValue: &taskID}})
 	})
 	return t, err
 }
@@ -80,8 +85,13 @@ func (r *Repo) RemoveDependency(ctx context.Context, taskID, dependsOnID string,
 		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM task_dependencies WHERE task_id = $1 AND depends_on_id = $2", taskID, dependsOnID)
-		return translate(err)
+		tag, err := tx.Exec(ctx, "DELETE FROM task_dependencies WHERE task_id = $1 AND depends_on_id = $2", taskID, dependsOnID)
+		if err != nil || tag.RowsAffected() == 0 {
+			return translate(err)
+		}
+		return insertEvents(ctx, tx, []domain.TaskEvent{
+			{TaskID: taskID, Kind: domain.EventDependencyRemoved, OldValue: &dependsOnID},
+			{TaskID: dependsOnID, Kind: domain.EventDependentRemoved, OldValue: &taskID}})
 	})
 	return t, err
 }

@@ -89,7 +89,10 @@ func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSu
 		if err != nil {
 			return err
 		}
-		return linkTags(ctx, tx, "subtask_tags", "subtask_id", s.ID, in.Tags)
+		if _, err := linkTags(ctx, tx, "subtask_tags", "subtask_id", s.ID, in.Tags); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, []domain.TaskEvent{{TaskID: taskID, Kind: domain.EventSubtaskAdded, SubtaskID: &s.ID, NewValue: &s.Title}})
 	})
 	return s, err
 }
@@ -111,6 +114,10 @@ func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPat
 		}
 		if expectedVersion != nil && *expectedVersion != version {
 			return domain.ErrConflict
+		}
+		old, err := subtaskByID(ctx, tx, id)
+		if err != nil {
+			return err
 		}
 		b := psql.Update("subtasks").Where("id = ?", id).Set("version", sq.Expr("version + 1"))
 		if p.Title != nil {
@@ -151,8 +158,10 @@ func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPat
 		if _, err := tx.Exec(ctx, sql, args...); err != nil {
 			return translate(err)
 		}
-		s, err = subtaskByID(ctx, tx, id)
-		return err
+		if s, err = subtaskByID(ctx, tx, id); err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, subtaskChanges(old, s))
 	})
 	return s, err
 }
@@ -172,7 +181,10 @@ func (r *Repo) DeleteSubtask(ctx context.Context, id string, guard domain.Guard)
 			return err
 		}
 		_, err = tx.Exec(ctx, "UPDATE subtasks SET position = position - 1 WHERE task_id = $1 AND position > $2", taskID, s.Position)
-		return translate(err)
+		if err != nil {
+			return translate(err)
+		}
+		return insertEvents(ctx, tx, []domain.TaskEvent{{TaskID: taskID, Kind: domain.EventSubtaskRemoved, SubtaskID: &s.ID, OldValue: &s.Title}})
 	})
 	return s, err
 }

@@ -78,22 +78,31 @@ func ensureTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error
 
 // linkTags attaches the named tags (created when missing) to one owner in
 // a link table (task_tags or subtask_tags).
-func linkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) error {
+func linkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) ([]string, error) {
 	if len(names) == 0 {
-		return nil
+		return nil, nil
 	}
 	ids, err := ensureTags(ctx, tx, names)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = tx.Exec(ctx, "INSERT INTO "+table+" ("+ownerCol+", tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING", ownerID, ids)
-	return translate(err)
+	return tagNames(ctx, tx, "WITH c AS (INSERT INTO "+table+" ("+ownerCol+", tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING RETURNING tag_id)", ownerID, ids)
+}
+
+// tagNames runs a statement that changes links (cte, returning tag_id as
+// c) and returns the names of the tags it linked or unlinked, by name.
+func tagNames(ctx context.Context, tx pgx.Tx, cte string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, cte+" SELECT g.name FROM c JOIN tags g ON g.id = c.tag_id ORDER BY g.name", args...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return names, translate(err)
 }
 
 // unlinkTags detaches the named tags from one owner; unknown names are ignored.
-func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) error {
-	_, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE "+ownerCol+" = $1 AND tag_id IN (SELECT id FROM tags WHERE name = ANY($2::text[]))", ownerID, names)
-	return translate(err)
+func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) ([]string, error) {
+	return tagNames(ctx, tx, "WITH c AS (DELETE FROM "+table+" WHERE "+ownerCol+" = $1 AND tag_id IN (SELECT id FROM tags WHERE name = ANY($2::text[])) RETURNING tag_id)", ownerID, names)
 }
 
 // AddTaskTags attaches tags by name, creating unknown ones.
@@ -104,7 +113,11 @@ func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, g
 		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
 			return err
 		}
-		return linkTags(ctx, tx, "task_tags", "task_id", taskID, names)
+		added, err := linkTags(ctx, tx, "task_tags", "task_id", taskID, names)
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, tagEvents(taskID, nil, added, true))
 	})
 	return t, err
 }
@@ -117,35 +130,47 @@ func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string
 		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
 			return err
 		}
-		return unlinkTags(ctx, tx, "task_tags", "task_id", taskID, names)
+		removed, err := unlinkTags(ctx, tx, "task_tags", "task_id", taskID, names)
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, tagEvents(taskID, nil, removed, false))
 	})
 	return t, err
 }
 
 // AddSubtaskTags attaches tags to a subtask by name, creating unknown ones.
 func (r *Repo) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
-	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx) error {
-		return linkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
+	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx, taskID string) error {
+		added, err := linkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, tagEvents(taskID, &subtaskID, added, true))
 	})
 }
 
 // RemoveSubtaskTags detaches tags from a subtask by name.
 func (r *Repo) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
-	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx) error {
-		return unlinkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
+	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx, taskID string) error {
+		removed, err := unlinkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
+		if err != nil {
+			return err
+		}
+		return insertEvents(ctx, tx, tagEvents(taskID, &subtaskID, removed, false))
 	})
 }
 
-func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard domain.Guard, change func(pgx.Tx) error) (*domain.Subtask, error) {
+func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard domain.Guard, change func(tx pgx.Tx, taskID string) error) (*domain.Subtask, error) {
 	var s *domain.Subtask
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockSubtaskParent(ctx, tx, subtaskID, guard); err != nil {
+		taskID, err := lockSubtaskParent(ctx, tx, subtaskID, guard)
+		if err != nil {
 			return err
 		}
-		if err := change(tx); err != nil {
+		if err := change(tx, taskID); err != nil {
 			return err
 		}
-		var err error
 		s, err = subtaskByID(ctx, tx, subtaskID)
 		return err
 	})

@@ -43,7 +43,7 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 		if err != nil {
 			return err
 		}
-		if err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
+		if _, err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
 			return err
 		}
 		if err := learnSearchWords(ctx, tx, t.ID); err != nil {
@@ -62,7 +62,8 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
-		if _, _, err := lockTask(ctx, tx, id, guard); err != nil {
+		old, _, err := lockTask(ctx, tx, id, guard)
+		if err != nil {
 			return err
 		}
 		b := psql.Update("tasks AS t").Where("t.id = ?", id).Set("version", sq.Expr("t.version + 1"))
@@ -98,6 +99,9 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 			return err
 		}
 		t = rows[0]
+		if err := insertEvents(ctx, tx, taskChanges(old, t)); err != nil {
+			return err
+		}
 		if p.Title != nil || p.Description != nil {
 			return learnSearchWords(ctx, tx, id)
 		}
@@ -135,8 +139,10 @@ func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.Transit
 	return out, err
 }
 
-// DeleteTask deletes a task and, by cascade, its subtasks, links and
-// history, reporting what the deletion touched.
+// DeleteTask deletes a task and, by cascade, its subtasks and links,
+// reporting what the deletion touched. Its history stays, ending with a
+// DELETED event that says who could see the task, and the tasks it was
+// linked to record the lost dependency.
 func (r *Repo) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d := &domain.DeletedTask{}
 	err := r.inTx(ctx, func(tx pgx.Tx) error {
@@ -152,33 +158,18 @@ func (r *Repo) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*
 		if err != nil {
 			return translate(err)
 		}
+		events := []domain.TaskEvent{{TaskID: id, Kind: domain.EventDeleted, OldValue: text(d.Task.Title), Was: d.Task}}
+		for _, other := range d.DependsOnIDs {
+			events = append(events, domain.TaskEvent{TaskID: other, Kind: domain.EventDependentRemoved, OldValue: text(id)})
+		}
+		for _, other := range d.DependentIDs {
+			events = append(events, domain.TaskEvent{TaskID: other, Kind: domain.EventDependencyRemoved, OldValue: text(id)})
+		}
+		if err := insertEvents(ctx, tx, events); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, "DELETE FROM tasks WHERE id = $1", id)
 		return translate(err)
 	})
 	return d, err
-}
-
-// insertEvents appends history rows in one statement.
-func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) error {
-	n := len(events)
-	taskIDs, actors, kinds := make([]string, n), make([]*string, n), make([]string, n)
-	fromS, toS, fromP, toP := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
-	reasons, at := make([]*string, n), make([]time.Time, n)
-	for i, e := range events {
-		taskIDs[i], actors[i], kinds[i], reasons[i], at[i] = e.TaskID, e.ActorID, string(e.Kind), e.Reason, e.CreatedAt
-		fromS[i], toS[i], fromP[i], toP[i] = strp(e.FromStatus), strp(e.ToStatus), strp(e.FromPhase), strp(e.ToPhase)
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase, to_phase, reason, created_at)
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[]::task_event_kind[], $4::text[]::task_status[], $5::text[]::task_status[],
-			$6::text[]::workflow_phase[], $7::text[]::workflow_phase[], $8::text[], $9::timestamptz[])`,
-		taskIDs, actors, kinds, fromS, toS, fromP, toP, reasons, at)
-	return translate(err)
-}
-
-func strp[T ~string](p *T) *string {
-	if p == nil {
-		return nil
-	}
-	s := string(*p)
-	return &s
 }

@@ -93,6 +93,22 @@ func (t *tagging) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit i
 	return t.s.EventsByTaskIDs(ctx, taskIDs, limit)
 }
 
+func (t *tagging) TaskHistory(ctx context.Context, taskID, before string, limit int) ([]*domain.TaskEvent, error) {
+	observe(ctx, taskTag(taskID))
+	return t.s.TaskHistory(ctx, taskID, before, limit)
+}
+
+// The log is read by subscriptions, never by a cached operation.
+func (t *tagging) TaskEventsAfter(ctx context.Context, after string, limit int) ([]*domain.TaskEvent, error) {
+	return t.s.TaskEventsAfter(ctx, after, limit)
+}
+
+func (t *tagging) TaskEventsHead(ctx context.Context) (string, error) { return t.s.TaskEventsHead(ctx) }
+
+func (t *tagging) TaskEventsSnapshot(ctx context.Context) (domain.LogSnapshot, error) {
+	return t.s.TaskEventsSnapshot(ctx)
+}
+
 func (t *tagging) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string, first int) (map[string]*domain.TaskPage, error) {
 	observe(ctx, tagTasks)
 	return t.s.TasksByTagIDs(ctx, v, tagIDs, first)

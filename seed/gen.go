@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -475,13 +476,13 @@ func (g *gen) task(i int, b *batch) {
 	}
 
 	// History: CREATED, then the steps.
-	b.events = append(b.events, []any{tid, [16]byte(createdBy), "CREATED", nil, string(initial), nil, "AUDIT", nil, created})
+	b.events = append(b.events, []any{tid, [16]byte(createdBy), "CREATED", nil, string(initial), nil, "AUDIT", nil, created, nil, nil, nil, nil})
 	var startedAt, completedAt time.Time
 	curStatus, curPhase := initial, domain.PhaseAudit
 	for k, s := range steps {
 		reason := nilIf(s.reason == "", s.reason)
 		if s.status != "" {
-			b.events = append(b.events, []any{tid, [16]byte(actor()), "STATUS_CHANGED", string(curStatus), string(s.status), nil, nil, reason, at[k]})
+			b.events = append(b.events, []any{tid, [16]byte(actor()), "STATUS_CHANGED", string(curStatus), string(s.status), nil, nil, reason, at[k], nil, nil, nil, nil})
 			curStatus = s.status
 			if s.status == domain.StatusInProgress && startedAt.IsZero() {
 				startedAt = at[k]
@@ -490,7 +491,7 @@ func (g *gen) task(i int, b *batch) {
 				completedAt = at[k]
 			}
 		} else {
-			b.events = append(b.events, []any{tid, [16]byte(actor()), "PHASE_CHANGED", nil, nil, string(curPhase), string(s.phase), reason, at[k]})
+			b.events = append(b.events, []any{tid, [16]byte(actor()), "PHASE_CHANGED", nil, nil, string(curPhase), string(s.phase), reason, at[k], nil, nil, nil, nil})
 			curPhase = s.phase
 		}
 	}
@@ -499,8 +500,10 @@ func (g *gen) task(i int, b *batch) {
 		updated = at[len(at)-1]
 	}
 	version := 1 + len(steps)
+	edits := 0
 	if g.chance(0.3) { // later edits: title, due date, estimate...
-		version += 1 + g.r.IntN(3)
+		edits = 1 + g.r.IntN(3)
+		version += edits
 		hi := updated.Add(2 * day)
 		if limit := now.Add(-time.Minute); hi.After(limit) {
 			hi = limit
@@ -536,6 +539,26 @@ func (g *gen) task(i int, b *batch) {
 		if g.chance(0.4) {
 			act = roundQuarter(estimate * g.r.Float64())
 		}
+	}
+
+	// The later edits in the history: the due date, then the estimate,
+	// then the priority, set at the last update.
+	for k, f := range []string{"dueDate", "estimatedHours", "priority"}[:edits] {
+		var v any
+		switch f {
+		case "dueDate":
+			if t, ok := due.(time.Time); ok {
+				v = t.UTC().Format(time.RFC3339Nano)
+			}
+		case "estimatedHours":
+			if e, ok := est.(float64); ok {
+				v = strconv.FormatFloat(e, 'f', -1, 64)
+			}
+		default:
+			v = string(prio)
+		}
+		b.events = append(b.events, []any{tid, [16]byte(actor()), "FIELD_CHANGED", nil, nil, nil, nil, nil,
+			updated.Add(-time.Duration(edits-k) * time.Second), f, nil, v, nil})
 	}
 
 	// Subtasks: 3 to 7, their statuses following the task's.
@@ -691,6 +714,13 @@ func (g *gen) subtasks(b *batch, taskID uuid.UUID, status domain.TaskStatus, pri
 		}
 		b.subtasks = append(b.subtasks, []any{[16]byte(id), [16]byte(taskID), k + 1, subtaskSteps[idx[k]], desc,
 			string(s), string(sprio), p, version, completed, screated, updated})
+		// Its history, on its task: added, and each change of status.
+		b.events = append(b.events, []any{[16]byte(taskID), nil, "SUBTASK_ADDED", nil, nil, nil, nil, nil, screated,
+			nil, nil, subtaskSteps[idx[k]], [16]byte(id)})
+		if s != domain.StatusDraft {
+			b.events = append(b.events, []any{[16]byte(taskID), nil, "SUBTASK_CHANGED", nil, nil, nil, nil, nil, updated,
+				"status", string(domain.StatusDraft), string(s), [16]byte(id)})
+		}
 
 		// 0 to 4 tags, half of them inherited from the task.
 		m := pickW(g, subtaskTagN)

@@ -82,7 +82,8 @@ var (
 	userCols    = []string{"id", "email", "name", "role", "created_at", "updated_at"}
 	taskCols    = []string{"id", "number", "title", "description", "status", "priority", "type", "phase", "visibility", "due_date", "started_at", "completed_at", "estimated_hours", "actual_hours", "assignee_id", "created_by", "version", "subtask_counter", "created_at", "updated_at"}
 	subtaskCols = []string{"id", "task_id", "number", "title", "description", "status", "priority", "position", "version", "completed_at", "created_at", "updated_at"}
-	eventCols   = []string{"task_id", "actor_id", "kind", "from_status", "to_status", "from_phase", "to_phase", "reason", "created_at"}
+	eventCols   = []string{"task_id", "actor_id", "kind", "from_status", "to_status", "from_phase", "to_phase", "reason", "created_at",
+		"field", "old_value", "new_value", "subtask_id"}
 )
 
 // Run seeds the database behind pool with o.Tasks tasks and everything

@@ -58,7 +58,7 @@ var Indexes = []string{
 	"tasks_active_created_idx", "tasks_open_due_idx", "tasks_private_created_by_idx", "tasks_created_by_idx",
 	"tasks_search_idx", "search_words_word_trgm_idx", "subtasks_task_position_idx", "subtasks_task_number_key",
 	"task_tags_pkey", "task_tags_tag_task_idx", "subtask_tags_pkey", "subtask_tags_tag_subtask_idx",
-	"task_dependencies_pkey", "task_dependencies_depends_on_idx", "task_events_task_created_idx", "tags_name_key",
+	"task_dependencies_pkey", "task_dependencies_depends_on_idx", "task_events_task_created_idx", "task_events_log_idx", "tags_name_key",
 	"users_email_key",
 }
 

@@ -115,9 +115,12 @@ type StatusCount struct {
 
 // Live updates over the websocket at `/graphql` (protocol `graphql-transport-ws`). Send the bearer token in
 // `connection_init` as `{"Authorization": "Bearer <token>"}`; an invalid token closes the connection (4403)
-// and no token subscribes anonymously (public tasks only). Events come from every server instance. A
-// subscriber that falls `SUBSCRIPTION_BUFFER` events (default 64) behind is cut off with `SERVICE_UNAVAILABLE`
-// and should subscribe again and refetch what it shows.
+// and no token subscribes anonymously (public tasks only). Events come from every server instance, in commit
+// order per task. Each carries a `cursor`: a subscriber that reconnects (to any instance) and subscribes with
+// `after:` its last cursor first receives every change since that it may see, in order, then the live ones,
+// with no gap and no duplicate. A cursor older than the history kept (`HISTORY_RETENTION_MONTHS`) is
+// `BAD_USER_INPUT` on `after`: refetch and subscribe without it. A subscriber that falls `SUBSCRIPTION_BUFFER`
+// events (default 64) behind is cut off with `SERVICE_UNAVAILABLE` and should resubscribe with its last cursor.
 type Subscription struct {
 }
 

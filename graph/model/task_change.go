@@ -14,6 +14,7 @@ type TaskChange struct {
 	Task    *domain.Task
 	ActorID *string
 	At      time.Time
+	Cursor  string // its position in the history
 	// Deleted is, after DELETED, what the event recorded of the task: its
 	// visibility, creator and assignee.
 	Deleted *domain.Task

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,7 +53,12 @@ type API struct {
 	DBURL string
 	URL   string
 	SQL   *Counter // nil unless Serve was given a *Counter
+	kill  func()
 }
+
+// Kill stops the server as a crash would, as far as its clients can tell:
+// every open request and websocket ends at once and it takes no more.
+func (a *API) Kill() { a.kill() }
 
 // New starts a server on a fresh migrated database; env are variable
 // names and values (name, value, ...) over the defaults of Serve.
@@ -99,9 +105,15 @@ func ServePools(t testing.TB, dbURL string, tracer func(pool string) pgx.QueryTr
 	a, err := app.New(ctx, cfg, app.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Tracer: tracer})
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
-	srv := httptest.NewServer(a.Handler)
+	// Every request's context, websockets' included, derives from base:
+	// Kill ends them all at once.
+	base, kill := context.WithCancel(context.Background())
+	srv := httptest.NewUnstartedServer(a.Handler)
+	srv.Config.BaseContext = func(net.Listener) context.Context { return base }
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return &API{App: a, DBURL: dbURL, URL: srv.URL}
+	t.Cleanup(kill)
+	return &API{App: a, DBURL: dbURL, URL: srv.URL, kill: func() { kill(); srv.Close() }}
 }
 
 func prefix(dbURL string) string { return "ht:test:" + dbURL[strings.LastIndex(dbURL, "/")+1:] }
