@@ -203,7 +203,6 @@ func TestStaleUnderLoadTwoInstances(t *testing.T) {
 		t.Skip("a 10-second outage")
 	}
 	t.Parallel()
-	ctx := context.Background()
 	pg, dbURL := apitest.MigratedServer(t)
 	apis := []*apitest.API{apitest.Serve(t, dbURL, &apitest.Counter{}, staleEnv...), apitest.Serve(t, dbURL, &apitest.Counter{}, staleEnv...)}
 	var tokens []string
@@ -379,15 +378,7 @@ func TestStaleUnderLoadTwoInstances(t *testing.T) {
 	assert.GreaterOrEqual(t, share, 0.9, "reads of invalidated answers served while PostgreSQL is down; failures by code: %v", codes)
 
 	// Writes: none applied while down, none acknowledged lost.
-	rows, err := apis[0].Pool().Query(ctx, `SELECT title FROM tasks`)
-	require.NoError(t, err)
-	exists := map[string]bool{}
-	for rows.Next() {
-		var title string
-		require.NoError(t, rows.Scan(&title))
-		exists[title] = true
-	}
-	require.NoError(t, rows.Err())
+	exists := taskTitles(t, apis[0])
 	var refused, appliedWhileDown, acked, lost int
 	for _, w := range writes {
 		switch {
