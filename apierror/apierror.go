@@ -36,6 +36,21 @@ const (
 	Internal                  = "INTERNAL_SERVER_ERROR"
 )
 
+// UnavailableRetryAfter is the Retry-After, in seconds, of an answer
+// refused with SERVICE_UNAVAILABLE. Every request tries PostgreSQL again,
+// so the first one after it is back succeeds: a short wait is enough.
+const UnavailableRetryAfter = "1"
+
+// Has reports whether any of errs carries code.
+func Has(errs gqlerror.List, code string) bool {
+	for _, err := range errs {
+		if c, _ := err.Extensions["code"].(string); c == code {
+			return true
+		}
+	}
+	return false
+}
+
 // Codes lists every code.
 var Codes = []string{BadUserInput, Unauthenticated, Forbidden, NotFound, Conflict, ParseFailed, ValidationFailed,
 	CostLimitExceeded, DepthLimitExceeded, AliasLimitExceeded, SlicingArgumentRequired, SlicingArgumentOutOfRange,

@@ -157,8 +157,13 @@ func (a *App) wire() {
 		store = cache.Wrap(store, a.Cache)
 	}
 	if a.Redis != nil && cfg.ResponseCache {
+		var staleTTL time.Duration
+		if cfg.Cache.ResponseStaleIfError {
+			staleTTL = cfg.Cache.ResponseStaleTTL
+		}
 		a.Responses = respcache.New(a.Redis, respcache.Options{Prefix: cfg.Cache.Prefix, TTL: cfg.Cache.ResponseTTL,
-			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout})
+			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout,
+			StaleTTL: staleTTL})
 		store = respcache.Tagging(store, a.Responses)
 	}
 	a.Store = store

@@ -179,15 +179,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		FROM tasks t`).Scan(&tasks, &badHistory, &badTags))
 	assert.Zero(t, badHistory, "every task has exactly its CREATED history row")
 	assert.Zero(t, badTags, "every task has its tag")
-	rows, err := api.Pool().Query(ctx, `SELECT title FROM tasks`)
-	require.NoError(t, err)
-	exists := map[string]bool{}
-	for rows.Next() {
-		var title string
-		require.NoError(t, rows.Scan(&title))
-		exists[title] = true
-	}
-	require.NoError(t, rows.Err())
+	exists := taskTitles(t, api)
 	acked := 0
 	for _, o := range outcomes {
 		if o.title != "" && o.ok {
@@ -196,6 +188,21 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d tasks, %d acknowledged creates", tasks, acked)
+}
+
+// taskTitles is the set of the titles of every task in api's database.
+func taskTitles(t *testing.T, api *apitest.API) map[string]bool {
+	t.Helper()
+	rows, err := api.Pool().Query(context.Background(), `SELECT title FROM tasks`)
+	require.NoError(t, err)
+	exists := map[string]bool{}
+	for rows.Next() {
+		var title string
+		require.NoError(t, rows.Scan(&title))
+		exists[title] = true
+	}
+	require.NoError(t, rows.Err())
+	return exists
 }
 
 // TestDeadlinesCancelSQL: a mutation stuck behind a row lock ends with

@@ -31,7 +31,7 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", readyz(a.Repo, a.Redis))
+	mux.HandleFunc("GET /readyz", readyz(a.Repo, a.Redis, a.Responses.ServesStale()))
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if cfg.Playground {
 		opts := playground.Options{Endpoint: "/graphql"}
@@ -49,17 +49,27 @@ func (a *App) routes() http.Handler {
 	return h
 }
 
+// The modes /readyz reports.
+const (
+	modeNormal      = "normal"
+	modeStale       = "degraded: serving stale cached answers"
+	modeUnavailable = "unavailable"
+)
+
 // readyz follows the primary's reachability (required) and reports the
 // replica's and Redis's state (not required: reads fall back to the
-// primary, the cache fails open).
-func readyz(repo *repository.Repo, rdb redis.UniversalClient) http.HandlerFunc {
+// primary, the cache fails open), and the mode: normal; degraded while
+// PostgreSQL is unreachable but Redis answers and stale answers are on
+// (stale), since reads of cached answers still succeed; else unavailable.
+// Both of the last two are 503: writes and uncached reads fail.
+func readyz(repo *repository.Repo, rdb redis.UniversalClient, stale bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		body := map[string]string{"postgres": "ok", "replica": "not configured", "redis": "not configured"}
+		body := map[string]string{"postgres": "ok", "replica": "not configured", "redis": "not configured", "mode": modeNormal}
 		status := http.StatusOK
 		if err := repo.Pool().Ping(ctx); err != nil {
-			body["postgres"], status = "unreachable", http.StatusServiceUnavailable
+			body["postgres"], body["mode"], status = "unreachable", modeUnavailable, http.StatusServiceUnavailable
 		}
 		if rs := repo.ReplicaStats(); rs.Configured {
 			body["replica"] = "ok"
@@ -72,6 +82,9 @@ func readyz(repo *repository.Repo, rdb redis.UniversalClient) http.HandlerFunc {
 			if err := rdb.Ping(ctx).Err(); err != nil {
 				body["redis"] = "unreachable"
 			}
+		}
+		if status != http.StatusOK && stale && body["redis"] == "ok" {
+			body["mode"] = modeStale
 		}
 		writeJSON(w, status, body)
 	}

@@ -174,6 +174,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		v, err := a.Authenticate(r.Context(), h)
 		switch {
 		case errors.Is(err, ErrUnavailable):
+			w.Header().Set("Retry-After", apierror.UnavailableRetryAfter)
 			refuse(w, r, http.StatusServiceUnavailable, apierror.ServiceUnavailable, "the credentials could not be checked; retry shortly")
 			return
 		case err != nil:

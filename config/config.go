@@ -109,6 +109,13 @@ type CacheConfig struct {
 	ResponseLocal      int
 	LeaseTTL           time.Duration
 	Prefix             string
+
+	// Stale if error: while PostgreSQL is unreachable, a query whose last
+	// answer was invalidated or expired is served that answer, flagged
+	// stale (RESPONSE_CACHE_STALE_IF_ERROR), for up to ResponseStaleTTL
+	// after it was computed; entries stay in Redis that long.
+	ResponseStaleIfError bool
+	ResponseStaleTTL     time.Duration
 }
 
 // Production reports whether APP_ENV is production.
@@ -171,6 +178,9 @@ func Load(getenv func(string) string) (Config, error) {
 			ResponseLocal:      p.int("RESPONSE_CACHE_LOCAL", 1000, 0, 1_000_000),
 			LeaseTTL:           p.duration("CACHE_LEASE_TTL", 2*time.Second),
 			Prefix:             p.str("CACHE_PREFIX", "ht:v1"),
+
+			ResponseStaleIfError: p.onOff("RESPONSE_CACHE_STALE_IF_ERROR", true),
+			ResponseStaleTTL:     p.duration("RESPONSE_CACHE_STALE_TTL", 24*time.Hour),
 		},
 		PersistedQueries:        p.oneOf("PERSISTED_QUERIES", "apq", "off", "apq", "only"),
 		PersistedQueriesRefresh: p.duration("PERSISTED_QUERIES_REFRESH", 30*time.Second),
@@ -199,6 +209,9 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Playground = p.onOff("PLAYGROUND", dev)
 	if c.Cost.BudgetCapacity > 0 && c.Cost.BudgetCapacity < int64(c.QueryCostLimit) {
 		p.fail("COST_BUDGET_CAPACITY", "must be 0 (off) or at least QUERY_COST_LIMIT, or no operation at the limit could ever run")
+	}
+	if c.Cache.ResponseStaleIfError && c.Cache.ResponseStaleTTL < c.Cache.ResponseTTL {
+		p.fail("RESPONSE_CACHE_STALE_TTL", "must be at least RESPONSE_CACHE_TTL (or set RESPONSE_CACHE_STALE_IF_ERROR=off)")
 	}
 	if c.DatabaseURL == "" {
 		p.fail("DATABASE_URL", "is required (make run sets it for a private cluster)")

@@ -62,3 +62,27 @@ func TestCORSOrigins(t *testing.T) {
 		assert.ErrorContains(t, err, "CORS_ORIGINS", bad)
 	}
 }
+
+// TestResponseStale: stale answers are on by default for a day; the
+// window may not be shorter than an entry's own TTL unless they are off.
+func TestResponseStale(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://x"}))
+	require.NoError(t, err)
+	assert.True(t, c.Cache.ResponseStaleIfError)
+	assert.Equal(t, 24*time.Hour, c.Cache.ResponseStaleTTL)
+
+	c, err = config.Load(env(map[string]string{"DATABASE_URL": "postgres://x", "RESPONSE_CACHE_STALE_IF_ERROR": "off", "RESPONSE_CACHE_STALE_TTL": "1s"}))
+	require.NoError(t, err)
+	assert.False(t, c.Cache.ResponseStaleIfError)
+
+	for _, bad := range []map[string]string{
+		{"RESPONSE_CACHE_STALE_IF_ERROR": "sometimes"},
+		{"RESPONSE_CACHE_STALE_TTL": "a day"},
+		{"RESPONSE_CACHE_STALE_TTL": "30s"}, // shorter than RESPONSE_CACHE_TTL's 1m
+	} {
+		bad["DATABASE_URL"] = "postgres://x"
+		_, err := config.Load(env(bad))
+		assert.ErrorContains(t, err, "RESPONSE_CACHE_STALE", "%v", bad)
+	}
+}

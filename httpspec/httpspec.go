@@ -127,7 +127,8 @@ func (Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphEx
 	writeResponse(w, mediaType, resp)
 }
 
-// writeResponse writes an executed operation's response. The data is
+// writeResponse writes an executed operation's response: 200, or 503 with
+// Retry-After when it carries SERVICE_UNAVAILABLE. The data is
 // already JSON, written by the executor's marshalers (or stored by the
 // response cache from them), so it is copied as it is: json.Marshal would
 // re-validate and re-compact every byte of it through encoding/json, an
@@ -140,7 +141,14 @@ func writeResponse(w http.ResponseWriter, mediaType string, resp *graphql.Respon
 	}
 	w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
+	status := http.StatusOK
+	if len(resp.Errors) > 0 && apierror.Has(resp.Errors, apierror.ServiceUnavailable) {
+		// PostgreSQL is unreachable: say so to every HTTP client and
+		// proxy, and when to try again, as RATE_LIMITED does with 429.
+		w.Header().Set("Retry-After", apierror.UnavailableRetryAfter)
+		status = http.StatusServiceUnavailable
+	}
+	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 

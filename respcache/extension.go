@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/domain"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Uncacheable fields make an operation that selects them run every time:
@@ -41,6 +44,7 @@ func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 type opState struct {
 	key string
+	at  time.Time // when the operation began, before any of its reads
 }
 
 type stateKey struct{}
@@ -54,7 +58,7 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	}
 	var doc bytes.Buffer
 	formatter.NewFormatter(&doc).FormatQueryDocument(oc.Doc)
-	st := &opState{key: Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables)}
+	st := &opState{key: Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables), at: time.Now()}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx = context.WithValue(ctx, recorderKey{}, &recorder{c: e.Cache, tokens: map[string]string{}})
 	return next(domain.ReadPrimary(ctx))
@@ -68,13 +72,20 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 		return next(ctx)
 	}
 	c := e.Cache
-	data, epoch, ok := c.lookup(ctx, st.key)
-	if ok {
+	last, epoch, fresh := c.lookup(ctx, st.key)
+	if fresh {
 		c.stats.Hits.Add(1)
-		return &graphql.Response{Data: data, Extensions: map[string]any{"responseCache": "hit"}}
+		return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "hit"}}
 	}
 	c.stats.Misses.Add(1)
 	resp := next(ctx)
+	if resp != nil && len(resp.Errors) > 0 && onlyUnavailable(resp.Errors) && c.servableStale(last, time.Now()) {
+		// PostgreSQL is unreachable and nothing else went wrong: the
+		// key's last answer, flagged, and never stored again.
+		c.stats.Stale.Add(1)
+		return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "stale",
+			"staleSince": time.UnixMilli(last.At).UTC().Format(StaleSinceLayout)}}
+	}
 	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 {
 		return resp
 	}
@@ -89,12 +100,29 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	if h := c.beforeStore.Load(); h != nil {
 		(*h)()
 	}
-	c.store(ctx, st.key, epoch, tokens, json.RawMessage(resp.Data))
+	c.store(ctx, st.key, epoch, tokens, json.RawMessage(resp.Data), st.at)
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}
 	}
 	resp.Extensions["responseCache"] = "miss"
 	return resp
+}
+
+// StaleSinceLayout is the RFC 3339 form of extensions.staleSince, to the
+// millisecond (truncated, so the claim "every write acknowledged before
+// it" stays true).
+const StaleSinceLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// onlyUnavailable reports whether every error says PostgreSQL (or another
+// dependency) is unreachable: the one failure a stale answer may stand in
+// for. Anything else (a bad input, a timeout, a bug) is the caller's to see.
+func onlyUnavailable(errs gqlerror.List) bool {
+	for _, err := range errs {
+		if code, _ := err.Extensions["code"].(string); code != apierror.ServiceUnavailable {
+			return false
+		}
+	}
+	return true
 }
 
 func (e Extension) cacheable(oc *graphql.OperationContext) bool {

@@ -31,6 +31,20 @@
 // The in-process front cache (RESPONSE_CACHE_LOCAL) keeps decoded entries
 // to save the transfer; a local hit is validated against Redis like any
 // other, so it is as coherent across instances as Redis itself.
+//
+// Stale if error. With Options.StaleTTL set, an entry outlives its TTL in
+// Redis for StaleTTL: past TTL, or once its tokens changed, a lookup still
+// refuses it, but it stays the key's last answer. When the operation then
+// fails only because PostgreSQL is unreachable (every error is
+// SERVICE_UNAVAILABLE), that last answer is served instead, flagged
+// extensions.responseCache "stale" with extensions.staleSince, the time
+// its operation began: it holds every write acknowledged before then, and
+// maybe none after. The last answer is the entry the failed operation's
+// own lookup already read, so the stale path adds no round trip and the
+// hot path none either (the entry is one key, written by the one SET a
+// store always made). It is never stored again, served to no other scope
+// than its own (the scope is in the key), and never for a mutation, a
+// subscription or any other error.
 package respcache
 
 import (
@@ -57,6 +71,9 @@ type Options struct {
 	Operations []string      // operation names that may be cached; empty or "*" means all
 	Local      int           // entries kept decoded in process (0: none)
 	Timeout    time.Duration // per Redis round trip
+	// StaleTTL is how long an entry is kept as its key's last answer, to
+	// be served flagged stale while PostgreSQL is unreachable (0: never).
+	StaleTTL time.Duration
 }
 
 // Cache stores and validates whole responses.
@@ -73,12 +90,16 @@ type Cache struct {
 // Stats count what the cache did.
 type Stats struct {
 	Hits, Misses, Stores, Skips, Invalidations, Errors atomic.Int64
+	Stale                                              atomic.Int64 // last answers served while PostgreSQL was unreachable
 }
 
 // New returns a response cache on rdb.
 func New(rdb redis.UniversalClient, o Options) *Cache {
 	if o.TTL <= 0 {
 		o.TTL = 30 * time.Second
+	}
+	if o.StaleTTL < 0 {
+		o.StaleTTL = 0
 	}
 	c := &Cache{
 		infra: cache.New(rdb, cache.Options{Prefix: o.Prefix + ":rc", Timeout: o.Timeout}),
@@ -94,6 +115,10 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 // Start repairs trust in the background after a failed invalidation.
 func (c *Cache) Start(ctx context.Context) { c.infra.Start(ctx) }
 
+// ServesStale reports whether the cache serves last answers while
+// PostgreSQL is unreachable (Options.StaleTTL).
+func (c *Cache) ServesStale() bool { return c != nil && c.opts.StaleTTL > 0 }
+
 // Stats returns the counters.
 func (c *Cache) Stats() *Stats { return &c.stats }
 
@@ -102,7 +127,27 @@ type entry struct {
 	Epoch  string            `json:"e"`
 	Tokens map[string]string `json:"t"`
 	Data   json.RawMessage   `json:"d"`
+	// At is when the operation that computed Data began (Unix ms): its
+	// reads came after, so Data holds every write acknowledged before At.
+	// Zero in entries written before stale answers existed, which Redis
+	// expires at the TTL and which are never served stale.
+	At int64 `json:"a,omitempty"`
 }
+
+// expired reports whether e is past the TTL, when only a stale answer may
+// be made of it.
+func (c *Cache) expired(e *entry, now time.Time) bool {
+	return e.At != 0 && now.UnixMilli()-e.At > c.opts.TTL.Milliseconds()
+}
+
+// servableStale reports whether e may still be served as a stale answer.
+func (c *Cache) servableStale(e *entry, now time.Time) bool {
+	return c.opts.StaleTTL > 0 && e != nil && e.At != 0 && now.UnixMilli()-e.At <= c.opts.StaleTTL.Milliseconds()
+}
+
+// keep is how long Redis keeps an entry: its TTL, or the stale window when
+// that is longer.
+func (c *Cache) keep() time.Duration { return max(c.opts.TTL, c.opts.StaleTTL) }
 
 func (c *Cache) entryKey(h string) string { return c.opts.Prefix + ":resp:" + h }
 func (c *Cache) tagKey(tag string) string { return c.opts.Prefix + ":rtag:" + tag }
@@ -125,14 +170,17 @@ func Key(scope, operation, document string, variables map[string]any) string {
 // response computed then is not stored.
 const noStore = "\x00"
 
-// lookup returns a stored response that is still valid, and the current
-// epoch (for storing a new one, noStore when it must not be); ok is false
-// on a miss.
-func (c *Cache) lookup(ctx context.Context, key string) (data json.RawMessage, epoch string, ok bool) {
+// lookup returns the stored entry of key and the current epoch (for
+// storing a new one, noStore when it must not be). fresh says whether the
+// entry is valid: unexpired, of the current epoch, with every token
+// unchanged. An entry that is not fresh but of the current epoch is
+// returned anyway, as the key's last answer for the stale path; e is nil
+// when there is none.
+func (c *Cache) lookup(ctx context.Context, key string) (e *entry, epoch string, fresh bool) {
 	if !c.infra.Usable(ctx) {
 		return nil, noStore, false
 	}
-	e, local := (*entry)(nil), false
+	local := false
 	if c.local != nil {
 		e, local = c.local.Get(key)
 	}
@@ -154,8 +202,9 @@ func (c *Cache) lookup(ctx context.Context, key string) (data json.RawMessage, e
 			}
 		}
 	}
+	expired := e != nil && c.expired(e, time.Now())
 	tags := make([]string, 0, 8)
-	if e != nil {
+	if e != nil && !expired { // an expired entry's tokens do not matter: it cannot be fresh
 		for t := range e.Tokens {
 			tags = append(tags, t)
 		}
@@ -172,20 +221,26 @@ func (c *Cache) lookup(ctx context.Context, key string) (data json.RawMessage, e
 	}
 	epoch = str(vals[0])
 	if e == nil || e.Epoch != epoch {
-		return nil, epoch, false
+		return nil, epoch, false // a retired epoch: not even a last answer to trust
+	}
+	if expired {
+		if local {
+			c.local.Remove(key)
+		}
+		return e, epoch, false
 	}
 	for i, t := range tags {
 		if cur := str(vals[i+1]); cur == "" || cur != e.Tokens[t] {
 			if local {
 				c.local.Remove(key)
 			}
-			return nil, epoch, false
+			return e, epoch, false
 		}
 	}
 	if c.local != nil && !local {
 		c.local.Add(key, e)
 	}
-	return e.Data, epoch, true
+	return e, epoch, true
 }
 
 func str(v any) string {
@@ -193,18 +248,19 @@ func str(v any) string {
 	return s
 }
 
-// store saves a response under the tokens its reads saw.
-func (c *Cache) store(ctx context.Context, key, epoch string, tokens map[string]string, data json.RawMessage) {
+// store saves a response under the tokens its reads saw; at is when its
+// operation began.
+func (c *Cache) store(ctx context.Context, key, epoch string, tokens map[string]string, data json.RawMessage, at time.Time) {
 	if epoch == noStore {
 		return
 	}
-	e := &entry{Epoch: epoch, Tokens: tokens, Data: data}
+	e := &entry{Epoch: epoch, Tokens: tokens, Data: data, At: at.UnixMilli()}
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return
 	}
 	err = c.infra.Do(ctx, func(ctx context.Context) error {
-		return c.infra.Redis().Set(ctx, c.entryKey(key), raw, c.opts.TTL).Err()
+		return c.infra.Redis().Set(ctx, c.entryKey(key), raw, c.keep()).Err()
 	})
 	if err != nil {
 		c.stats.Errors.Add(1)

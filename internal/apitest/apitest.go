@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,7 +117,17 @@ func ServePools(t testing.TB, dbURL string, tracer func(pool string) pgx.QueryTr
 	return &API{App: a, DBURL: dbURL, URL: srv.URL, kill: func() { kill(); srv.Close() }}
 }
 
-func prefix(dbURL string) string { return "ht:test:" + dbURL[strings.LastIndex(dbURL, "/")+1:] }
+// prefix is the Redis key prefix of the servers on a database: its name
+// and its server's port, since every private server of MigratedServer
+// names its database "herotasks", and tests running at once on two of
+// them must not share keys (tokens, epochs, anonymous responses).
+func prefix(dbURL string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "ht:test:" + dbURL[strings.LastIndex(dbURL, "/")+1:]
+	}
+	return "ht:test:" + strings.TrimPrefix(u.Path, "/") + ":" + u.Port()
+}
 
 // User creates a user with role and returns its id and a bearer token.
 func (a *API) User(t testing.TB, role domain.Role) (string, string) {
