@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -37,7 +38,7 @@ func (a *App) graphQL() http.Handler {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: a.Store,
 		Cache: a.Cache, Logger: log, Trusted: a.trusted, Events: a.events}})
 	srv := handler.New(es)
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(websocketTransport{transport.Websocket{
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			h := p.Authorization()
@@ -62,7 +63,7 @@ func (a *App) graphQL() http.Handler {
 			}
 			return ctx, nil, nil
 		},
-	})
+	}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(httpspec.Transport{}) // GET and POST as the GraphQL-over-HTTP spec says
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
@@ -164,4 +165,24 @@ func newCostExtension(cfg config.Config, es graphql.ExecutableSchema, rdb redis.
 		}
 		return ""
 	})
+}
+
+// websocketTransport is gqlgen's websocket transport, with the cost report
+// of a rejected operation in its `error` message: graphql-transport-ws
+// sends a refusal as a list of errors with no extensions of the response,
+// so each error carries the report (cost.ErrorReportKey).
+type websocketTransport struct{ transport.Websocket }
+
+func (t websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	t.Websocket.Do(w, r, costInErrors{exec})
+}
+
+type costInErrors struct{ graphql.GraphExecutor }
+
+func (e costInErrors) DispatchError(ctx context.Context, list gqlerror.List) *graphql.Response {
+	resp := e.GraphExecutor.DispatchError(ctx, list)
+	// gqlgen sends resp.Errors for a validation-kind refusal (the limits),
+	// list for others (RATE_LIMITED); both, so either carries the report.
+	cost.ReportInErrors(resp, slices.Concat(resp.Errors, list)...)
+	return resp
 }
