@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/domain"
@@ -168,4 +170,81 @@ func TestWebsocketRateLimited(t *testing.T) {
 	assert.Nil(t, e.Report.ActualQueryCost, "nothing ran")
 	require.NotNil(t, e.Report.ThrottleStatus)
 	assert.Less(t, e.Report.ThrottleStatus.CurrentlyAvailable, int64(90))
+}
+
+// TestWebsocketOrigins: a browser's websocket handshake from another origin
+// follows CORS_ORIGINS as its cross-site POSTs do (browsers apply no CORS to
+// websockets, so the server must refuse, or any site could act with a
+// token its page holds); same-origin browsers and clients that send no
+// Origin (servers, scripts) are always served.
+func TestWebsocketOrigins(t *testing.T) {
+	t.Parallel()
+	const app, evil = "https://app.example.com", "https://evil.example.net"
+	closed := apitest.New(t)
+	open := apitest.New(t, "CORS_ORIGINS", app+", https://admin.example.com")
+	anyOrigin := apitest.New(t, "CORS_ORIGINS", "*")
+	self := func(api *apitest.API) string { return api.URL } // http://127.0.0.1:port: the server's own origin
+
+	for _, c := range []struct {
+		name    string
+		api     *apitest.API
+		headers []string
+		status  int // 101 when accepted
+	}{
+		{"no Origin", closed, nil, http.StatusSwitchingProtocols},
+		{"own origin", closed, []string{"Origin", self(closed)}, http.StatusSwitchingProtocols},
+		{"own origin, same-origin fetch", closed, []string{"Origin", self(closed), "Sec-Fetch-Site", "same-origin"}, http.StatusSwitchingProtocols},
+		{"other origin, CORS_ORIGINS unset", closed, []string{"Origin", evil}, http.StatusForbidden},
+		{"other origin, cross-site fetch, CORS_ORIGINS unset", closed, []string{"Origin", evil, "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"listed origin, CORS_ORIGINS unset", closed, []string{"Origin", app, "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"listed origin", open, []string{"Origin", app, "Sec-Fetch-Site", "cross-site"}, http.StatusSwitchingProtocols},
+		{"listed origin without fetch metadata", open, []string{"Origin", app}, http.StatusSwitchingProtocols},
+		{"other listed origin", open, []string{"Origin", "https://admin.example.com"}, http.StatusSwitchingProtocols},
+		{"origin not listed", open, []string{"Origin", evil, "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"no Origin, CORS_ORIGINS set", open, nil, http.StatusSwitchingProtocols},
+		{"any origin", anyOrigin, []string{"Origin", evil, "Sec-Fetch-Site", "cross-site"}, http.StatusSwitchingProtocols},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			h := http.Header{}
+			for i := 0; i+1 < len(c.headers); i += 2 {
+				h.Set(c.headers[i], c.headers[i+1])
+			}
+			conn, res, err := websocket.Dial(ctx, strings.Replace(c.api.URL, "http", "ws", 1)+"/graphql",
+				&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: h})
+			require.NotNil(t, res, "handshake with %v: %v", c.headers, err)
+			assert.Equal(t, c.status, res.StatusCode, "handshake with %v: %v", c.headers, err)
+			if c.status != http.StatusSwitchingProtocols {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			defer conn.CloseNow() //nolint:errcheck
+			var ack struct{ Type string }
+			require.NoError(t, writeRead(ctx, conn, map[string]any{"type": "connection_init"}, &ack))
+			assert.Equal(t, "connection_ack", ack.Type)
+		})
+	}
+
+	// The refusal is an API error like the refusal of a cross-site POST.
+	r := closed.Do(t, "GET", "/graphql", "", "Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13",
+		"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol", "graphql-transport-ws", "Origin", evil)
+	assert.Equal(t, http.StatusForbidden, r.Status, r.Body)
+	assert.Equal(t, "FORBIDDEN", r.Code(), r.Body)
+}
+
+func writeRead(ctx context.Context, conn *websocket.Conn, out, in any) error {
+	b, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	if err := conn.Write(ctx, websocket.MessageText, b); err != nil {
+		return err
+	}
+	_, b, err = conn.Read(ctx)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, in)
 }
