@@ -7,7 +7,7 @@ BIN := bin/herotasks
 SEED_TASKS ?= 2000
 GO ?= go
 
-.PHONY: all build run test bench bench-go bench-peers generate check-generated vet services services-down clean \
+.PHONY: all build run test fuzz bench bench-go bench-peers generate check-generated vet services services-down clean \
 	playground browser npm-tools codegen-check schema-diff schema-release
 
 all: build
@@ -48,6 +48,16 @@ test: check-generated vet browser npm-tools
 	@HT_PG_FAST=1 scripts/services.sh up >/dev/null
 	@scripts/graphql-http-audit.sh install # npm packages for TestGraphQLOverHTTPAudit, in a cache folder
 	. ./.data/env && $(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: explore each fuzz target for FUZZTIME beyond its seeds (make test:
+## 10s each; go test -fuzz takes one package and one target per run). A
+## failing input is saved under the package's testdata/fuzz/ as a new seed.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzNegotiate$$' -fuzztime $(FUZZTIME) ./httpspec
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./httpspec
+	$(GO) test -run '^$$' -fuzz '^FuzzRules$$' -fuzztime $(FUZZTIME) ./limits
 
 ## bench: the load scenarios (cmd/herobench) against the real server binary
 ## on a seeded herotasks_bench database; a table, and JSON in bench/out/.

@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -11,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	lru "github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	coderws "github.com/coder/websocket"
 	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/config"
@@ -37,7 +41,17 @@ func (a *App) graphQL() http.Handler {
 	es := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{Store: a.Store,
 		Cache: a.Cache, Logger: log, Trusted: a.trusted, Events: a.events}})
 	srv := handler.New(es)
-	srv.AddTransport(transport.Websocket{
+	srv.AddTransport(websocketTransport{transport.Websocket{
+		// crossOrigin (middleware.go) has checked the handshake's Origin
+		// against CORS_ORIGINS, with the rule it applies to cross-site
+		// POSTs; coder/websocket's own check would refuse every origin
+		// but the Host, whatever CORS_ORIGINS says.
+		Implementation: deadlineWebsocket{
+			Coder: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{InsecureSkipVerify: true}},
+			// As long as a request may take: a client that cannot take
+			// one message in that time has stopped reading.
+			WriteTimeout: cfg.RequestTimeout,
+		},
 		KeepAlivePingInterval: 10 * time.Second,
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			h := p.Authorization()
@@ -62,7 +76,7 @@ func (a *App) graphQL() http.Handler {
 			}
 			return ctx, nil, nil
 		},
-	})
+	}})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(httpspec.Transport{}) // GET and POST as the GraphQL-over-HTTP spec says
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](cfg.QueryCacheSize))
@@ -166,4 +180,83 @@ func newCostExtension(cfg config.Config, es graphql.ExecutableSchema, rdb redis.
 		}
 		return ""
 	})
+}
+
+// websocketTransport is gqlgen's websocket transport, with the cost report
+// of a rejected operation in its `error` message: graphql-transport-ws
+// sends a refusal as a list of errors with no extensions of the response,
+// so each error carries the report (cost.ErrorReportKey).
+type websocketTransport struct{ transport.Websocket }
+
+func (t websocketTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	t.Websocket.Do(w, r, costInErrors{exec})
+}
+
+type costInErrors struct{ graphql.GraphExecutor }
+
+func (e costInErrors) DispatchError(ctx context.Context, list gqlerror.List) *graphql.Response {
+	resp := e.GraphExecutor.DispatchError(ctx, list)
+	// gqlgen sends resp.Errors for a validation-kind refusal (the limits),
+	// list for others (RATE_LIMITED); both, so either carries the report.
+	cost.ReportInErrors(resp, slices.Concat(resp.Errors, list)...)
+	return resp
+}
+
+// deadlineWebsocket accepts websockets through Coder on a connection whose
+// writes each get WriteTimeout; one that misses it closes the connection,
+// which ends gqlgen's read loop and with it every operation on the socket.
+// Without it, a client that stops reading (a frozen tab, a stalled network)
+// blocks a write for good once the kernel's buffers are full: the broker
+// cuts its subscriptions off, but the connection, its goroutines and its
+// buffers would stay until the client read again.
+type deadlineWebsocket struct {
+	Coder        transport.CoderWebsocketImplementation
+	WriteTimeout time.Duration
+}
+
+func (d deadlineWebsocket) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	return d.Coder.Accept(deadlineHijacker{ResponseWriter: w, timeout: d.WriteTimeout}, r, o)
+}
+
+// deadlineHijacker hands coder/websocket a hijacked connection whose
+// writes, buffered ones included, go through deadlineConn.
+type deadlineHijacker struct {
+	http.ResponseWriter
+	timeout time.Duration
+}
+
+func (h deadlineHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	// net/http flushed the 101 response already; whatever else is in its
+	// writer goes out before a new one takes over in front of dc.
+	if err := brw.Writer.Flush(); err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	dc := deadlineConn{Conn: conn, timeout: h.timeout}
+	return dc, bufio.NewReadWriter(brw.Reader, bufio.NewWriterSize(dc, brw.Writer.Size())), nil
+}
+
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c deadlineConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		// A half-written frame leaves nothing to save: drop what the peer
+		// never read (a reset) rather than keep it queued in the kernel.
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = c.Conn.Close()
+	}
+	return n, err
 }

@@ -162,6 +162,31 @@ func (e *Extension) InterceptResponse(ctx context.Context, next graphql.Response
 	return withReport(resp, e.public(r, &actual))
 }
 
+// ErrorReportKey is where ReportInErrors puts the cost report in an
+// error's extensions. It is not "cost": a COST_LIMIT_EXCEEDED error's
+// extensions.cost is already the operation's cost, a number.
+const ErrorReportKey = "costReport"
+
+// ReportInErrors copies resp's cost report (extensions.cost), when it has
+// one, into the extensions of each of errs under ErrorReportKey, for a
+// transport whose message carries errors and nothing else: the
+// graphql-transport-ws `error` message of a rejected operation.
+func ReportInErrors(resp *graphql.Response, errs ...*gqlerror.Error) {
+	if resp == nil {
+		return
+	}
+	rep, ok := resp.Extensions[statsKey]
+	if !ok {
+		return
+	}
+	for _, err := range errs {
+		if err.Extensions == nil {
+			err.Extensions = map[string]any{}
+		}
+		err.Extensions[ErrorReportKey] = rep
+	}
+}
+
 func reportOf(ctx context.Context) *report {
 	if !graphql.HasOperationContext(ctx) {
 		return nil

@@ -2,11 +2,15 @@ package pubsub_test
 
 import (
 	"context"
+	"encoding/json"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/apitest"
 	"github.com/herotasks/api/pubsub"
@@ -285,4 +289,101 @@ func TestResumeFromCursor(t *testing.T) {
 		assert.Contains(t, string(m.Payload), "BAD_USER_INPUT", name)
 		assert.Contains(t, string(m.Payload), `"field":"after"`, name)
 	}
+}
+
+// TestStalledSubscriberDoesNotHoldUpOthers: two clients follow the same
+// task on one server; one stops reading its socket altogether (a frozen
+// tab), so the kernel's buffers between it and the server fill and the
+// server's writes to it block. The other still receives every event, one
+// batch after another, and the stalled one is cut off: its subscription by
+// the broker, its connection once a write to it has waited REQUEST_TIMEOUT.
+func TestStalledSubscriberDoesNotHoldUpOthers(t *testing.T) {
+	t.Parallel()
+	const writeTimeout = 2 * time.Second
+	a := apitest.New(t, "REQUEST_TIMEOUT", writeTimeout.String())
+	_, editor := a.User(t, domain.RoleEditor)
+	// Each event is a message of about 8 KB: the buffers fill in a few
+	// hundred events.
+	id, _ := a.NewTask(t, editor, map[string]any{"title": "Hot", "description": strings.Repeat("busy ", 1600)})
+	const sub = `subscription($id: ID) { taskChanged(id: $id) { kind task { id description } } }`
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	healthy, err := apitest.DialWS(ctx, a.URL, editor)
+	require.NoError(t, err)
+	defer healthy.Close()
+	healthy.Subscribe(t, "hot", sub, map[string]any{"id": id})
+	stalled := dialStalled(ctx, t, a.URL, editor, sub, map[string]any{"id": id})
+	defer stalled.CloseNow() //nolint:errcheck
+	// both subscribe messages have been read
+	time.Sleep(300 * time.Millisecond)
+
+	// Batches smaller than SUBSCRIPTION_BUFFER (64), each received in full
+	// by the healthy client before the next is sent: it never falls behind,
+	// while the stalled one never reads at all.
+	const batches, per = 40, 25
+	for b := range batches {
+		_, err := a.Pool().Exec(ctx, `SELECT pg_notify($1, json_build_object('k', 'UPDATED', 't', $2::text, 'at', now(), 'n', i)::text)
+			FROM generate_series(1, $3::int) i`, pubsub.Channel, id, per)
+		require.NoError(t, err)
+		for i := range per {
+			m := healthy.Next(t, "hot")
+			require.Equal(t, "next", m.Type, "event %d of batch %d: %s", i, b, m.Payload)
+			require.NotContains(t, string(m.Payload), `"errors"`, "event %d of batch %d", i, b)
+		}
+	}
+
+	// The stalled client's last write blocked before the healthy one got the
+	// last batch (the broker cut it off meanwhile, which needs a blocked
+	// write): twice the write timeout later the server has closed the
+	// connection. Reading now drains what the kernel buffered and then
+	// meets the end of the connection, not an open socket.
+	time.Sleep(2 * writeTimeout)
+	stalled.SetReadLimit(1 << 20)
+	readCtx, readCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer readCancel()
+	var got int
+	for {
+		_, b, err := stalled.Read(readCtx)
+		if err != nil {
+			require.NoError(t, readCtx.Err(), "the server never closed the stalled connection (%d events read): %v", got, err)
+			break
+		}
+		var m apitest.WSMessage
+		require.NoError(t, json.Unmarshal(b, &m))
+		if m.Type == "next" {
+			got++
+		}
+	}
+	assert.Less(t, got, batches*per, "the stalled client was cut off before the writes ended")
+	t.Logf("the stalled client had %d of %d events buffered when it was cut off", got, batches*per)
+
+	// The healthy connection is unaffected.
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Calm"}) { id } }`, map[string]any{"id": id})
+	assert.Equal(t, "UPDATED", apitest.Str(healthy.Event(t, "hot"), "taskChanged", "kind"))
+}
+
+// dialStalled opens a websocket whose receive buffer is small, initialises
+// and subscribes, and then never reads: coder/websocket reads only when
+// asked, so nothing drains the socket until the test calls Read.
+func dialStalled(ctx context.Context, t *testing.T, url, token, query string, vars map[string]any) *websocket.Conn {
+	t.Helper()
+	dialer := &net.Dialer{}
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err == nil {
+			err = c.(*net.TCPConn).SetReadBuffer(16 << 10) // no autotuning to megabytes
+		}
+		return c, err
+	}}}
+	conn, _, err := websocket.Dial(ctx, strings.Replace(url, "http", "ws", 1)+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPClient: client})
+	require.NoError(t, err)
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}))
+	var ack apitest.WSMessage
+	require.NoError(t, wsjson.Read(ctx, conn, &ack))
+	require.Equal(t, "connection_ack", ack.Type, "%s", ack.Payload)
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"id": "hot", "type": "subscribe",
+		"payload": map[string]any{"query": query, "variables": vars}}))
+	return conn
 }
