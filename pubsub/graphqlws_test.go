@@ -274,6 +274,7 @@ func TestResumeAcrossInstances(t *testing.T) {
 	require.True(t, resumed, "the client resumed on the second instance")
 
 	// What the history holds for the task after its creation, change by change.
+	// (Every write was acknowledged and delivered, so the log has passed them.)
 	events, err := b.Repo.TaskEventsAfter(ctx, "", 10_000)
 	require.NoError(t, err)
 	var want []string

@@ -323,8 +323,12 @@ func TestStalledSubscriberDoesNotHoldUpOthers(t *testing.T) {
 	// while the stalled one never reads at all.
 	const batches, per = 40, 25
 	for b := range batches {
-		_, err := a.Pool().Exec(ctx, `SELECT pg_notify($1, json_build_object('k', 'UPDATED', 't', $2::text, 'at', now(), 'n', i)::text)
-			FROM generate_series(1, $3::int) i`, pubsub.Channel, id, per)
+		// per changes in one statement (alternating kinds, so each history
+		// row is a change of its own), then the notification.
+		_, err := a.Pool().Exec(ctx, `WITH e AS (INSERT INTO task_events (task_id, kind, field, new_value)
+				SELECT $2, CASE WHEN i % 2 = 0 THEN 'FIELD_CHANGED' ELSE 'TAG_ADDED' END::task_event_kind, 'title', i::text
+				FROM generate_series(1, $3::int) i RETURNING 1)
+			SELECT pg_notify($1, '') FROM (SELECT count(*) FROM e) n`, pubsub.Channel, id, per)
 		require.NoError(t, err)
 		for i := range per {
 			m := healthy.Next(t, "hot")
