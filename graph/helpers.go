@@ -11,7 +11,18 @@ import (
 	"github.com/vektah/gqlparser/v2"
 )
 
-func viewer(ctx context.Context) domain.Viewer { return auth.ViewerFrom(ctx) }
+// viewer returns who asks; the answer now depends on it (see
+// domain.DependsOnViewer), so call it only where the answer does.
+func viewer(ctx context.Context) domain.Viewer {
+	domain.DependsOnViewer(ctx)
+	return auth.ViewerFrom(ctx)
+}
+
+// canSee reports whether the viewer may see t. A public task is seen by
+// everyone, an answer that does not depend on who asks.
+func canSee(ctx context.Context, t *domain.Task) bool {
+	return t.Visibility == domain.VisibilityPublic || t.VisibleTo(viewer(ctx))
+}
 
 // writer returns the viewer if it may create and change tasks.
 func writer(ctx context.Context) (domain.Viewer, error) {
@@ -70,10 +81,10 @@ func guard(v domain.Viewer, expectedVersion *int) domain.Guard {
 }
 
 // visible drops the tasks the viewer may not see.
-func visible(v domain.Viewer, tasks []*domain.Task) []*domain.Task {
+func visible(ctx context.Context, tasks []*domain.Task) []*domain.Task {
 	out := tasks[:0:0]
 	for _, t := range tasks {
-		if t.VisibleTo(v) {
+		if canSee(ctx, t) {
 			out = append(out, t)
 		}
 	}

@@ -27,7 +27,6 @@ import (
 // tasks go on to the other types, all of them at once.
 func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error) {
 	l := loaders.For(ctx)
-	v := viewer(ctx)
 	out := make([]model.Node, len(ids))
 	// Round 1: tasks, one batch.
 	tasks := make([]func() (*domain.Task, error), len(ids))
@@ -42,7 +41,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 			return nil, err
 		case t == nil:
 			rest = append(rest, i)
-		case t.VisibleTo(v):
+		case canSee(ctx, t):
 			out[i] = t
 		}
 	}
@@ -85,7 +84,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 		if err != nil {
 			return nil, err
 		}
-		if t == nil || !t.VisibleTo(v) {
+		if t == nil || !canSee(ctx, t) {
 			out[i] = nil
 		}
 	}

@@ -35,7 +35,7 @@ type Resolver struct {
 // like a random id) from a viewer who may not see it.
 func (r *Resolver) visibleTask(ctx context.Context, id string) (*domain.Task, error) {
 	t, err := loaders.Get(ctx, loaders.For(ctx).TaskByID(), id)
-	if err != nil || t == nil || !t.VisibleTo(viewer(ctx)) {
+	if err != nil || t == nil || !canSee(ctx, t) {
 		return nil, err
 	}
 	return t, nil
@@ -131,7 +131,7 @@ func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.
 		}
 		delete(fields, "createdBy")
 	}
-	if !t.VisibleTo(viewer(ctx)) {
+	if !canSee(ctx, t) {
 		return nil, nil
 	}
 	prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, fields)

@@ -265,7 +265,7 @@ func (r *queryResolver) TaskByNumber(ctx context.Context, number string) (*domai
 		return r.singleTask(ctx, domain.TaskRef{Seq: seq})
 	}
 	t, err := r.Store.TaskBySeq(ctx, seq)
-	if errors.Is(err, domain.ErrNotFound) || (err == nil && !t.VisibleTo(viewer(ctx))) {
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && !canSee(ctx, t)) {
 		return nil, nil
 	}
 	return t, err
@@ -534,13 +534,13 @@ func (r *taskResolver) Tags(ctx context.Context, obj *domain.Task) ([]*domain.Ta
 // Dependencies is the resolver for the dependencies field.
 func (r *taskResolver) Dependencies(ctx context.Context, obj *domain.Task) ([]*domain.Task, error) {
 	tasks, err := loaders.For(ctx).DependenciesByTaskID().Load(ctx, obj.ID)
-	return visible(viewer(ctx), tasks), err
+	return visible(ctx, tasks), err
 }
 
 // Dependents is the resolver for the dependents field.
 func (r *taskResolver) Dependents(ctx context.Context, obj *domain.Task) ([]*domain.Task, error) {
 	tasks, err := loaders.For(ctx).DependentsByTaskID().Load(ctx, obj.ID)
-	return visible(viewer(ctx), tasks), err
+	return visible(ctx, tasks), err
 }
 
 // History is the resolver for the history field.

@@ -21,6 +21,7 @@ func lockTask(ctx context.Context, tx pgx.Tx, id string, guard domain.Guard) (*d
 	if err != nil {
 		return nil, now, translate(err)
 	}
+	domain.NotePrior(ctx, &t)
 	if guard != nil {
 		if err := guard(&t); err != nil {
 			return nil, now, err

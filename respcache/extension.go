@@ -43,9 +43,13 @@ func (Extension) ExtensionName() string                   { return "ResponseCach
 func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 type opState struct {
-	key string
-	at  time.Time // when the operation began, before any of its reads
+	key    string    // the caller's scope's entry
+	shared string    // the entry of an answer that depends on no one's scope
+	at     time.Time // when the operation began, before any of its reads
 }
+
+// sharedScope is the scope of answers that never depended on who asked.
+const sharedScope = "shared"
 
 type stateKey struct{}
 
@@ -58,9 +62,15 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	}
 	var doc bytes.Buffer
 	formatter.NewFormatter(&doc).FormatQueryDocument(oc.Doc)
-	st := &opState{key: Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables), at: time.Now()}
+	st := &opState{
+		key:    Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables),
+		shared: Key(sharedScope, oc.Operation.Name, doc.String(), oc.Variables),
+		at:     time.Now(),
+	}
+	rec := &recorder{c: e.Cache, tokens: map[string]string{}}
 	ctx = context.WithValue(ctx, stateKey{}, st)
-	ctx = context.WithValue(ctx, recorderKey{}, &recorder{c: e.Cache, tokens: map[string]string{}})
+	ctx = context.WithValue(ctx, recorderKey{}, rec)
+	ctx = domain.WithViewerDependence(ctx, func() { rec.personal.Store(true) })
 	return next(domain.ReadPrimary(ctx))
 }
 
@@ -72,7 +82,7 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 		return next(ctx)
 	}
 	c := e.Cache
-	last, epoch, fresh := c.lookup(ctx, st.key)
+	last, epoch, fresh := c.lookup(ctx, st.key, st.shared)
 	if fresh {
 		c.stats.Hits.Add(1)
 		return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "hit"}}
@@ -100,7 +110,11 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	if h := c.beforeStore.Load(); h != nil {
 		(*h)()
 	}
-	c.store(ctx, st.key, epoch, tokens, json.RawMessage(resp.Data), st.at)
+	key := st.shared
+	if rec.personal.Load() {
+		key = st.key
+	}
+	c.store(ctx, key, epoch, tokens, json.RawMessage(resp.Data), st.at)
 	if resp.Extensions == nil {
 		resp.Extensions = map[string]any{}
 	}

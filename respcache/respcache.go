@@ -170,77 +170,105 @@ func Key(scope, operation, document string, variables map[string]any) string {
 // response computed then is not stored.
 const noStore = "\x00"
 
-// lookup returns the stored entry of key and the current epoch (for
-// storing a new one, noStore when it must not be). fresh says whether the
-// entry is valid: unexpired, of the current epoch, with every token
-// unchanged. An entry that is not fresh but of the current epoch is
-// returned anyway, as the key's last answer for the stale path; e is nil
-// when there is none.
-func (c *Cache) lookup(ctx context.Context, key string) (e *entry, epoch string, fresh bool) {
+// lookup returns the entry that answers one of keys (the caller's own
+// key, then the key shared by every caller, when given) and the current
+// epoch (for storing a new one, noStore when it must not be). fresh says
+// whether the entry is valid: unexpired, of the current epoch, with every
+// token unchanged. When none is fresh, the first key's entry of the
+// current epoch (else the next's) is returned anyway, as the last answer
+// for the stale path; e is nil when there is none.
+func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch string, fresh bool) {
 	if !c.infra.Usable(ctx) {
 		return nil, noStore, false
 	}
-	local := false
-	if c.local != nil {
-		e, local = c.local.Get(key)
+	found := make([]*entry, len(keys))
+	local := make([]bool, len(keys))
+	var remote []int
+	for i, k := range keys {
+		if c.local != nil {
+			found[i], local[i] = c.local.Get(k)
+		}
+		if found[i] == nil {
+			remote = append(remote, i)
+		}
 	}
-	if e == nil {
-		var raw string
-		err := c.infra.Do(ctx, func(ctx context.Context) error {
-			var err error
-			raw, err = c.infra.Redis().Get(ctx, c.entryKey(key)).Result()
-			return err
-		})
+	if len(remote) > 0 {
+		rkeys := make([]string, len(remote))
+		for j, i := range remote {
+			rkeys[j] = c.entryKey(keys[i])
+		}
+		vals, err := c.infra.GetMany(ctx, rkeys)
 		if err != nil {
 			c.stats.Errors.Add(1)
 			return nil, noStore, false
 		}
-		if raw != "" {
-			e = new(entry)
-			if json.Unmarshal([]byte(raw), e) != nil {
-				e = nil
+		for j, i := range remote {
+			if raw := str(vals[j]); raw != "" {
+				found[i] = new(entry)
+				if json.Unmarshal([]byte(raw), found[i]) != nil {
+					found[i] = nil
+				}
 			}
 		}
 	}
-	expired := e != nil && c.expired(e, time.Now())
+	now := time.Now()
 	tags := make([]string, 0, 8)
-	if e != nil && !expired { // an expired entry's tokens do not matter: it cannot be fresh
-		for t := range e.Tokens {
-			tags = append(tags, t)
+	for _, f := range found {
+		if f != nil && !c.expired(f, now) { // an expired entry's tokens do not matter: it cannot be fresh
+			for t := range f.Tokens {
+				if !slices.Contains(tags, t) {
+					tags = append(tags, t)
+				}
+			}
 		}
 	}
-	keys := make([]string, 0, len(tags)+1)
-	keys = append(keys, c.epochKey())
+	tkeys := make([]string, 0, len(tags)+1)
+	tkeys = append(tkeys, c.epochKey())
 	for _, t := range tags {
-		keys = append(keys, c.tagKey(t))
+		tkeys = append(tkeys, c.tagKey(t))
 	}
-	vals, err := c.infra.GetMany(ctx, keys)
+	vals, err := c.infra.GetMany(ctx, tkeys)
 	if err != nil {
 		c.stats.Errors.Add(1)
 		return nil, noStore, false
 	}
 	epoch = str(vals[0])
-	if e == nil || e.Epoch != epoch {
-		return nil, epoch, false // a retired epoch: not even a last answer to trust
-	}
-	if expired {
-		if local {
-			c.local.Remove(key)
-		}
-		return e, epoch, false
-	}
+	current := make(map[string]string, len(tags))
 	for i, t := range tags {
-		if cur := str(vals[i+1]); cur == "" || cur != e.Tokens[t] {
-			if local {
-				c.local.Remove(key)
+		current[t] = str(vals[i+1])
+	}
+	var last *entry
+	for i, f := range found {
+		if f == nil || f.Epoch != epoch {
+			continue // a retired epoch: not even a last answer to trust
+		}
+		if c.valid(f, current, now) {
+			if c.local != nil && !local[i] {
+				c.local.Add(keys[i], f)
 			}
-			return e, epoch, false
+			return f, epoch, true
+		}
+		if local[i] {
+			c.local.Remove(keys[i])
+		}
+		if last == nil {
+			last = f
 		}
 	}
-	if c.local != nil && !local {
-		c.local.Add(key, e)
+	return last, epoch, false
+}
+
+// valid reports whether e is unexpired and every token it saw is current.
+func (c *Cache) valid(e *entry, current map[string]string, now time.Time) bool {
+	if c.expired(e, now) {
+		return false
 	}
-	return e, epoch, true
+	for t, tok := range e.Tokens {
+		if cur := current[t]; cur == "" || cur != tok {
+			return false
+		}
+	}
+	return true
 }
 
 func str(v any) string {
@@ -341,6 +369,9 @@ type recorder struct {
 	mu     sync.Mutex
 	tokens map[string]string
 	failed bool // a token could not be read, or changed between two reads
+	// personal: the answer depended on who asked (domain.DependsOnViewer),
+	// so it is stored for the caller's scope only; otherwise for everyone.
+	personal atomic.Bool
 }
 
 type recorderKey struct{}

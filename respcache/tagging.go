@@ -2,18 +2,22 @@ package respcache
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strconv"
 
 	"github.com/herotasks/api/domain"
 )
 
 // Tags of the data a response can depend on (see the package comment).
 const (
-	tagTasks = "tasks" // any list, count, search or statistic over tasks
+	tagTasks = "tasks" // every list, count and search: replaced only by a write of unknown effect
 	tagTags  = "tags"  // the list of tags
 )
 
 func taskTag(id string) string    { return "t:" + id }
 func subtaskTag(id string) string { return "s:" + id }
+func seqTag(seq int64) string     { return "n:" + strconv.FormatInt(seq, 10) }
 
 func prefixed(prefix string, ids []string) []string {
 	out := make([]string, len(ids))
@@ -21,6 +25,137 @@ func prefixed(prefix string, ids []string) []string {
 		out[i] = prefix + id
 	}
 	return out
+}
+
+// Audiences. A task is seen by admins ("all"), and by everyone when public
+// ("pub"), else by its creator and its assignee ("u:<id>"). A list depends
+// only on the tasks of its viewer's audiences, so a write of a private task
+// leaves every other user's lists alone.
+
+func taskAudiences(t *domain.Task) []string {
+	out := []string{"all"}
+	if t.Visibility == domain.VisibilityPublic {
+		return append(out, "pub")
+	}
+	for _, u := range []*string{t.CreatedByID, t.AssigneeID} {
+		if u != nil && !slices.Contains(out, "u:"+*u) {
+			out = append(out, "u:"+*u)
+		}
+	}
+	return out
+}
+
+func viewerAudiences(v domain.Viewer, only *domain.Visibility) []string {
+	switch {
+	case only != nil && *only == domain.VisibilityPublic:
+		return []string{"pub"}
+	case v.IsAdmin():
+		return []string{"all"}
+	case v.Anonymous():
+		return []string{"pub"}
+	case only != nil && *only == domain.VisibilityPrivate:
+		return []string{"u:" + v.UserID}
+	}
+	return []string{"pub", "u:" + v.UserID}
+}
+
+// Partitions. Within an audience a list is tagged by the narrowest
+// equality of its filter: its assignee ("as:<id>", "as:-" unassigned), its
+// creator ("cb:<id>"), its statuses ("st:<s>" each), any tag membership
+// ("tg"), or none (the whole audience). A write replaces, for every
+// audience of the task before and after it, the partitions the task was
+// in and is in: so a list whose filter the task neither left nor entered
+// keeps its entry, and any list it was or is in (and could reorder) does
+// not. The rows on a list's cards are covered by the same partitions; what
+// hangs off them (tags, subtasks, users) by their own tags.
+
+func listTag(audience, dim string) string {
+	if dim == "" {
+		return "l:" + audience
+	}
+	return "l:" + audience + ":" + dim
+}
+
+func orDash(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
+}
+
+// partitionsOf returns the list tags a task state is in.
+func partitionsOf(t *domain.Task) []string {
+	dims := []string{"", "tg", "as:" + orDash(t.AssigneeID), "cb:" + orDash(t.CreatedByID), "st:" + string(t.Status)}
+	var out []string
+	for _, a := range taskAudiences(t) {
+		for _, d := range dims {
+			out = append(out, listTag(a, d))
+		}
+	}
+	return out
+}
+
+// listTags returns the tags a list (or count) over filter f for v depends
+// on; ok is false when its answer moves with the clock.
+func listTags(v domain.Viewer, f domain.TaskFilter, tagID string) (tags []string, ok bool) {
+	if f.Overdue != nil {
+		return nil, false // due_date < now(): changes without a write
+	}
+	var dims []string
+	switch {
+	case f.AssigneeID != nil:
+		dims = []string{"as:" + *f.AssigneeID}
+	case f.Unassigned != nil && *f.Unassigned:
+		dims = []string{"as:-"}
+	case f.CreatedByID != nil:
+		dims = []string{"cb:" + *f.CreatedByID}
+	case f.Tag != nil || tagID != "":
+		dims = []string{"tg"}
+	default:
+		if sts, narrowed := statuses(f); narrowed {
+			for _, s := range sts {
+				dims = append(dims, "st:"+string(s))
+			}
+		} else {
+			dims = []string{""}
+		}
+	}
+	tags = []string{tagTasks}
+	for _, a := range viewerAudiences(v, f.Visibility) {
+		for _, d := range dims {
+			tags = append(tags, listTag(a, d))
+		}
+	}
+	return tags, true
+}
+
+// statuses returns the statuses a filter admits, and whether that is fewer
+// than all.
+func statuses(f domain.TaskFilter) ([]domain.TaskStatus, bool) {
+	all := domain.TaskStatuses
+	var out []domain.TaskStatus
+	for _, s := range all {
+		if len(f.Status) > 0 && !slices.Contains(f.Status, s) {
+			continue
+		}
+		if f.Active != nil && s.Active() != *f.Active {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, len(out) < len(all)
+}
+
+// searchTag covers which tasks a search of an audience matches and in
+// what order: their text, and who may see them.
+func searchTag(audience string) string { return "q:" + audience }
+
+func searchTags(v domain.Viewer) []string {
+	tags := []string{tagTasks}
+	for _, a := range viewerAudiences(v, nil) {
+		tags = append(tags, searchTag(a))
+	}
+	return tags
 }
 
 // Tagging decorates a store: each read first records the tags it depends on
@@ -38,11 +173,53 @@ type tagging struct {
 
 func observe(ctx context.Context, tags ...string) { recorderFrom(ctx).observe(ctx, tags...) }
 
+// uncacheable keeps the operation's response out of the cache.
+func uncacheable(ctx context.Context) {
+	if r := recorderFrom(ctx); r != nil {
+		r.mu.Lock()
+		r.failed = true
+		r.mu.Unlock()
+	}
+}
+
 // Reads.
 
 func (t *tagging) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
 	observe(ctx, prefixed("t:", ids)...)
 	return t.s.TasksByIDs(ctx, ids)
+}
+
+// refresh re-reads tasks whose ids a read only learned from its answer,
+// after taking their tags: the rows then hold every write whose
+// invalidation came before the tags were taken, and a later one replaces
+// a tag the response was stored with. A task gone since is dropped (nil).
+func (t *tagging) refresh(ctx context.Context, tasks []*domain.Task) ([]*domain.Task, error) {
+	if recorderFrom(ctx) == nil || len(tasks) == 0 {
+		return tasks, nil
+	}
+	ids := make([]string, 0, len(tasks))
+	for _, x := range tasks {
+		if x != nil && !slices.Contains(ids, x.ID) {
+			ids = append(ids, x.ID)
+		}
+	}
+	fresh, err := t.TasksByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*domain.Task, len(fresh))
+	for _, x := range fresh {
+		if x != nil {
+			byID[x.ID] = x
+		}
+	}
+	out := make([]*domain.Task, len(tasks))
+	for i, x := range tasks {
+		if x != nil {
+			out[i] = byID[x.ID]
+		}
+	}
+	return out, nil
 }
 
 func (t *tagging) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
@@ -75,17 +252,42 @@ func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]
 	return t.s.TagsBySubtaskIDs(ctx, subtaskIDs)
 }
 
-// The dependency lists carry the other tasks' rows, whose ids are not known
-// before the read: "tasks", which every task write replaces, covers them.
+// The dependency lists are the task's ("t:<id>": every link write replaces
+// both tasks' tags); the other tasks' rows, whose ids only the read says,
+// are read again under their own tags.
 
 func (t *tagging) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
-	observe(ctx, append(prefixed("t:", taskIDs), tagTasks)...)
-	return t.s.DependenciesByTaskIDs(ctx, taskIDs)
+	observe(ctx, prefixed("t:", taskIDs)...)
+	return t.refreshLinks(ctx)(t.s.DependenciesByTaskIDs(ctx, taskIDs))
 }
 
 func (t *tagging) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
-	observe(ctx, append(prefixed("t:", taskIDs), tagTasks)...)
-	return t.s.DependentsByTaskIDs(ctx, taskIDs)
+	observe(ctx, prefixed("t:", taskIDs)...)
+	return t.refreshLinks(ctx)(t.s.DependentsByTaskIDs(ctx, taskIDs))
+}
+
+func (t *tagging) refreshLinks(ctx context.Context) func([]domain.Link[*domain.Task], error) ([]domain.Link[*domain.Task], error) {
+	return func(links []domain.Link[*domain.Task], err error) ([]domain.Link[*domain.Task], error) {
+		if err != nil {
+			return links, err
+		}
+		tasks := make([]*domain.Task, len(links))
+		for i, l := range links {
+			tasks[i] = l.Item
+		}
+		fresh, err := t.refresh(ctx, tasks)
+		if err != nil {
+			return nil, err
+		}
+		out := links[:0:0]
+		for i, l := range links {
+			if fresh[i] != nil {
+				l.Item = fresh[i]
+				out = append(out, l)
+			}
+		}
+		return out, nil
+	}
 }
 
 func (t *tagging) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
@@ -110,39 +312,58 @@ func (t *tagging) TaskEventsSnapshot(ctx context.Context) (domain.LogSnapshot, e
 }
 
 func (t *tagging) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string, first int) (map[string]*domain.TaskPage, error) {
-	observe(ctx, tagTasks)
+	tags, _ := listTags(v, domain.TaskFilter{}, "any")
+	observe(ctx, tags...)
 	return t.s.TasksByTagIDs(ctx, v, tagIDs, first)
 }
 
 func (t *tagging) CountTasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string) (map[string]int, error) {
-	observe(ctx, tagTasks)
+	tags, _ := listTags(v, domain.TaskFilter{}, "any")
+	observe(ctx, tags...)
 	return t.s.CountTasksByTagIDs(ctx, v, tagIDs)
 }
 
+// A number names the same task for good ("n:<seq>" changes only when it
+// is created), so a read by number takes the task's own tag once it knows
+// the id, and reads the task again under it.
 func (t *tagging) TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error) {
-	observe(ctx, tagTasks) // the id is not known before the read; every task write changes "tasks"
-	return t.s.TaskBySeq(ctx, seq)
+	observe(ctx, seqTag(seq))
+	x, err := t.s.TaskBySeq(ctx, seq)
+	if err != nil || x == nil || recorderFrom(ctx) == nil {
+		return x, err
+	}
+	fresh, err := t.refresh(ctx, []*domain.Task{x})
+	if err != nil {
+		return nil, err
+	}
+	if fresh[0] == nil {
+		return nil, domain.ErrNotFound
+	}
+	return fresh[0], nil
 }
 
 // TaskBundle reads what TasksByIDs (or TaskBySeq), TagsByTaskIDs and
-// UsersByIDs would: the task's tag ("tasks" by number, whose id is not
-// known before the read) before it, the users' after it, since only the
-// read says who they are. No write changes a user, so no token of "u:"
-// can change in between.
+// UsersByIDs would: the task's tag (its number's, by number) before it,
+// the users' after it, since only the read says who they are. No write
+// changes a user, so no token of "u:" can change in between. By number,
+// the bundle is read again by id under the task's tag.
 func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.TaskWith) (*domain.TaskBundle, error) {
 	if ref.ID != "" {
 		observe(ctx, taskTag(ref.ID))
 	} else {
-		observe(ctx, tagTasks)
+		observe(ctx, seqTag(ref.Seq))
 	}
 	b, err := t.s.TaskBundle(ctx, ref, with)
 	if err != nil || b.Task == nil {
 		return b, err
 	}
-	var users []string
-	if ref.ID == "" {
-		users = append(users, taskTag(b.Task.ID))
+	if ref.ID == "" && recorderFrom(ctx) != nil {
+		observe(ctx, taskTag(b.Task.ID))
+		if b, err = t.s.TaskBundle(ctx, domain.TaskRef{ID: b.Task.ID}, with); err != nil || b.Task == nil {
+			return b, err
+		}
 	}
+	var users []string
 	for _, u := range []*domain.User{b.Assignee, b.Creator} {
 		if u != nil {
 			users = append(users, "u:"+u.ID)
@@ -154,13 +375,22 @@ func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domai
 	return b, nil
 }
 
+func (t *tagging) observeList(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) {
+	tags, ok := listTags(v, f, tagID)
+	if !ok {
+		uncacheable(ctx)
+		return
+	}
+	observe(ctx, tags...)
+}
+
 func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
-	observe(ctx, tagTasks)
+	t.observeList(ctx, q.Viewer, q.Filter, tagID)
 	return t.s.ListTasks(ctx, q, tagID)
 }
 
 func (t *tagging) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskKeyPage, error) {
-	observe(ctx, tagTasks)
+	t.observeList(ctx, q.Viewer, q.Filter, tagID)
 	return t.s.ListTaskKeys(ctx, q, tagID)
 }
 
@@ -172,17 +402,40 @@ func (t *tagging) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]stri
 }
 
 func (t *tagging) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error) {
-	observe(ctx, tagTasks)
+	t.observeList(ctx, v, f, tagID)
 	return t.s.CountTasks(ctx, v, f, tagID)
 }
 
+// A search page depends on which tasks match and their order ("q:"), and
+// on its rows, which are read again under their tasks' tags: a write that
+// changes no text and no audience keeps the page.
 func (t *tagging) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
-	observe(ctx, tagTasks)
-	return t.s.SearchTasks(ctx, v, text, first, after)
+	observe(ctx, searchTags(v)...)
+	p, err := t.s.SearchTasks(ctx, v, text, first, after)
+	if err != nil || p == nil || recorderFrom(ctx) == nil {
+		return p, err
+	}
+	tasks := make([]*domain.Task, len(p.Edges))
+	for i, e := range p.Edges {
+		tasks[i] = e.Node
+	}
+	fresh, err := t.refresh(ctx, tasks)
+	if err != nil {
+		return nil, err
+	}
+	out := *p
+	out.Edges = make([]domain.TaskEdge, 0, len(p.Edges))
+	for i, e := range p.Edges {
+		if fresh[i] != nil && fresh[i].VisibleTo(v) {
+			e.Node = fresh[i]
+			out.Edges = append(out.Edges, e)
+		}
+	}
+	return &out, nil
 }
 
 func (t *tagging) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
-	observe(ctx, tagTasks)
+	observe(ctx, searchTags(v)...)
 	return t.s.CountSearch(ctx, v, text)
 }
 
@@ -192,7 +445,7 @@ func (t *tagging) ListTags(ctx context.Context, first int, afterName string) ([]
 }
 
 func (t *tagging) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error) {
-	observe(ctx, tagTasks)
+	t.observeList(ctx, v, domain.TaskFilter{}, "")
 	return t.s.TaskStatistics(ctx, v)
 }
 
@@ -200,45 +453,132 @@ func (t *tagging) TopStatements(ctx context.Context, byTotal bool, n int) ([]dom
 	return t.s.TopStatements(ctx, byTotal, n) // Query.topStatements is never cached
 }
 
-// Writes: the tags are replaced whether or not the write reports an error
-// (an error after the commit must not leave a stale response behind).
+// Writes. Each replaces the tags of what it changed after the inner store
+// returns. A write refused (not found, conflict, invalid input...)
+// committed nothing; one that failed on the way (the database unreachable,
+// out of time, anything unexpected) may have committed with an effect
+// unknown: it also replaces "tasks", which every list, count and search
+// holds, besides the tags of the rows it locked.
+
+func unknownEffect(err error) bool {
+	if err == nil {
+		return false
+	}
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		return true
+	}
+	switch de.Code {
+	case domain.EUNAVAILABLE, domain.ETIMEOUT, domain.EINTERNAL:
+		return true
+	}
+	return false
+}
+
+// taskWritten replaces the tags of a task write: the task's own, and the
+// partitions and (when the search matches may change) the search tags of
+// each state it had and has.
+func (t *tagging) taskWritten(ctx context.Context, id string, priors *domain.Priors, after *domain.Task, err error, searchable bool) {
+	tags := []string{taskTag(id)}
+	states := []*domain.Task{}
+	for _, p := range priors.Tasks() {
+		if p.ID == id {
+			states = append(states, &p)
+			break
+		}
+	}
+	if after != nil {
+		states = append(states, after)
+	}
+	for _, s := range states {
+		tags = append(tags, partitionsOf(s)...)
+	}
+	if len(states) == 2 && !slices.Equal(taskAudiences(states[0]), taskAudiences(states[1])) {
+		searchable = true // who may find it changed
+	}
+	if searchable {
+		for _, s := range states {
+			for _, a := range taskAudiences(s) {
+				tags = append(tags, searchTag(a))
+			}
+		}
+	}
+	if unknownEffect(err) || (err == nil && len(states) == 0) {
+		tags = append(tags, tagTasks)
+	}
+	t.c.Invalidate(ctx, dedup(tags)...)
+}
+
+func dedup(tags []string) []string {
+	slices.Sort(tags)
+	return slices.Compact(tags)
+}
 
 func (t *tagging) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
-	defer t.c.Invalidate(ctx, tagTasks, tagTags)
-	return t.s.CreateTask(ctx, in)
+	x, err := t.s.CreateTask(ctx, in)
+	tags := []string{tagTags}
+	if x != nil {
+		tags = append(tags, seqTag(x.Seq))
+		tags = append(tags, partitionsOf(x)...)
+		for _, a := range taskAudiences(x) {
+			tags = append(tags, searchTag(a))
+		}
+	}
+	if x == nil && unknownEffect(err) {
+		tags = append(tags, tagTasks)
+	}
+	t.c.Invalidate(ctx, dedup(tags)...)
+	return x, err
 }
 
 func (t *tagging) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
-	defer t.c.Invalidate(ctx, taskTag(id), tagTasks)
-	return t.s.UpdateTask(ctx, id, p, guard)
+	ctx, priors := domain.WithPriors(ctx)
+	x, err := t.s.UpdateTask(ctx, id, p, guard)
+	t.taskWritten(ctx, id, priors, x, err, p.Title != nil || p.Description != nil)
+	return x, err
 }
 
 func (t *tagging) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
-	defer t.c.Invalidate(ctx, taskTag(id), tagTasks)
-	return t.s.TransitionTask(ctx, id, req, guard)
+	ctx, priors := domain.WithPriors(ctx)
+	x, err := t.s.TransitionTask(ctx, id, req, guard)
+	t.taskWritten(ctx, id, priors, x, err, false)
+	return x, err
 }
 
 func (t *tagging) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d, err := t.s.DeleteTask(ctx, id, guard)
-	tags := []string{taskTag(id), tagTasks}
-	if d != nil {
+	tags := []string{taskTag(id)}
+	if d != nil && d.Task != nil {
+		tags = append(tags, partitionsOf(d.Task)...)
+		for _, a := range taskAudiences(d.Task) {
+			tags = append(tags, searchTag(a))
+		}
 		tags = append(tags, prefixed("s:", d.SubtaskIDs)...)
 		tags = append(tags, prefixed("t:", d.DependsOnIDs)...)
 		tags = append(tags, prefixed("t:", d.DependentIDs)...)
 	}
-	t.c.Invalidate(ctx, tags...)
+	if unknownEffect(err) || (err == nil && (d == nil || d.Task == nil)) {
+		tags = append(tags, tagTasks)
+	}
+	t.c.Invalidate(ctx, dedup(tags)...)
 	return d, err
 }
 
-// subtaskWritten replaces a subtask's tags and its task's.
-func (t *tagging) subtaskWritten(ctx context.Context, id string, st *domain.Subtask, extra ...string) {
+// subtaskWritten replaces a subtask's tags and its task's (the one the
+// write locked, when it failed). A subtask write changes no task row, so
+// no list partition.
+func (t *tagging) subtaskWritten(ctx context.Context, id string, priors *domain.Priors, st *domain.Subtask, err error, extra ...string) {
 	tags := append([]string{subtaskTag(id)}, extra...)
 	if st != nil {
 		tags = append(tags, taskTag(st.TaskID))
-	} else {
-		tags = append(tags, tagTasks) // parent unknown after a failure: be broad
 	}
-	t.c.Invalidate(ctx, tags...)
+	for _, p := range priors.Tasks() {
+		tags = append(tags, taskTag(p.ID))
+	}
+	if unknownEffect(err) {
+		tags = append(tags, tagTasks)
+	}
+	t.c.Invalidate(ctx, dedup(tags)...)
 }
 
 func (t *tagging) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
@@ -247,38 +587,62 @@ func (t *tagging) CreateSubtask(ctx context.Context, taskID string, in domain.Ne
 }
 
 func (t *tagging) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	st, err := t.s.UpdateSubtask(ctx, id, p, expectedVersion, guard)
-	t.subtaskWritten(ctx, id, st)
+	t.subtaskWritten(ctx, id, priors, st, err)
 	return st, err
 }
 
 func (t *tagging) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	st, err := t.s.DeleteSubtask(ctx, id, guard)
-	t.subtaskWritten(ctx, id, st)
+	t.subtaskWritten(ctx, id, priors, st, err)
 	return st, err
 }
 
+// tagsWritten replaces the tags of a change to a task's tag set: the
+// task's own, the tag list, and the tag-filtered lists ("tg") of its
+// audiences; no other list's membership or rows changed.
+func (t *tagging) tagsWritten(ctx context.Context, id string, x *domain.Task, err error) {
+	tags := []string{taskTag(id), tagTags}
+	if x != nil {
+		for _, a := range taskAudiences(x) {
+			tags = append(tags, listTag(a, "tg"))
+		}
+	}
+	if unknownEffect(err) {
+		tags = append(tags, tagTasks)
+	}
+	t.c.Invalidate(ctx, tags...)
+}
+
 func (t *tagging) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
-	defer t.c.Invalidate(ctx, taskTag(taskID), tagTasks, tagTags)
-	return t.s.AddTaskTags(ctx, taskID, names, guard)
+	x, err := t.s.AddTaskTags(ctx, taskID, names, guard)
+	t.tagsWritten(ctx, taskID, x, err)
+	return x, err
 }
 
 func (t *tagging) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
-	defer t.c.Invalidate(ctx, taskTag(taskID), tagTasks, tagTags)
-	return t.s.RemoveTaskTags(ctx, taskID, names, guard)
+	x, err := t.s.RemoveTaskTags(ctx, taskID, names, guard)
+	t.tagsWritten(ctx, taskID, x, err)
+	return x, err
 }
 
 func (t *tagging) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	st, err := t.s.AddSubtaskTags(ctx, subtaskID, names, guard)
-	t.subtaskWritten(ctx, subtaskID, st, tagTags)
+	t.subtaskWritten(ctx, subtaskID, priors, st, err, tagTags)
 	return st, err
 }
 
 func (t *tagging) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	st, err := t.s.RemoveSubtaskTags(ctx, subtaskID, names, guard)
-	t.subtaskWritten(ctx, subtaskID, st, tagTags)
+	t.subtaskWritten(ctx, subtaskID, priors, st, err, tagTags)
 	return st, err
 }
+
+// A link changes no task row: only the two tasks' dependency lists.
 
 func (t *tagging) AddDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	defer t.c.Invalidate(ctx, taskTag(taskID), taskTag(dependsOnID))

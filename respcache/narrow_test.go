@@ -1,0 +1,408 @@
+package respcache_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// ids lists the ids of a connection's nodes.
+func ids(d map[string]any, field string) []string {
+	var out []string
+	for _, n := range apitest.List(d, field, "nodes") {
+		out = append(out, apitest.Str(n, "id"))
+	}
+	return out
+}
+
+// TestListInvalidationIsNarrow: a write retires the lists the task was or
+// is in, by status, assignee and audience, and no other; each assertion
+// of a "miss" fails when its rule is made too narrow, each "hit" when it
+// is too wide.
+func TestListInvalidationIsNarrow(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t)
+	aliceID, alice := a.User(t, domain.RoleEditor)
+	_, bob := a.User(t, domain.RoleEditor)
+	draft, _ := a.NewTask(t, alice, map[string]any{"title": "in draft"})
+	ready, _ := a.NewTask(t, alice, map[string]any{"title": "ready one"})
+	a.OK(t, alice, `mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`, map[string]any{"id": ready})
+	bobsSecret, _ := a.NewTask(t, bob, map[string]any{"title": "bob's", "visibility": "PRIVATE"})
+
+	board := `query Board($s: TaskStatus!) { tasks(first: 50, filter: {status: [$s]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount nodes { id title priority status } } }`
+	mine := `query Mine($me: ID!) { tasks(first: 50, filter: {assigneeId: $me}) { nodes { id } } }`
+	vars := func(s string) map[string]any { return map[string]any{"s": s} }
+	me := map[string]any{"me": aliceID}
+	warm := func(q string, v map[string]any) {
+		t.Helper()
+		cacheState(t, a, alice, q, v)
+		state, _, _ := cacheState(t, a, alice, q, v)
+		require.Equal(t, "hit", state, "%s %v", q, v)
+	}
+	expect := func(q string, v map[string]any, want string) map[string]any {
+		t.Helper()
+		state, d, _ := cacheState(t, a, alice, q, v)
+		assert.Equal(t, want, state, "%s %v", q, v)
+		return d
+	}
+
+	// An edit inside one status retires that board only.
+	warm(board, vars("DRAFT"))
+	warm(board, vars("READY"))
+	warm(mine, me)
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {priority: CRITICAL}) { id } }`, map[string]any{"id": draft})
+	d := expect(board, vars("DRAFT"), "miss")
+	assert.Equal(t, "CRITICAL", apitest.Str(d, "tasks", "nodes", 0, "priority"))
+	expect(board, vars("READY"), "hit")
+	expect(mine, me, "hit") // nobody's assignment changed
+
+	// Another user's private task: no list of alice's changes.
+	warm(board, vars("DRAFT"))
+	a.OK(t, bob, `mutation($id: ID!) { updateTask(id: $id, input: {title: "bob's too"}) { id } }`, map[string]any{"id": bobsSecret})
+	expect(board, vars("DRAFT"), "hit")
+
+	// A move retires the board it leaves and the board it enters.
+	warm(board, vars("DRAFT"))
+	warm(board, vars("READY"))
+	warm(board, vars("IN_PROGRESS"))
+	a.OK(t, alice, `mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`, map[string]any{"id": draft})
+	d = expect(board, vars("DRAFT"), "miss")
+	assert.NotContains(t, ids(d, "tasks"), draft, "it left")
+	d = expect(board, vars("READY"), "miss")
+	assert.ElementsMatch(t, []string{draft, ready}, ids(d, "tasks"), "it entered")
+	expect(board, vars("IN_PROGRESS"), "hit")
+
+	// An assignment retires the assignee's list.
+	warm(mine, me)
+	a.OK(t, alice, `mutation($id: ID!, $me: ID!) { updateTask(id: $id, input: {assigneeId: $me}) { id } }`, map[string]any{"id": ready, "me": aliceID})
+	d = expect(mine, me, "miss")
+	assert.Equal(t, []string{ready}, ids(d, "tasks"))
+	// And un-assigning retires it again: the task left.
+	warm(mine, me)
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {assigneeId: null}) { id } }`, map[string]any{"id": ready})
+	d = expect(mine, me, "miss")
+	assert.Empty(t, ids(d, "tasks"))
+
+	// A task turned private leaves bob's lists, though bob wrote nothing.
+	q := `query Public { tasks(first: 50, filter: {status: [READY]}) { nodes { id } } }`
+	cacheState(t, a, bob, q, nil)
+	state, d, _ := cacheState(t, a, bob, q, nil)
+	require.Equal(t, "hit", state)
+	require.Contains(t, ids(d, "tasks"), ready)
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {visibility: PRIVATE}) { id } }`, map[string]any{"id": ready})
+	state, d, _ = cacheState(t, a, bob, q, nil)
+	assert.Equal(t, "miss", state)
+	assert.NotContains(t, ids(d, "tasks"), ready)
+
+	// Tag lists: a tag change retires them; the status boards keep theirs.
+	byTag := `query ByTag { tasks(first: 50, filter: {tag: "urgent"}) { nodes { id } } }`
+	warm(byTag, nil)
+	warm(board, vars("READY"))
+	a.OK(t, alice, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["urgent"]) { id } }`, map[string]any{"id": draft})
+	d = expect(byTag, nil, "miss")
+	assert.Equal(t, []string{draft}, ids(d, "tasks"))
+	expect(board, vars("READY"), "hit")
+}
+
+// TestDetailSurvivesUnrelatedWrites: a task's detail (dependencies
+// included) and a read by number keep their entries across writes to
+// other tasks, and lose them to writes of what they show.
+func TestDetailSurvivesUnrelatedWrites(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t)
+	_, editor := a.User(t, domain.RoleEditor)
+	x, xNum := a.NewTask(t, editor, map[string]any{"title": "x"})
+	y, _ := a.NewTask(t, editor, map[string]any{"title": "y"})
+	z, _ := a.NewTask(t, editor, map[string]any{"title": "z"})
+	a.OK(t, editor, `mutation($a: ID!, $b: ID!) { addDependency(taskId: $a, dependsOnId: $b) { id } }`, map[string]any{"a": x, "b": y})
+	detail := `query Detail($id: ID!) { task(id: $id) { title dependencies { title priority } dependents { title } subtasks { title } } }`
+	byNumber := `query ByNumber($n: String!) { taskByNumber(number: $n) { title dependencies { title } } }`
+	dv, nv := map[string]any{"id": x}, map[string]any{"n": xNum}
+	warm := func() {
+		t.Helper()
+		for _, c := range []struct {
+			q string
+			v map[string]any
+		}{{detail, dv}, {byNumber, nv}} {
+			cacheState(t, a, editor, c.q, c.v)
+			state, _, _ := cacheState(t, a, editor, c.q, c.v)
+			require.Equal(t, "hit", state)
+		}
+	}
+	expect := func(want string) {
+		t.Helper()
+		for _, c := range []struct {
+			q string
+			v map[string]any
+		}{{detail, dv}, {byNumber, nv}} {
+			state, _, _ := cacheState(t, a, editor, c.q, c.v)
+			assert.Equal(t, want, state, c.q)
+		}
+	}
+	warm()
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: LOW}) { id } }`, map[string]any{"id": z})
+	a.NewTask(t, editor, map[string]any{"title": "w"})
+	expect("hit")
+
+	// The dependency's own change reaches the task that shows it.
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: CRITICAL}) { id } }`, map[string]any{"id": y})
+	state, d, _ := cacheState(t, a, editor, detail, dv)
+	assert.Equal(t, "miss", state)
+	assert.Equal(t, "CRITICAL", apitest.Str(d, "task", "dependencies", 0, "priority"))
+	state, _, _ = cacheState(t, a, editor, byNumber, nv)
+	assert.Equal(t, "miss", state)
+
+	warm()
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "x2"}) { id } }`, map[string]any{"id": x})
+	expect("miss")
+
+	// A number that names no task yet: its entry goes when the task comes.
+	next := domain.FormatTaskNumber(int64(999999))
+	q := `query Missing($n: String!) { taskByNumber(number: $n) { title } }`
+	cacheState(t, a, editor, q, map[string]any{"n": next})
+	state, d, _ = cacheState(t, a, editor, q, map[string]any{"n": next})
+	require.Equal(t, "hit", state)
+	assert.Nil(t, d["taskByNumber"])
+}
+
+// TestSearchKeptAcrossWritesThatCannotChangeIt: a search page survives a
+// write that changes no text and no audience of any task, and is retired
+// by a title that enters it and by an edit of a task it shows.
+func TestSearchKeptAcrossWritesThatCannotChangeIt(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t)
+	_, editor := a.User(t, domain.RoleEditor)
+	hit, _ := a.NewTask(t, editor, map[string]any{"title": "migrate the billing database"})
+	other, _ := a.NewTask(t, editor, map[string]any{"title": "paint the office"})
+	q := `query Find { searchTasks(query: "billing", first: 10) { nodes { id title priority } } }`
+	warm := func() {
+		t.Helper()
+		cacheState(t, a, editor, q, nil)
+		state, _, _ := cacheState(t, a, editor, q, nil)
+		require.Equal(t, "hit", state)
+	}
+	warm()
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: LOW}) { id } }`, map[string]any{"id": other})
+	a.OK(t, editor, `mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`, map[string]any{"id": other})
+	state, _, _ := cacheState(t, a, editor, q, nil)
+	assert.Equal(t, "hit", state, "no text changed")
+
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: CRITICAL}) { id } }`, map[string]any{"id": hit})
+	state, d, _ := cacheState(t, a, editor, q, nil)
+	assert.Equal(t, "miss", state, "a row it shows changed")
+	assert.Equal(t, "CRITICAL", apitest.Str(d, "searchTasks", "nodes", 0, "priority"))
+
+	warm()
+	a.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "billing office paint"}) { id } }`, map[string]any{"id": other})
+	state, d, _ = cacheState(t, a, editor, q, nil)
+	assert.Equal(t, "miss", state, "a task now matches")
+	assert.ElementsMatch(t, []string{hit, other}, ids(d, "searchTasks"))
+}
+
+// TestSharedAcrossViewers: an answer that never depended on who asked is
+// stored once for everyone; one that did stays with its scope, and
+// nothing private reaches another caller.
+func TestSharedAcrossViewers(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t)
+	aliceID, alice := a.User(t, domain.RoleEditor)
+	_, bob := a.User(t, domain.RoleEditor)
+	_, admin := a.User(t, domain.RoleAdmin)
+	pub, _ := a.NewTask(t, alice, map[string]any{"title": "public", "assigneeId": aliceID, "tags": []string{"t"}})
+	secret, _ := a.NewTask(t, alice, map[string]any{"title": "secret", "visibility": "PRIVATE"})
+	detail := `query Detail($id: ID!) { task(id: $id) { id title tags { name } assignee { name } } }`
+
+	// A public task's detail: computed for alice, served to bob, to an
+	// anonymous caller and to an admin without a statement.
+	state, want, _ := cacheState(t, a, alice, detail, map[string]any{"id": pub})
+	require.Equal(t, "miss", state)
+	for _, who := range []string{bob, "", admin} {
+		state, got, n := cacheState(t, a, who, detail, map[string]any{"id": pub})
+		assert.Equal(t, "hit", state)
+		assert.Zero(t, n)
+		assert.Equal(t, want, got)
+	}
+
+	// A private task's detail stays with its scope.
+	state, d, _ := cacheState(t, a, alice, detail, map[string]any{"id": secret})
+	require.Equal(t, "miss", state)
+	require.Equal(t, "secret", apitest.Str(d, "task", "title"))
+	for _, who := range []string{bob, ""} {
+		state, d, _ := cacheState(t, a, who, detail, map[string]any{"id": secret})
+		assert.Equal(t, "miss", state)
+		assert.Nil(t, d["task"], "a private task never reaches another caller")
+	}
+	state, _, _ = cacheState(t, a, alice, detail, map[string]any{"id": secret})
+	assert.Equal(t, "hit", state, "its owner's entry")
+
+	// A shared entry goes when the task turns private.
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {visibility: PRIVATE}) { id } }`, map[string]any{"id": pub})
+	state, d, _ = cacheState(t, a, bob, detail, map[string]any{"id": pub})
+	assert.Equal(t, "miss", state)
+	assert.Nil(t, d["task"])
+
+	// Fields shown by who asks: the assignee's email (to herself and
+	// admins), me, and lists of what each may see.
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {visibility: PUBLIC}) { id } }`, map[string]any{"id": pub})
+	email := `query Email($id: ID!) { task(id: $id) { assignee { email } } }`
+	_, d, _ = cacheState(t, a, alice, email, map[string]any{"id": pub})
+	require.NotEmpty(t, apitest.Str(d, "task", "assignee", "email"))
+	state, d, _ = cacheState(t, a, bob, email, map[string]any{"id": pub})
+	assert.Equal(t, "miss", state)
+	assert.Nil(t, apitest.Get(d, "task", "assignee", "email"), "bob never sees alice's email")
+	me := `query Me { me { id } }`
+	_, d, _ = cacheState(t, a, alice, me, nil)
+	require.Equal(t, aliceID, apitest.Str(d, "me", "id"))
+	state, d, _ = cacheState(t, a, bob, me, nil)
+	assert.Equal(t, "miss", state)
+	assert.NotEqual(t, aliceID, apitest.Str(d, "me", "id"))
+	list := `query All { tasks(first: 10) { nodes { title } } }`
+	_, d, _ = cacheState(t, a, alice, list, nil)
+	require.Len(t, apitest.List(d, "tasks", "nodes"), 2)
+	state, d, _ = cacheState(t, a, bob, list, nil)
+	assert.Equal(t, "miss", state)
+	assert.Len(t, apitest.List(d, "tasks", "nodes"), 1)
+
+	// Admins only: an admin's answer is never another caller's.
+	tokens := `query Tokens { apiTokens { id } }`
+	cacheState(t, a, admin, tokens, nil)
+	_, raw := a.Request(t, bob, tokens, nil)
+	var out struct {
+		Errors []apitest.Error `json:"errors"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &out))
+	require.NotEmpty(t, out.Errors, "%s", raw)
+	assert.Equal(t, "FORBIDDEN", out.Errors[0].Extensions["code"])
+}
+
+// TestBoardsCoherentAcrossInstances: two servers; one writer per task
+// moves it between two boards and edits it, on alternate instances;
+// readers on both read both boards. Every task a board shows has at least
+// the version last acknowledged before the read was sent, and a task
+// acknowledged on a board is on it unless a later write of it had begun
+// before the read's answer came. Narrowing the invalidation of a move
+// (only the board entered, or only the board left) fails it.
+func TestBoardsCoherentAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t)
+	b := apitest.Serve(t, a.DBURL, &apitest.Counter{}, "RESPONSE_CACHE", "on")
+	_, editor := a.User(t, domain.RoleEditor)
+	type state struct {
+		mu             sync.Mutex
+		started, acked int
+		version        int
+		status         string
+	}
+	const tasks = 4
+	ids := make([]string, tasks)
+	st := make([]*state, tasks)
+	for i := range ids {
+		ids[i], _ = a.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("t%d", i)})
+		st[i] = &state{version: 1, status: "DRAFT"}
+	}
+	byID := map[string]int{}
+	for i, id := range ids {
+		byID[id] = i
+	}
+	servers := []*apitest.API{a, b}
+	deadline := time.Now().Add(4 * time.Second)
+	var wg sync.WaitGroup
+	var reads, hits, writes atomic.Int64
+	var mu sync.Mutex
+	var problems []string
+	report := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(problems) < 20 {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	for k := range tasks {
+		wg.Go(func() {
+			s := st[k]
+			for i := 0; time.Now().Before(deadline); i++ {
+				srv := servers[(i+k)%2]
+				s.mu.Lock()
+				s.started++
+				next := map[string]string{"DRAFT": "READY", "READY": "DRAFT"}[s.status]
+				s.mu.Unlock()
+				var r apitest.Response
+				if i%3 == 2 {
+					r = srv.Post(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {description: "d"}) { version status } }`, map[string]any{"id": ids[k]})
+				} else {
+					r = srv.Post(t, editor, `mutation($id: ID!, $s: TaskStatus!) { transitionTask(id: $id, status: $s) { version status } }`, map[string]any{"id": ids[k], "s": next})
+				}
+				root := "transitionTask"
+				if i%3 == 2 {
+					root = "updateTask"
+				}
+				if len(r.Errors) > 0 {
+					report("write: %v", r.Errors)
+					return
+				}
+				s.mu.Lock()
+				s.acked++
+				s.version = apitest.Num(r.Data, root, "version")
+				s.status = apitest.Str(r.Data, root, "status")
+				s.mu.Unlock()
+				writes.Add(1)
+			}
+		})
+	}
+	board := `query Board($s: TaskStatus!) { tasks(first: 50, filter: {status: [$s]}) { nodes { id version status } } }`
+	for r := range 4 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				srv := servers[(i+r)%2]
+				status := []string{"DRAFT", "READY"}[(i/2+r)%2]
+				type snap struct {
+					acked, version int
+					status         string
+				}
+				before := make([]snap, tasks)
+				for k, s := range st {
+					s.mu.Lock()
+					before[k] = snap{s.acked, s.version, s.status}
+					s.mu.Unlock()
+				}
+				state, d, _ := cacheState(t, srv, editor, board, map[string]any{"s": status})
+				startedAfter := make([]int, tasks)
+				for k, s := range st {
+					s.mu.Lock()
+					startedAfter[k] = s.started
+					s.mu.Unlock()
+				}
+				reads.Add(1)
+				if state == "hit" {
+					hits.Add(1)
+				}
+				seen := map[int]bool{}
+				for _, n := range apitest.List(d, "tasks", "nodes") {
+					k := byID[apitest.Str(n, "id")]
+					seen[k] = true
+					if v := apitest.Num(n, "version"); v < before[k].version {
+						report("board %s (%s): task %d at version %d after %d was acknowledged", status, state, k, v, before[k].version)
+					}
+				}
+				for k := range tasks {
+					if before[k].status == status && !seen[k] && startedAfter[k] == before[k].acked {
+						report("board %s (%s): task %d missing, acknowledged there at version %d with no write since", status, state, k, before[k].version)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d writes, %d reads, %d hits", writes.Load(), reads.Load(), hits.Load())
+	assert.Empty(t, problems)
+	assert.Positive(t, writes.Load())
+	assert.Positive(t, hits.Load(), "the cache served some reads")
+}
