@@ -1,22 +1,26 @@
 // Package respcache is the whole-response cache: a query whose response is
 // stored is answered from Redis without running a resolver or a statement.
 //
-// Keys. An entry is keyed by the caller's authorization scope (anonymous,
-// or user id and role: no user ever receives another's response), the
-// operation name, the normalized document (printed from the parsed
-// operation, so spacing and comments do not matter) and the variables.
+// Keys. An entry is keyed by the operation name, the normalized document
+// (printed from the parsed operation, so spacing and comments do not
+// matter), the variables and a scope: the caller's authorization scope
+// (anonymous, or user id and role) when the answer depended on who asked
+// (domain.DependsOnViewer), else one scope shared by every caller. No
+// caller ever receives an answer computed for another unless it is the
+// answer they would have been given.
 //
 // Coherence, by tags. Every read an operation makes through the store is
-// tagged with what it depends on: "t:<id>" for a task and everything that
-// hangs off it (its subtasks, tag list, dependencies, history), "s:<id>" for
-// a subtask's tag list, "u:<id>" for a user, "g:<id>" for a tag, "tasks"
-// for anything that lists or counts tasks, "tags" for the tag list. Each tag
-// has a token in Redis. Before a read, the recorder takes the current token
-// of each new tag (creating one when there is none); the entry is stored
-// with the tokens it saw. A write, after its commit and before its response
-// is sent, replaces the tokens of every tag it changed. A lookup reads the
-// entry, then the current tokens of its tags and the epoch, in one more
-// round trip, and serves the entry only if all are unchanged.
+// tagged with what it depends on (tagging.go): "t:<id>" for a task and
+// everything that hangs off it, "s:<id>" a subtask, "u:<id>" a user,
+// "g:<id>" a tag, "n:<seq>" a task number, list partitions "l:..." by
+// audience and filter, search audiences "q:...", "tags" the tag list.
+// Each tag has a token in Redis. Before a read, the recorder takes the
+// current token of each new tag (creating one when there is none); the
+// entry is stored with the tokens it saw. A write, after its commit and
+// before its response is sent, replaces the tokens of every tag it
+// changed. A lookup reads the entry, then the current tokens of its tags
+// and the epoch, in one more round trip, and serves the entry only if all
+// are unchanged.
 //
 // That closes the reader/writer race the way leases do for entities: a
 // reader that saw token T read its rows after T existed; if a writer
