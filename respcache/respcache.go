@@ -27,7 +27,7 @@
 // committed before replacing T with T', either the reader's rows include
 // the write, or T' differs from the stored T and the entry is never served.
 // A token that is gone (evicted, expired, Redis restarted) reads as changed.
-// Tokens outlive entries (twice the entry TTL, refreshed when read). Reads
+// Tokens outlive entries (an hour, or twice the entry TTL when longer). Reads
 // for an operation that may be stored go to the primary, never a lagging
 // replica. A write that cannot reach Redis distrusts the layer on that
 // instance until the epoch has been bumped, which retires every entry.
@@ -156,7 +156,10 @@ func (c *Cache) keep() time.Duration { return max(c.opts.TTL, c.opts.StaleTTL) }
 func (c *Cache) entryKey(h string) string { return c.opts.Prefix + ":resp:" + h }
 func (c *Cache) tagKey(tag string) string { return c.opts.Prefix + ":rtag:" + tag }
 func (c *Cache) epochKey() string         { return c.opts.Prefix + ":rc:epoch" }
-func (c *Cache) tagTTL() time.Duration    { return 2*c.opts.TTL + time.Minute }
+
+// tagTTL is how long a token lives: far longer than an entry is fresh, so
+// that few entries see theirs expire.
+func (c *Cache) tagTTL() time.Duration { return max(2*c.opts.TTL+time.Minute, time.Hour) }
 
 // Key hashes what makes two responses the same.
 func Key(scope, operation, document string, variables map[string]any) string {
@@ -301,37 +304,52 @@ func (c *Cache) store(ctx context.Context, key, epoch string, tokens map[string]
 	c.stats.Stores.Add(1)
 }
 
-// tokenScript returns KEYS[1]'s token, creating it (ARGV[1]) when there is
-// none, and keeps it alive for ARGV[2] ms more. One key per call: safe on a
-// cluster.
-var tokenScript = redis.NewScript(`local v = redis.call('GET', KEYS[1])
-if not v then
-  v = ARGV[1]
-  redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
-else
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return v`)
-
-// tokens reads (creating where missing) the tokens of tags, in one pipeline.
+// tokens reads the tokens of tags, creating the missing ones: one MGET
+// (a pipeline of GETs on a cluster), then, for tags that have none, one
+// pipeline of SET NX GET (Redis 7), which keeps a token another reader
+// created meanwhile. Tokens are not refreshed when read: one that expires
+// only costs the entries that saw it a miss.
 func (c *Cache) tokens(ctx context.Context, tags []string) (map[string]string, error) {
+	keys := make([]string, len(tags))
+	for i, t := range tags {
+		keys[i] = c.tagKey(t)
+	}
+	vals, err := c.infra.GetMany(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(tags))
-	ttl := strconv.FormatInt(c.tagTTL().Milliseconds(), 10)
-	err := c.infra.Do(ctx, func(ctx context.Context) error {
-		pipe := c.infra.Redis().Pipeline()
-		cmds := make([]*redis.Cmd, len(tags))
-		for i, t := range tags {
-			cmds[i] = tokenScript.Eval(ctx, pipe, []string{c.tagKey(t)}, newToken(), ttl)
+	var missing []int
+	for i, v := range vals {
+		if tok := str(v); tok != "" {
+			out[tags[i]] = tok
+		} else {
+			missing = append(missing, i)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	err = c.infra.Do(ctx, func(ctx context.Context) error {
+		pipe := c.infra.Redis().Pipeline()
+		mine := make([]string, len(missing))
+		cmds := make([]*redis.StatusCmd, len(missing))
+		for j, i := range missing {
+			mine[j] = newToken()
+			cmds[j] = pipe.SetArgs(ctx, keys[i], mine[j], redis.SetArgs{Mode: "NX", Get: true, TTL: c.tagTTL()})
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 			return err
 		}
-		for i, cmd := range cmds {
-			s, err := cmd.Text()
-			if err != nil {
+		for j, i := range missing {
+			switch prev, err := cmds[j].Result(); {
+			case err == redis.Nil:
+				out[tags[i]] = mine[j] // created now
+			case err != nil:
 				return err
+			default:
+				out[tags[i]] = prev // created by another reader since the MGET
 			}
-			out[tags[i]] = s
 		}
 		return nil
 	})
