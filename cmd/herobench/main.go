@@ -30,12 +30,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/bench"
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -134,6 +136,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := hex.EncodeToString(raw) // JWT_SECRET is its text
+	signer := auth.New([]byte(secret), "", "")
+	var (
+		once sync.Once
+		fd   *bench.FrontendData
+		ferr error
+	)
+	w.frontend = func(ctx context.Context) (*bench.FrontendData, error) {
+		once.Do(func() {
+			fd, ferr = bench.LoadFrontend(ctx, pg, bench.FrontendOptions{}, func(id, role string) (string, error) {
+				return signer.Sign(id, domain.Role(role), 24*time.Hour)
+			})
+		})
+		return fd, ferr
+	}
 
 	redisDir, err := os.MkdirTemp("", "herobench-redis-")
 	if err != nil {
@@ -149,10 +168,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := hex.EncodeToString(raw) // JWT_SECRET is its text
-	token, err := auth.New([]byte(secret), "", "").Sign(w.adminID, domain.RoleAdmin, 24*time.Hour)
+	token, err := signer.Sign(w.adminID, domain.RoleAdmin, 24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -182,6 +198,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				return err
 			}
 			res, err := r.run(ctx, s)
+			if s.cleanup {
+				// The tasks it created go, so the database keeps its seeded
+				// size (and is re-used by the next run).
+				if _, cerr := pg.Exec(context.WithoutCancel(ctx), "DELETE FROM tasks WHERE description = $1", bench.FrontendMarker); cerr != nil && err == nil {
+					err = fmt.Errorf("%s: deleting the tasks it created: %w", s.name, cerr)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -206,13 +229,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := bench.Table(stdout, report.Results); err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout)
+	if err := bench.FrontendTable(stdout, report.Results); err != nil {
+		return err
+	}
 	var failed []string
 	for _, res := range append(report.Rounds, report.Results...) {
 		if res.Errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d failed requests, first: %s", res.Scenario, res.Errors, res.FirstError))
 		}
-		if res.Mix != nil && res.Mix.StaleReads > 0 {
-			failed = append(failed, fmt.Sprintf("%s: %d stale reads, first: %s", res.Scenario, res.Mix.StaleReads, res.Mix.FirstStale))
+		if res.Mix != nil && res.Mix.Failed() != "" {
+			failed = append(failed, res.Scenario+": "+res.Mix.Failed())
 		}
 	}
 	if o.peers {
@@ -269,15 +296,19 @@ func prepareDatabase(ctx context.Context, base string, o options, stderr io.Writ
 		return "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM tasks").Scan(&n); err != nil {
+	// Tasks an interrupted mix-frontend run created.
+	if _, err := conn.Exec(ctx, "DELETE FROM tasks WHERE description = $1", bench.FrontendMarker); err != nil {
 		return "", err
 	}
-	if n == o.tasks {
+	var n, users int
+	if err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM users)").Scan(&n, &users); err != nil {
+		return "", err
+	}
+	if n == o.tasks && users == seed.UserCount(o.tasks) {
 		fmt.Fprintf(stderr, "herobench: %s already holds %d tasks: re-used\n", o.db, n)
 		return dbURL, nil
 	}
-	fmt.Fprintf(stderr, "herobench: seeding %s with %d tasks (it holds %d)\n", o.db, o.tasks, n)
+	fmt.Fprintf(stderr, "herobench: seeding %s with %d tasks and %d users (it holds %d and %d)\n", o.db, o.tasks, seed.UserCount(o.tasks), n, users)
 	return dbURL, binary(ctx, o.bin, dbURL, stderr, "seed", "--tasks", strconv.Itoa(o.tasks), "--reset")
 }
 
@@ -297,6 +328,9 @@ type workload struct {
 	adminID string
 	public  []string // ids of public tasks: every caller may read them
 	terms   []string // search terms from the seeded titles
+	// frontend loads the users and tasks of mix-frontend once, on first
+	// use, so that its three modes share them.
+	frontend func(ctx context.Context) (*bench.FrontendData, error)
 }
 
 func loadWorkload(ctx context.Context, pg *pgx.Conn) (workload, error) {
@@ -339,6 +373,8 @@ type spec struct {
 	env    []string // herotasks only
 	anon   bool     // send no token
 	make   func(ctx context.Context, c *bench.Client) (bench.Scenario, error)
+	// cleanup: delete the tasks it created (bench.FrontendMarker) after it.
+	cleanup bool
 }
 
 var (
@@ -366,7 +402,22 @@ func benchRuns(w workload) []spec {
 		}},
 		{name: "search/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Search("search/caches-off", w.terms))},
 		{name: "mix-90-10/both-caches", config: "entity + response cache", env: bothCaches, make: fixed(bench.HeroTasksMix(hot).Scenario("mix-90-10/both-caches"))},
+		frontendRun(w, "mix-frontend/caches-off", "caches off", cachesOff),
+		frontendRun(w, "mix-frontend/entity", "entity cache", entityCache),
+		frontendRun(w, "mix-frontend/both-caches", "entity + response cache", bothCaches),
 	}
+}
+
+// frontendRun is the mix-frontend scenario in one server configuration,
+// each mode on the same users and tasks and from a cold cache.
+func frontendRun(w workload, name, config string, env []string) spec {
+	return spec{name: name, config: config, env: env, cleanup: true, make: func(ctx context.Context, _ *bench.Client) (bench.Scenario, error) {
+		d, err := w.frontend(ctx)
+		if err != nil {
+			return bench.Scenario{}, err
+		}
+		return bench.NewFrontend(d).Scenario(name), nil
+	}}
 }
 
 // peerRuns are the runs of `make bench-peers`, one server at a time on the
