@@ -186,6 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// by its median round.
 	byName := map[string][]bench.Result{}
 	var order []string
+	snapshot := false // of the tasks a restoring scenario writes
 	for round := 1; round <= o.rounds; round++ {
 		if o.rounds > 1 {
 			fmt.Fprintf(stderr, "herobench: round %d of %d\n", round, o.rounds)
@@ -197,12 +198,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return err
 			}
+			if s.restore && !snapshot {
+				if err := snapshotTasks(ctx, pg); err != nil {
+					return err
+				}
+				snapshot = true
+			}
 			res, err := r.run(ctx, s)
-			if s.cleanup {
-				// The tasks it created go, so the database keeps its seeded
-				// size (and is re-used by the next run).
-				if _, cerr := pg.Exec(context.WithoutCancel(ctx), "DELETE FROM tasks WHERE description = $1", bench.FrontendMarker); cerr != nil && err == nil {
-					err = fmt.Errorf("%s: deleting the tasks it created: %w", s.name, cerr)
+			if s.restore {
+				if rerr := restoreTasks(context.WithoutCancel(ctx), pg); rerr != nil && err == nil {
+					err = fmt.Errorf("%s: %w", s.name, rerr)
 				}
 			}
 			if err != nil {
@@ -312,6 +317,45 @@ func prepareDatabase(ctx context.Context, base string, o options, stderr io.Writ
 	return dbURL, binary(ctx, o.bin, dbURL, stderr, "seed", "--tasks", strconv.Itoa(o.tasks), "--reset")
 }
 
+// snapshotTasks keeps, for the session of pg, what mix-frontend's writes
+// change: each task's title, status, phase, priority, version and dates,
+// and the task tags.
+func snapshotTasks(ctx context.Context, pg *pgx.Conn) error {
+	_, err := pg.Exec(ctx, `DROP TABLE IF EXISTS bench_tasks, bench_task_tags;
+		CREATE TEMP TABLE bench_tasks AS SELECT id, title, status, phase, priority, version, started_at, completed_at FROM tasks;
+		CREATE TEMP TABLE bench_task_tags AS SELECT task_id, tag_id, created_at FROM task_tags`)
+	if err != nil {
+		return fmt.Errorf("snapshot of the tasks: %w", err)
+	}
+	return nil
+}
+
+// restoreTasks deletes the tasks mix-frontend created and puts back what
+// snapshotTasks kept, so every mode and every later scenario (and run)
+// meets the seeded data, not what the writes left: their statuses, the
+// priorities' spread and the tags of the newest tasks (the nested page's)
+// would drift run after run. Only updated_at keeps the writes' times (a
+// trigger sets it) and the history keeps their events.
+func restoreTasks(ctx context.Context, pg *pgx.Conn) error {
+	_, err := pg.Exec(ctx, `DELETE FROM tasks WHERE description = $1`, bench.FrontendMarker)
+	if err == nil {
+		_, err = pg.Exec(ctx, `UPDATE tasks t SET title = b.title, status = b.status, phase = b.phase, priority = b.priority,
+				version = b.version, started_at = b.started_at, completed_at = b.completed_at
+			FROM bench_tasks b WHERE b.id = t.id AND b.version <> t.version`)
+	}
+	if err == nil {
+		_, err = pg.Exec(ctx, `DELETE FROM task_tags x WHERE NOT EXISTS (SELECT FROM bench_task_tags b WHERE b.task_id = x.task_id AND b.tag_id = x.tag_id)`)
+	}
+	if err == nil {
+		_, err = pg.Exec(ctx, `INSERT INTO task_tags (task_id, tag_id, created_at) SELECT task_id, tag_id, created_at FROM bench_task_tags b
+			WHERE NOT EXISTS (SELECT FROM task_tags x WHERE x.task_id = b.task_id AND x.tag_id = b.tag_id)`)
+	}
+	if err != nil {
+		return fmt.Errorf("restoring the tasks: %w", err)
+	}
+	return nil
+}
+
 // binary runs a subcommand of the server binary on the database.
 func binary(ctx context.Context, bin, dbURL string, out io.Writer, args ...string) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
@@ -373,8 +417,9 @@ type spec struct {
 	env    []string // herotasks only
 	anon   bool     // send no token
 	make   func(ctx context.Context, c *bench.Client) (bench.Scenario, error)
-	// cleanup: delete the tasks it created (bench.FrontendMarker) after it.
-	cleanup bool
+	// restore: put back the tasks as they were before the first such
+	// scenario, after it (restoreTasks).
+	restore bool
 }
 
 var (
@@ -409,9 +454,10 @@ func benchRuns(w workload) []spec {
 }
 
 // frontendRun is the mix-frontend scenario in one server configuration,
-// each mode on the same users and tasks and from a cold cache.
+// each mode on the same users and tasks, from a cold cache, and with the
+// tasks as the first one found them (restore).
 func frontendRun(w workload, name, config string, env []string) spec {
-	return spec{name: name, config: config, env: env, cleanup: true, make: func(ctx context.Context, _ *bench.Client) (bench.Scenario, error) {
+	return spec{name: name, config: config, env: env, restore: true, make: func(ctx context.Context, _ *bench.Client) (bench.Scenario, error) {
 		d, err := w.frontend(ctx)
 		if err != nil {
 			return bench.Scenario{}, err
