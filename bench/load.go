@@ -42,9 +42,16 @@ type Scenario struct {
 	Config string // the server configuration it ran against, for the report
 	Step   func(ctx context.Context, c *Client, rng *rand.Rand) ([]byte, error)
 	Check  func(body []byte) (string, error)
-	// Mix, when set, is the read/write mix whose coherence counters go
-	// into the result.
-	Mix *Mix
+	// Coherence, when set, is the read/write mix whose coherence counters
+	// go into the result (Mix, Frontend).
+	Coherence Coherence
+}
+
+// Coherence is a mix that checks its reads against its writes: reset when
+// the measured time starts, result at its end.
+type Coherence interface {
+	reset()
+	result() MixResult
 }
 
 // Simple is a scenario sending the request next returns, answered by one
@@ -192,8 +199,8 @@ func Run(ctx context.Context, c *Client, s Scenario, o Options) (Result, error) 
 		}
 		res.Shape = w.shape
 	}
-	if s.Mix != nil {
-		s.Mix.reset()
+	if s.Coherence != nil {
+		s.Coherence.reset()
 	}
 	var before, after snapshot
 	if o.Probes != nil {
@@ -241,8 +248,8 @@ func Run(ctx context.Context, c *Client, s Scenario, o Options) (Result, error) 
 	if o.Probes != nil && res.Requests > 0 {
 		o.Probes.fill(&res, before, after, peak.Load())
 	}
-	if s.Mix != nil {
-		mr := s.Mix.result()
+	if s.Coherence != nil {
+		mr := s.Coherence.result()
 		res.Mix = &mr
 	}
 	return res, nil

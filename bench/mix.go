@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync/atomic"
 )
 
@@ -30,10 +31,35 @@ type Mix struct {
 
 // MixResult is what the mix saw while measured.
 type MixResult struct {
-	Reads      int64  `json:"reads"`
-	Writes     int64  `json:"writes"`
-	StaleReads int64  `json:"staleReads"`
-	FirstStale string `json:"firstStale,omitempty"`
+	Reads      int64 `json:"reads"`
+	Writes     int64 `json:"writes"`
+	StaleReads int64 `json:"staleReads"`
+	// StaleTagReads are reads showing a task's tags as they were before
+	// an acknowledged tag write (mix-frontend; tag writes keep the task's
+	// version).
+	StaleTagReads int64  `json:"staleTagReads,omitempty"`
+	FirstStale    string `json:"firstStale,omitempty"`
+	// Leaks are reads that held a private task the user may not see
+	// (mix-frontend).
+	Leaks     int64  `json:"privateLeaks"`
+	FirstLeak string `json:"firstLeak,omitempty"`
+	// Users and HotTasks size the mix-frontend scenario; Categories are its
+	// request kinds.
+	Users      int              `json:"users,omitempty"`
+	HotTasks   int              `json:"hotTasks,omitempty"`
+	Categories []CategoryResult `json:"categories,omitempty"`
+}
+
+// Failed says why the mix failed its checks, "" when it did not.
+func (r *MixResult) Failed() string {
+	var out []string
+	if r.StaleReads > 0 || r.StaleTagReads > 0 {
+		out = append(out, fmt.Sprintf("%d stale reads and %d stale tag reads, first: %s", r.StaleReads, r.StaleTagReads, r.FirstStale))
+	}
+	if r.Leaks > 0 {
+		out = append(out, fmt.Sprintf("%d reads held another user's private task, first: %s", r.Leaks, r.FirstLeak))
+	}
+	return strings.Join(out, "; ")
 }
 
 // HeroTasksMix is the 90/10 mix on the Hero Tasks API: reads of a task
@@ -47,7 +73,7 @@ func HeroTasksMix(ids []string) *Mix {
 // Scenario returns the mix as a scenario.
 func (m *Mix) Scenario(name string) Scenario {
 	m.acked = make([]atomic.Int64, len(m.IDs))
-	return Scenario{Name: name, Mix: m, Step: m.step, Check: m.check}
+	return Scenario{Name: name, Coherence: m, Step: m.step, Check: m.check}
 }
 
 func (m *Mix) reset() { m.reads.Store(0); m.writes.Store(0); m.stale.Store(0); m.firstStale.Store(nil) }

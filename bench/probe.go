@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -95,12 +96,16 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 // serverMetrics are the counters of Hero Tasks' /metrics that explain a
 // run, summed over every label but event: cache events of the entity cache
 // (all kinds) and of the response cache, and the statements the server
-// itself counted per operation.
+// itself counted per operation. scrape adds the queries (operations of type
+// query: "queries", and those that sent no SQL statement:
+// "queries_without_sql") and the entity cache's events per kind
+// ("entity_cache:<kind>:<event>").
 var serverMetrics = map[string]string{
-	"herotasks_cache_events_total":               "entity_cache_",
-	"herotasks_response_cache_events_total":      "response_cache_",
-	"herotasks_sql_statements_per_operation_sum": "sql_statements",
-	"herotasks_graphql_operations_total":         "operations",
+	"herotasks_cache_events_total":                   "entity_cache_",
+	"herotasks_response_cache_events_total":          "response_cache_",
+	"herotasks_sql_statements_per_operation_sum":     "sql_statements",
+	"herotasks_graphql_operations_total":             "operations",
+	"herotasks_graphql_operations_without_sql_total": "operations_without_sql",
 }
 
 // scrape reads the counters of serverMetrics from a Prometheus text page.
@@ -117,8 +122,14 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("metrics: status %d", res.StatusCode)
 	}
+	return parseMetrics(res.Body)
+}
+
+// parseMetrics reads the counters of serverMetrics from a Prometheus text
+// page.
+func parseMetrics(r io.Reader) (map[string]float64, error) {
 	out := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -144,6 +155,18 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 			key += labelValue(labels, "event")
 		}
 		out[key] += v
+		switch name {
+		case "herotasks_cache_events_total":
+			out["entity_cache:"+labelValue(labels, "kind")+":"+labelValue(labels, "event")] += v
+		case "herotasks_graphql_operations_total":
+			if labelValue(labels, "type") == "query" {
+				out["queries"] += v
+			}
+		case "herotasks_graphql_operations_without_sql_total":
+			if labelValue(labels, "type") == "query" {
+				out["queries_without_sql"] += v
+			}
+		}
 	}
 	return out, sc.Err()
 }

@@ -21,12 +21,92 @@ func Table(w io.Writer, results []Result) error {
 	for _, r := range results {
 		errs := strconv.FormatInt(r.Errors, 10)
 		if r.Mix != nil {
-			errs += fmt.Sprintf(" (stale %d/%d reads)", r.Mix.StaleReads, r.Mix.Reads)
+			errs += fmt.Sprintf(" (stale %d/%d reads)", r.Mix.StaleReads+r.Mix.StaleTagReads, r.Mix.Reads)
+			if r.Mix.Categories != nil {
+				errs += fmt.Sprintf(" (leaks %d)", r.Mix.Leaks)
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Server, r.RPS, r.P50, r.P90, r.P99, errs,
 			opt(r.SQLPerReq, 2), opt(r.RedisPerReq, 2), opt(r.PGCPUPerReq, 3), opt(r.ServerCPUPerReq, 2), opt(r.ServerPeakRSSMB, 0), opt(r.OtherCPUPct, 0))
 	}
 	return tw.Flush()
+}
+
+// CacheFigures are the server-side figures of a run that say what the
+// caches did, from its /metrics (nil when it has none).
+type CacheFigures struct {
+	// NoSQLReads is the share of queries that sent no SQL statement.
+	NoSQLReads *float64
+	// EntityHits and ResponseHits are hit ratios: hits / (hits + misses).
+	EntityHits, ResponseHits *float64
+}
+
+// Caches computes r's cache figures.
+func (r Result) Caches() CacheFigures {
+	var c CacheFigures
+	m := r.ServerMetrics
+	if m == nil {
+		return c
+	}
+	ratio := func(a, b float64) *float64 {
+		if a+b <= 0 {
+			return nil
+		}
+		return ptr(a / (a + b))
+	}
+	if q := m["queries"]; q > 0 {
+		c.NoSQLReads = ptr(m["queries_without_sql"] / q)
+	}
+	c.EntityHits = ratio(m["entity_cache_hit"], m["entity_cache_miss"])
+	c.ResponseHits = ratio(m["response_cache_hit"], m["response_cache_miss"])
+	return c
+}
+
+// FrontendTable prints the mix-frontend results: the per-mode figures, then
+// each request category's.
+func FrontendTable(w io.Writer, results []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\treq/s\tp50 ms\tp99 ms\treads without SQL %\tentity hit %\tresponse hit %\tSQL/req\tPG CPU ms/req\tsrv CPU ms/req\tRedis/req\tstale\tleaks\t")
+	var any bool
+	for _, r := range results {
+		if r.Mix == nil || r.Mix.Categories == nil {
+			continue
+		}
+		any = true
+		c := r.Caches()
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d+%d/%d\t%d\t\n", r.Scenario, r.RPS, r.P50, r.P99,
+			pct(c.NoSQLReads), pct(c.EntityHits), pct(c.ResponseHits), opt(r.SQLPerReq, 2), opt(r.PGCPUPerReq, 3), opt(r.ServerCPUPerReq, 2),
+			opt(r.RedisPerReq, 2), r.Mix.StaleReads, r.Mix.StaleTagReads, r.Mix.Reads, r.Mix.Leaks)
+	}
+	if !any {
+		return nil
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tcategory\tshare %\tp50 ms\tp99 ms\tresponse hit %\t")
+	for _, r := range results {
+		if r.Mix == nil {
+			continue
+		}
+		for _, k := range r.Mix.Categories {
+			var hit *float64
+			if k.ResponseHits+k.ResponseMisses > 0 {
+				hit = ptr(float64(k.ResponseHits) / float64(k.ResponseHits+k.ResponseMisses))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t\n", r.Scenario, k.Name, 100*k.Share, k.P50, k.P99, pct(hit))
+		}
+	}
+	return tw.Flush()
+}
+
+func pct(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(100**v, 'f', 1, 64)
 }
 
 func opt(v *float64, prec int) string {

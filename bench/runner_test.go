@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -54,7 +55,11 @@ func TestBenchRunner(t *testing.T) {
 		t.Helper()
 		c := bench.NewClient(url+"/graphql", token, opts.Clients)
 		t.Cleanup(c.HTTP.CloseIdleConnections)
-		res, err := bench.Run(ctx, c, s, opts)
+		o := opts
+		probes := *opts.Probes
+		probes.MetricsURL = url + "/metrics"
+		o.Probes = &probes
+		res, err := bench.Run(ctx, c, s, o)
 		require.NoError(t, err)
 		assert.Positive(t, res.Requests, "%s: requests", s.Name)
 		assert.Zero(t, res.Errors, "%s: failed requests: %s", s.Name, res.FirstError)
@@ -78,6 +83,30 @@ func TestBenchRunner(t *testing.T) {
 		s, err := bench.DeepPages(ctx, bench.NewClient(off.URL+"/graphql", token, 1), "deep", 200)
 		require.NoError(t, err)
 		assert.Equal(t, "20 nodes", measure(t, off.URL, s).Shape)
+	})
+	t.Run("mix-frontend", func(t *testing.T) {
+		d, err := bench.LoadFrontend(ctx, pg, bench.FrontendOptions{MinUsers: 3, Hot: 30}, func(id, role string) (string, error) {
+			return off.Auth.Sign(id, domain.Role(role), time.Hour)
+		})
+		require.NoError(t, err)
+		res := measure(t, both.URL, bench.NewFrontend(d).Scenario("mix-frontend"))
+		require.NotNil(t, res.Mix)
+		assert.Positive(t, res.Mix.Reads)
+		assert.Positive(t, res.Mix.Writes)
+		assert.Empty(t, res.Mix.Failed())
+		assert.Len(t, res.Mix.Categories, len(bench.FrontendCategories))
+		c := res.Caches()
+		require.NotNil(t, c.NoSQLReads, "the server counted its queries: %v", res.ServerMetrics)
+		assert.InDelta(t, 0.5, *c.NoSQLReads, 0.5, "a share")
+		require.NotNil(t, c.ResponseHits)
+		require.NotNil(t, c.EntityHits)
+		var buf bytes.Buffer
+		require.NoError(t, bench.FrontendTable(&buf, []bench.Result{res}))
+		assert.Contains(t, buf.String(), "tag-remove")
+		// The tasks it created carry the marker herobench deletes them by.
+		var created int
+		require.NoError(t, pg.QueryRow(ctx, "SELECT count(*) FROM tasks WHERE description = $1", bench.FrontendMarker).Scan(&created))
+		t.Logf("%d users, %d reads, %d writes, %d created\n%s", res.Mix.Users, res.Mix.Reads, res.Mix.Writes, created, buf.String())
 	})
 	t.Run("mix", func(t *testing.T) {
 		res := measure(t, both.URL, bench.HeroTasksMix(ids).Scenario("mix"))

@@ -27,6 +27,7 @@ type Metrics struct {
 	ops        *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	statements prometheus.Histogram
+	noSQL      *prometheus.CounterVec
 	cost       *prometheus.HistogramVec
 	batches    *prometheus.HistogramVec
 	serial     prometheus.Counter
@@ -43,6 +44,9 @@ func New(pools map[string]*pgxpool.Pool, c *cache.Cache) *Metrics {
 			Help: "GraphQL operation latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"operation", "type"}),
 		statements: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herotasks_sql_statements_per_operation",
 			Help: "SQL statements one GraphQL operation sent.", Buckets: []float64{0, 1, 2, 3, 5, 8, 13, 21, 50, 100, 300}}),
+		noSQL: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "herotasks_graphql_operations_without_sql_total",
+			Help: "GraphQL operations, by type, that sent no SQL statement (answered from the caches, or needing no data); " +
+				"with herotasks_graphql_operations_total, the share of reads the caches kept from PostgreSQL."}, []string{"type"}),
 		cost: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "herotasks_graphql_query_cost",
 			Help:    "Query cost of executed operations: requested (static analysis) and actual (from the returned data).",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}, []string{"type", "kind"}),
@@ -51,7 +55,7 @@ func New(pools map[string]*pgxpool.Pool, c *cache.Cache) *Metrics {
 		serial: prometheus.NewCounter(prometheus.CounterOpts{Name: "herotasks_graphql_serial_operations_total",
 			Help: "Operations executed serially: every level they read was loaded ahead (graph/serial.go)."}),
 	}
-	m.reg.MustRegister(m.ops, m.duration, m.statements, m.cost, m.batches, m.serial,
+	m.reg.MustRegister(m.ops, m.duration, m.statements, m.noSQL, m.cost, m.batches, m.serial,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if len(pools) > 0 {
 		m.reg.MustRegister(poolCollector(pools))
@@ -76,6 +80,10 @@ func (m *Metrics) ObserveSerial() { m.serial.Inc() }
 type counterKey struct{}
 
 // Tracer counts statements per operation: wrap the pool's tracer with it.
+// A statement counts against the operation whose context it was sent
+// with (the extension puts the counter there, and the loaders, the caches'
+// fills and the resolvers all derive theirs from it); the bearer-token
+// check runs before the operation and is not counted.
 type Tracer struct{}
 
 // TraceQueryStart counts the statement against the operation in ctx.
@@ -128,6 +136,9 @@ func (e extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 		e.m.ops.WithLabelValues(name, typ, outcome).Inc()
 		e.m.duration.WithLabelValues(name, typ).Observe(time.Since(start).Seconds())
 		e.m.statements.Observe(float64(n.Load()))
+		if n.Load() == 0 {
+			e.m.noSQL.WithLabelValues(typ).Inc()
+		}
 		if rep, ok := resp.Extensions["cost"].(cost.Report); ok {
 			e.m.cost.WithLabelValues(typ, "requested").Observe(float64(rep.RequestedQueryCost))
 			if rep.ActualQueryCost != nil {

@@ -1,8 +1,11 @@
 package metrics_test
 
 import (
+	"bufio"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,4 +70,76 @@ func TestTopStatements(t *testing.T) {
 	// list, beyond 100 is refused before any resolver runs.
 	assert.Empty(t, apitest.List(api.OK(t, admin, `{ topStatements(first: 0) { query } }`, nil), "topStatements"))
 	assert.Equal(t, "SLICING_ARGUMENT_OUT_OF_RANGE", api.Post(t, admin, `{ topStatements(first: 101) { query } }`, nil).Code())
+}
+
+// TestOperationsWithoutSQL: herotasks_graphql_operations_without_sql_total
+// counts an operation exactly when PostgreSQL received no statement while
+// it ran, checked one request at a time against a tracer that counts every
+// statement of the server's pools: response-cache hits and operations that
+// need no data count, misses, partly cached reads and mutations do not.
+func TestOperationsWithoutSQL(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("REDIS_URL") == "" {
+		t.Skip("REDIS_URL is not set: the response cache needs Redis (make test starts one)")
+	}
+	// No background work that would send statements between requests.
+	api := apitest.New(t, "RESPONSE_CACHE", "on", "ENTITY_CACHE", "on", "PERSISTED_QUERIES", "off", "COST_BUDGET_CAPACITY", "0")
+	_, editor := api.User(t, domain.RoleEditor)
+	ids := api.SeedSmall(t, editor, 3)
+	require.NotEmpty(t, ids)
+
+	scrape := func() map[string]float64 {
+		res, err := http.Get(api.URL + "/metrics")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		out := map[string]float64{}
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			series, value, ok := strings.Cut(sc.Text(), " ")
+			if ok && strings.HasPrefix(series, "herotasks_graphql_operations_without_sql_total") {
+				v, err := strconv.ParseFloat(value, 64)
+				require.NoError(t, err)
+				out[series] = v
+			}
+		}
+		require.NoError(t, sc.Err())
+		return out
+	}
+	const query, mutation = `herotasks_graphql_operations_without_sql_total{type="query"}`, `herotasks_graphql_operations_without_sql_total{type="mutation"}`
+	board := `query Board { tasks(first: 10) { nodes { id version title tags { name } } } }`
+	detail := `query Detail($id: ID!) { task(id: $id) { id version title } }`
+	steps := []struct {
+		name, token, doc string
+		vars             map[string]any
+		noSQL            any // true, false, or nil: either
+	}{
+		{"board, first time: a miss", editor, board, nil, false},
+		{"board again: a response-cache hit", editor, board, nil, true},
+		{"board as anonymous: another scope, a miss", "", board, nil, false},
+		{"no data needed", editor, `query Name { __typename }`, nil, true},
+		// The entity cache may hold the task since the seed's mutations.
+		{"detail: a response-cache miss", editor, detail, map[string]any{"id": ids[0]}, nil},
+		{"detail again: a hit", editor, detail, map[string]any{"id": ids[0]}, true},
+		{"a mutation", editor, `mutation Rename($id: ID!) { updateTask(id: $id, input: {title: "renamed"}) { id version } }`, map[string]any{"id": ids[0]}, false},
+		{"detail after the write: a miss", editor, detail, map[string]any{"id": ids[0]}, false},
+		{"board after the write: a miss", editor, board, nil, false},
+		{"board again: a hit", editor, board, nil, true},
+	}
+	before := scrape()
+	var want float64
+	for _, s := range steps {
+		sql := api.SQL.Load()
+		api.OK(t, s.token, s.doc, s.vars)
+		sent := api.SQL.Load() - sql
+		after := scrape()
+		if s.noSQL != nil {
+			assert.Equal(t, s.noSQL, sent == 0, "%s: %d statements", s.name, sent)
+		}
+		if sent == 0 {
+			want++
+		}
+		assert.Equal(t, want, after[query]-before[query], "%s: %d statements", s.name, sent)
+	}
+	assert.Zero(t, scrape()[mutation], "the mutation sent statements")
 }

@@ -46,6 +46,12 @@ type Options struct {
 	Now time.Time
 }
 
+// UserCount is how many users a run of tasks tasks creates: 20, or one per
+// 250 tasks beyond 5,000 (a person's year of tasks), so that 10,000 tasks
+// have 40 users, about 24 of whom write and own private tasks: enough for
+// the 20+ signed-in users of the mix-frontend benchmark (bench/frontend.go).
+func UserCount(tasks int) int { return max(20, tasks/250) }
+
 // Result counts the rows a run wrote. Tags counts the tags it created: tags
 // that already existed (same name) are reused, not counted.
 type Result struct {
@@ -87,7 +93,7 @@ var (
 )
 
 // Run seeds the database behind pool with o.Tasks tasks and everything
-// around them (max(20, Tasks/500) users, 200 tags), then vacuums and analyzes the
+// around them (UserCount(Tasks) users, 200 tags), then vacuums and analyzes the
 // tables. Without Reset it appends to existing data: new ids, new task
 // numbers from task_number_seq, emails that do not collide, existing tags
 // reused by name.
@@ -289,7 +295,7 @@ func setup(ctx context.Context, tx pgx.Tx, o Options, now time.Time, res *Result
 	for _, e := range emails {
 		taken[e] = true
 	}
-	g.makeUsers(max(20, o.Tasks/500), taken)
+	g.makeUsers(UserCount(o.Tasks), taken)
 	urows := make([][]any, len(g.users))
 	for i, u := range g.users {
 		urows[i] = []any{[16]byte(u.id), u.email, u.name, string(u.role), u.createdAt, u.createdAt}

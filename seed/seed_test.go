@@ -412,6 +412,12 @@ func TestModes(t *testing.T) {
 	}
 }
 
+func TestUserCount(t *testing.T) {
+	for tasks, want := range map[int]int{1: 20, 300: 20, 5000: 20, 10_000: 40, 1_000_000: 4000} {
+		assert.Equal(t, want, seed.UserCount(tasks), "%d tasks", tasks)
+	}
+}
+
 func TestRunRejectsNegativeTasks(t *testing.T) {
 	_, err := seed.Run(context.Background(), nil, seed.Options{Tasks: -1})
 	require.Error(t, err)

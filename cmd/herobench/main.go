@@ -30,12 +30,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/herotasks/api/auth"
 	"github.com/herotasks/api/bench"
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 )
@@ -134,6 +136,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	secret := hex.EncodeToString(raw) // JWT_SECRET is its text
+	signer := auth.New([]byte(secret), "", "")
+	var (
+		once sync.Once
+		fd   *bench.FrontendData
+		ferr error
+	)
+	w.frontend = func(ctx context.Context) (*bench.FrontendData, error) {
+		once.Do(func() {
+			fd, ferr = bench.LoadFrontend(ctx, pg, bench.FrontendOptions{}, func(id, role string) (string, error) {
+				return signer.Sign(id, domain.Role(role), 24*time.Hour)
+			})
+		})
+		return fd, ferr
+	}
 
 	redisDir, err := os.MkdirTemp("", "herobench-redis-")
 	if err != nil {
@@ -149,10 +168,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := hex.EncodeToString(raw) // JWT_SECRET is its text
-	token, err := auth.New([]byte(secret), "", "").Sign(w.adminID, domain.RoleAdmin, 24*time.Hour)
+	token, err := signer.Sign(w.adminID, domain.RoleAdmin, 24*time.Hour)
 	if err != nil {
 		return err
 	}
@@ -170,6 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// by its median round.
 	byName := map[string][]bench.Result{}
 	var order []string
+	snapshot := false // of the tasks a restoring scenario writes
 	for round := 1; round <= o.rounds; round++ {
 		if o.rounds > 1 {
 			fmt.Fprintf(stderr, "herobench: round %d of %d\n", round, o.rounds)
@@ -181,7 +198,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			if err := rdb.FlushAll(ctx).Err(); err != nil {
 				return err
 			}
+			if s.restore && !snapshot {
+				if err := snapshotTasks(ctx, pg); err != nil {
+					return err
+				}
+				snapshot = true
+			}
 			res, err := r.run(ctx, s)
+			if s.restore {
+				if rerr := restoreTasks(context.WithoutCancel(ctx), pg); rerr != nil && err == nil {
+					err = fmt.Errorf("%s: %w", s.name, rerr)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -206,13 +234,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := bench.Table(stdout, report.Results); err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout)
+	if err := bench.FrontendTable(stdout, report.Results); err != nil {
+		return err
+	}
 	var failed []string
 	for _, res := range append(report.Rounds, report.Results...) {
 		if res.Errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d failed requests, first: %s", res.Scenario, res.Errors, res.FirstError))
 		}
-		if res.Mix != nil && res.Mix.StaleReads > 0 {
-			failed = append(failed, fmt.Sprintf("%s: %d stale reads, first: %s", res.Scenario, res.Mix.StaleReads, res.Mix.FirstStale))
+		if res.Mix != nil && res.Mix.Failed() != "" {
+			failed = append(failed, res.Scenario+": "+res.Mix.Failed())
 		}
 	}
 	if o.peers {
@@ -269,16 +301,59 @@ func prepareDatabase(ctx context.Context, base string, o options, stderr io.Writ
 		return "", err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM tasks").Scan(&n); err != nil {
+	// Tasks an interrupted mix-frontend run created.
+	if _, err := conn.Exec(ctx, "DELETE FROM tasks WHERE description = $1", bench.FrontendMarker); err != nil {
 		return "", err
 	}
-	if n == o.tasks {
+	var n, users int
+	if err := conn.QueryRow(ctx, "SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM users)").Scan(&n, &users); err != nil {
+		return "", err
+	}
+	if n == o.tasks && users == seed.UserCount(o.tasks) {
 		fmt.Fprintf(stderr, "herobench: %s already holds %d tasks: re-used\n", o.db, n)
 		return dbURL, nil
 	}
-	fmt.Fprintf(stderr, "herobench: seeding %s with %d tasks (it holds %d)\n", o.db, o.tasks, n)
+	fmt.Fprintf(stderr, "herobench: seeding %s with %d tasks and %d users (it holds %d and %d)\n", o.db, o.tasks, seed.UserCount(o.tasks), n, users)
 	return dbURL, binary(ctx, o.bin, dbURL, stderr, "seed", "--tasks", strconv.Itoa(o.tasks), "--reset")
+}
+
+// snapshotTasks keeps, for the session of pg, what mix-frontend's writes
+// change: each task's title, status, phase, priority, version and dates,
+// and the task tags.
+func snapshotTasks(ctx context.Context, pg *pgx.Conn) error {
+	_, err := pg.Exec(ctx, `DROP TABLE IF EXISTS bench_tasks, bench_task_tags;
+		CREATE TEMP TABLE bench_tasks AS SELECT id, title, status, phase, priority, version, started_at, completed_at FROM tasks;
+		CREATE TEMP TABLE bench_task_tags AS SELECT task_id, tag_id, created_at FROM task_tags`)
+	if err != nil {
+		return fmt.Errorf("snapshot of the tasks: %w", err)
+	}
+	return nil
+}
+
+// restoreTasks deletes the tasks mix-frontend created and puts back what
+// snapshotTasks kept, so every mode and every later scenario (and run)
+// meets the seeded data, not what the writes left: their statuses, the
+// priorities' spread and the tags of the newest tasks (the nested page's)
+// would drift run after run. Only updated_at keeps the writes' times (a
+// trigger sets it) and the history keeps their events.
+func restoreTasks(ctx context.Context, pg *pgx.Conn) error {
+	_, err := pg.Exec(ctx, `DELETE FROM tasks WHERE description = $1`, bench.FrontendMarker)
+	if err == nil {
+		_, err = pg.Exec(ctx, `UPDATE tasks t SET title = b.title, status = b.status, phase = b.phase, priority = b.priority,
+				version = b.version, started_at = b.started_at, completed_at = b.completed_at
+			FROM bench_tasks b WHERE b.id = t.id AND b.version <> t.version`)
+	}
+	if err == nil {
+		_, err = pg.Exec(ctx, `DELETE FROM task_tags x WHERE NOT EXISTS (SELECT FROM bench_task_tags b WHERE b.task_id = x.task_id AND b.tag_id = x.tag_id)`)
+	}
+	if err == nil {
+		_, err = pg.Exec(ctx, `INSERT INTO task_tags (task_id, tag_id, created_at) SELECT task_id, tag_id, created_at FROM bench_task_tags b
+			WHERE NOT EXISTS (SELECT FROM task_tags x WHERE x.task_id = b.task_id AND x.tag_id = b.tag_id)`)
+	}
+	if err != nil {
+		return fmt.Errorf("restoring the tasks: %w", err)
+	}
+	return nil
 }
 
 // binary runs a subcommand of the server binary on the database.
@@ -297,6 +372,9 @@ type workload struct {
 	adminID string
 	public  []string // ids of public tasks: every caller may read them
 	terms   []string // search terms from the seeded titles
+	// frontend loads the users and tasks of mix-frontend once, on first
+	// use, so that its three modes share them.
+	frontend func(ctx context.Context) (*bench.FrontendData, error)
 }
 
 func loadWorkload(ctx context.Context, pg *pgx.Conn) (workload, error) {
@@ -339,6 +417,9 @@ type spec struct {
 	env    []string // herotasks only
 	anon   bool     // send no token
 	make   func(ctx context.Context, c *bench.Client) (bench.Scenario, error)
+	// restore: put back the tasks as they were before the first such
+	// scenario, after it (restoreTasks).
+	restore bool
 }
 
 var (
@@ -366,7 +447,23 @@ func benchRuns(w workload) []spec {
 		}},
 		{name: "search/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Search("search/caches-off", w.terms))},
 		{name: "mix-90-10/both-caches", config: "entity + response cache", env: bothCaches, make: fixed(bench.HeroTasksMix(hot).Scenario("mix-90-10/both-caches"))},
+		frontendRun(w, "mix-frontend/caches-off", "caches off", cachesOff),
+		frontendRun(w, "mix-frontend/entity", "entity cache", entityCache),
+		frontendRun(w, "mix-frontend/both-caches", "entity + response cache", bothCaches),
 	}
+}
+
+// frontendRun is the mix-frontend scenario in one server configuration,
+// each mode on the same users and tasks, from a cold cache, and with the
+// tasks as the first one found them (restore).
+func frontendRun(w workload, name, config string, env []string) spec {
+	return spec{name: name, config: config, env: env, restore: true, make: func(ctx context.Context, _ *bench.Client) (bench.Scenario, error) {
+		d, err := w.frontend(ctx)
+		if err != nil {
+			return bench.Scenario{}, err
+		}
+		return bench.NewFrontend(d).Scenario(name), nil
+	}}
 }
 
 // peerRuns are the runs of `make bench-peers`, one server at a time on the
