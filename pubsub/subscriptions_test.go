@@ -300,7 +300,11 @@ func TestResumeFromCursor(t *testing.T) {
 func TestStalledSubscriberDoesNotHoldUpOthers(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = 2 * time.Second
-	a := apitest.New(t, "REQUEST_TIMEOUT", writeTimeout.String())
+	// A private PostgreSQL: the log's watermark is the cluster's oldest
+	// writing transaction, and other packages' tests hold row locks for
+	// seconds on the shared one.
+	_, dbURL := apitest.MigratedServer(t)
+	a := apitest.Serve(t, dbURL, &apitest.Counter{}, "REQUEST_TIMEOUT", writeTimeout.String())
 	_, editor := a.User(t, domain.RoleEditor)
 	// Each event is a message of about 8 KB: the buffers fill in a few
 	// hundred events.

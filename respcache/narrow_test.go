@@ -110,6 +110,15 @@ func TestListInvalidationIsNarrow(t *testing.T) {
 	d = expect(byTag, nil, "miss")
 	assert.Equal(t, []string{draft}, ids(d, "tasks"))
 	expect(board, vars("READY"), "hit")
+
+	// A tag filter beside another equality: the tag write still reaches it.
+	mineTagged := `query MineTagged($me: ID!) { tasks(first: 50, filter: {assigneeId: $me, tag: "later"}) { nodes { id } } }`
+	warm(mineTagged, me)
+	a.OK(t, alice, `mutation($id: ID!, $me: ID!) { updateTask(id: $id, input: {assigneeId: $me}) { id } }`, map[string]any{"id": draft, "me": aliceID})
+	warm(mineTagged, me)
+	a.OK(t, alice, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["later"]) { id } }`, map[string]any{"id": draft})
+	d = expect(mineTagged, me, "miss")
+	assert.Equal(t, []string{draft}, ids(d, "tasks"))
 }
 
 // TestDetailSurvivesUnrelatedWrites: a task's detail (dependencies

@@ -103,14 +103,15 @@ func listTags(v domain.Viewer, f domain.TaskFilter, tagID string) (tags []string
 	}
 	var dims []string
 	switch {
+	case f.Tag != nil || tagID != "":
+		// first: a tag write changes no row, and replaces only "tg"
+		dims = []string{"tg"}
 	case f.AssigneeID != nil:
 		dims = []string{"as:" + *f.AssigneeID}
 	case f.Unassigned != nil && *f.Unassigned:
 		dims = []string{"as:-"}
 	case f.CreatedByID != nil:
 		dims = []string{"cb:" + *f.CreatedByID}
-	case f.Tag != nil || tagID != "":
-		dims = []string{"tg"}
 	default:
 		if sts, narrowed := statuses(f); narrowed {
 			for _, s := range sts {
