@@ -94,13 +94,19 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 
 // serverMetrics are the counters of Hero Tasks' /metrics that explain a
 // run, summed over every label but event: cache events of the entity cache
-// (all kinds) and of the response cache, and the statements the server
-// itself counted per operation.
+// (all kinds) and of the response cache, the statements the server itself
+// counted per operation, the acquires that waited for a connection and the
+// time acquires took (every pool), and the garbage collector's cycles and
+// stop-the-world seconds: what to look at when a tail latency is high.
 var serverMetrics = map[string]string{
 	"herotasks_cache_events_total":               "entity_cache_",
 	"herotasks_response_cache_events_total":      "response_cache_",
 	"herotasks_sql_statements_per_operation_sum": "sql_statements",
 	"herotasks_graphql_operations_total":         "operations",
+	"herotasks_pool_empty_acquires_total":        "pool_waits",
+	"herotasks_pool_acquire_wait_seconds_total":  "pool_acquire_seconds",
+	"go_gc_duration_seconds_count":               "gc_cycles",
+	"go_gc_duration_seconds_sum":                 "gc_pause_seconds",
 }
 
 // scrape reads the counters of serverMetrics from a Prometheus text page.
