@@ -361,6 +361,7 @@ func benchRuns(w workload) []spec {
 		{name: "byid/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.ByID("byid/caches-off", bench.ByIDQuery, "task", w.public))},
 		{name: "byid/entity-warm", config: "entity cache, 100 hot tasks", env: entityCache, make: fixed(bench.ByID("byid/entity-warm", bench.ByIDQuery, "task", hot))},
 		{name: "detail/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Detail("detail/caches-off", bench.DetailQuery, bench.DetailShape, w.public))},
+		{name: "detail/entity-warm", config: "entity cache, 100 hot tasks", env: entityCache, make: fixed(bench.Detail("detail/entity-warm", bench.DetailQuery, bench.DetailShape, hot))},
 		{name: "filtered/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Filtered("filtered/caches-off"))},
 		{name: "deep-page/caches-off", config: "caches off", env: cachesOff, make: func(ctx context.Context, c *bench.Client) (bench.Scenario, error) {
 			return bench.DeepPages(ctx, c, "deep-page/caches-off", 9_000)
