@@ -69,7 +69,7 @@ bench: build services
 	$(GO) build -o bin/herobench ./cmd/herobench
 	. ./.data/env && bin/herobench -bin $(BIN) -duration $(BENCH_DURATION) -clients $(BENCH_CLIENTS) $(BENCH_ARGS)
 
-## bench-peers: the nested and by-id work against PostGraphile 5 too (pinned,
+## bench-peers: the nested, by-id and detail work against PostGraphile 5 too (pinned,
 ## installed with Node.js 22 into a cache folder), one server at a time, in
 ## PEERS_ROUNDS rounds (each scenario reported by its median round); ratios
 PEERS_ROUNDS ?= 3

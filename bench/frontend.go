@@ -35,7 +35,7 @@ const FrontendMarker = "Created by the mix-frontend benchmark (bench/frontend.go
 const (
 	BoardQuery          = `query StatusBoard($status: TaskStatus!) { tasks(first: 20, filter: {status: [$status]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version number title status priority phase dueDate assignee { id name } tags { name color } } } }`
 	MyTasksQuery        = `query MyActiveTasks($me: ID!) { tasks(first: 20, filter: {assigneeId: $me, active: true}, orderBy: {field: DUE_DATE, direction: ASC}) { totalCount nodes { id version number title status priority dueDate tags { name color } } } }`
-	DetailQuery         = `query TaskDetail($id: ID!) { task(id: $id) { id version number title description status priority phase dueDate createdAt updatedAt assignee { id name } createdBy { id name } tags { name color } subtasks { id number title status tags { name } } dependencies { id version number title status } } }`
+	FrontendDetailQuery = `query TaskDetail($id: ID!) { task(id: $id) { id version number title description status priority phase dueDate createdAt updatedAt assignee { id name } createdBy { id name } tags { name color } subtasks { id number title status tags { name } } dependencies { id version number title status } } }`
 	FrontendSearchQuery = `query SearchTasks($q: String!) { searchTasks(query: $q, first: 20) { nodes { id version number title status } } }`
 
 	createMutation     = `mutation CreateTask($input: CreateTaskInput!) { createTask(input: $input) { id version } }`
@@ -434,7 +434,7 @@ func (f *Frontend) read(ctx context.Context, c *Client, u *FrontendUser, cat str
 				mustFind = id
 			}
 		}
-		req, field = Request{Query: DetailQuery, Variables: map[string]any{"id": id}}, "task"
+		req, field = Request{Query: FrontendDetailQuery, Variables: map[string]any{"id": id}}, "task"
 	}
 	sent := f.seq.Load() // acknowledged before this read is sent
 	body, err := c.Do(ctx, req)

@@ -95,17 +95,23 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 
 // serverMetrics are the counters of Hero Tasks' /metrics that explain a
 // run, summed over every label but event: cache events of the entity cache
-// (all kinds) and of the response cache, and the statements the server
-// itself counted per operation. scrape adds the queries (operations of type
-// query: "queries", and those that sent no SQL statement:
-// "queries_without_sql") and the entity cache's events per kind
-// ("entity_cache:<kind>:<event>").
+// (all kinds) and of the response cache, the statements the server itself
+// counted per operation, the acquires that waited for a connection and the
+// time acquires took (every pool), and the garbage collector's cycles and
+// stop-the-world seconds: what to look at when a tail latency is high.
+// scrape adds the queries (operations of type query: "queries", and those
+// that sent no SQL statement: "queries_without_sql") and the entity cache's
+// events per kind ("entity_cache:<kind>:<event>").
 var serverMetrics = map[string]string{
 	"herotasks_cache_events_total":                   "entity_cache_",
 	"herotasks_response_cache_events_total":          "response_cache_",
 	"herotasks_sql_statements_per_operation_sum":     "sql_statements",
 	"herotasks_graphql_operations_total":             "operations",
 	"herotasks_graphql_operations_without_sql_total": "operations_without_sql",
+	"herotasks_pool_empty_acquires_total":            "pool_waits",
+	"herotasks_pool_acquire_wait_seconds_total":      "pool_acquire_seconds",
+	"go_gc_duration_seconds_count":                   "gc_cycles",
+	"go_gc_duration_seconds_sum":                     "gc_pause_seconds",
 }
 
 // scrape reads the counters of serverMetrics from a Prometheus text page.

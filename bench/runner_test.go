@@ -79,6 +79,10 @@ func TestBenchRunner(t *testing.T) {
 			assert.GreaterOrEqual(t, *res.SQLPerReq, 1.0, "pg_stat_statements counted the statements")
 		}
 	})
+	t.Run("detail", func(t *testing.T) {
+		res := measure(t, off.URL, bench.Detail("detail", bench.DetailQuery, bench.DetailShape, ids))
+		assert.Contains(t, res.Shape, "subtasks")
+	})
 	t.Run("deep pages", func(t *testing.T) {
 		s, err := bench.DeepPages(ctx, bench.NewClient(off.URL+"/graphql", token, 1), "deep", 200)
 		require.NoError(t, err)

@@ -14,6 +14,9 @@ const (
 	ByIDQuery   = `query TaskByID($id: ID!) { task(id: $id) { id number title status priority assignee { name } tags { name } } }`
 	ListQuery   = `query Filtered($filter: TaskFilter!) { tasks(first: 20, filter: $filter, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { id number title status priority dueDate assignee { name } } pageInfo { hasNextPage endCursor } } }`
 	PageQuery   = `query Page($after: String!) { tasks(first: 20, after: $after) { nodes { id number title status priority } pageInfo { hasNextPage endCursor } } }`
+	// DetailQuery is a task's page: the task with its subtasks and their
+	// tags, its tags and its dependencies (issue 15).
+	DetailQuery = `query Detail($id: ID!) { task(id: $id) { id number title status priority version assignee { name } tags { name } subtasks { id number title status tags { name } } dependencies { id number title status } } }`
 	SearchQuery = `query Search($q: String!) { searchTasks(query: $q, first: 20) { nodes { id number title } } }`
 	cursorQuery = `query Cursors($after: String) { tasks(first: 100, after: $after) { pageInfo { hasNextPage endCursor } } }`
 )
@@ -26,6 +29,9 @@ const (
 const (
 	PeerNestedQuery = `query Nested { allTasks(first: 50, orderBy: [CREATED_AT_DESC, ROW_ID_DESC]) { nodes { rowId title userByAssigneeId { name } taskTagsByTaskId { nodes { tagByTagId { name } } } subtasksByTaskId(orderBy: [POSITION_ASC]) { nodes { number title subtaskTagsBySubtaskId { nodes { tagByTagId { name } } } } } } } }`
 	PeerByIDQuery   = `query TaskByID($id: UUID!) { taskByRowId(rowId: $id) { rowId number title status priority userByAssigneeId { name } taskTagsByTaskId { nodes { tagByTagId { name } } } } }`
+	// PeerDetailQuery is DetailQuery on PostGraphile: the dependencies
+	// through the join table's foreign keys (task_id, then depends_on_id).
+	PeerDetailQuery = `query Detail($id: UUID!) { taskByRowId(rowId: $id) { rowId number title status priority version userByAssigneeId { name } taskTagsByTaskId { nodes { tagByTagId { name } } } subtasksByTaskId(orderBy: [POSITION_ASC]) { nodes { rowId number title status subtaskTagsBySubtaskId { nodes { tagByTagId { name } } } } } taskDependenciesByTaskId { nodes { taskByDependsOnId { rowId number title status } } } } }`
 )
 
 type name struct {
@@ -135,6 +141,76 @@ func ByID(name, query, field string, ids []string) Scenario {
 		}
 		return "one task", nil
 	})
+}
+
+// detailCounts is what a detail answer holds, in the same terms on both
+// servers.
+type detailCounts struct{ tags, subtasks, subtaskTags, dependencies int }
+
+func (d detailCounts) String() string {
+	return fmt.Sprintf("%d task tags, %d subtasks, %d subtask tags, %d dependencies", d.tags, d.subtasks, d.subtaskTags, d.dependencies)
+}
+
+// DetailShape counts what a detail answer of the Hero Tasks API holds; a
+// null task is an error.
+func DetailShape(body []byte) (string, error) {
+	var r struct {
+		Data struct {
+			Task *struct {
+				Tags         []name
+				Subtasks     []struct{ Tags []name }
+				Dependencies []struct{ Number string }
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Data.Task == nil {
+		return "", fmt.Errorf("detail: no task in %s", Snippet(body))
+	}
+	t := r.Data.Task
+	d := detailCounts{tags: len(t.Tags), subtasks: len(t.Subtasks), dependencies: len(t.Dependencies)}
+	for _, st := range t.Subtasks {
+		d.subtaskTags += len(st.Tags)
+	}
+	return d.String(), nil
+}
+
+// PeerDetailShape counts what PostGraphile's detail answer holds, in the
+// same terms as DetailShape.
+func PeerDetailShape(body []byte) (string, error) {
+	type nodes[T any] struct{ Nodes []T }
+	type tagLink struct {
+		TagByTagID name `json:"tagByTagId"`
+	}
+	var r struct {
+		Data struct {
+			Task *struct {
+				Tags     nodes[tagLink] `json:"taskTagsByTaskId"`
+				Subtasks nodes[struct {
+					Tags nodes[tagLink] `json:"subtaskTagsBySubtaskId"`
+				}] `json:"subtasksByTaskId"`
+				Dependencies nodes[struct {
+					Task *struct{ Title string } `json:"taskByDependsOnId"`
+				}] `json:"taskDependenciesByTaskId"`
+			} `json:"taskByRowId"`
+		}
+	}
+	if err := json.Unmarshal(body, &r); err != nil || r.Data.Task == nil {
+		return "", fmt.Errorf("detail: no task in %s", Snippet(body))
+	}
+	t := r.Data.Task
+	d := detailCounts{tags: len(t.Tags.Nodes), subtasks: len(t.Subtasks.Nodes), dependencies: len(t.Dependencies.Nodes)}
+	for _, st := range t.Subtasks.Nodes {
+		d.subtaskTags += len(st.Tags.Nodes)
+	}
+	return d.String(), nil
+}
+
+// Detail reads random tasks of ids with their levels (query: DetailQuery
+// with DetailShape, or PeerDetailQuery with PeerDetailShape).
+func Detail(name, query string, shape func([]byte) (string, error), ids []string) Scenario {
+	return Simple(name, func(rng *rand.Rand) Request {
+		return Request{Query: query, Variables: map[string]any{"id": ids[rng.IntN(len(ids))]}}
+	}, shape)
 }
 
 var (

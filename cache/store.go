@@ -94,9 +94,11 @@ func (s *store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, e
 }
 
 // TaskBundle reads a task and the levels with asks for through the cache:
-// the task (by number from PostgreSQL, as TaskBySeq), then its tags and
-// users at the same time, each kind in one Redis round trip on a hit. The
-// repository's one-statement read would bypass the cache.
+// the task (by number from PostgreSQL, as TaskBySeq), then its tags, users,
+// subtasks (then their tags), dependencies and dependents at the same time,
+// each kind in one Redis round trip on a hit (a relation's list and its
+// entities in two). The repository's one-statement read would bypass the
+// cache.
 func (s *store) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.TaskWith) (*domain.TaskBundle, error) {
 	var t *domain.Task
 	if ref.ID != "" {
@@ -134,6 +136,9 @@ func (s *store) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.
 			}
 			return err
 		})
+	}
+	if with.Deep() {
+		g.Go(func() error { return domain.ReadDeepLevels(ctx, s, b, with) })
 	}
 	if len(users) > 0 {
 		g.Go(func() error {

@@ -37,9 +37,10 @@ type Reader interface {
 	TasksByIDs(ctx context.Context, ids []string) ([]*Task, error)
 	// TaskBySeq returns the task numbered HT-seq, nil when there is none.
 	TaskBySeq(ctx context.Context, seq int64) (*Task, error)
-	// TaskBundle returns a task and, as with asks, its tags, assignee and
-	// creator, read together (one statement on PostgreSQL). A missing task
-	// is a bundle with a nil Task.
+	// TaskBundle returns a task and, as with asks, its tags, assignee,
+	// creator, subtasks with their tags, dependencies and dependents, read
+	// together (one statement on PostgreSQL). A missing task is a bundle
+	// with a nil Task.
 	TaskBundle(ctx context.Context, ref TaskRef, with TaskWith) (*TaskBundle, error)
 	// UsersByIDs returns the users with these ids.
 	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)
@@ -177,14 +178,35 @@ type TaskRef struct {
 // TaskWith says which rows around a task a TaskBundle read brings along.
 type TaskWith struct {
 	Tags, Assignee, Creator bool
+	// Subtasks brings the task's subtasks (SubtasksByTaskIDs with
+	// SubtaskLimit: at most that many, all when nil), and SubtaskTags, with
+	// Subtasks only, their tags (TagsBySubtaskIDs).
+	Subtasks, SubtaskTags bool
+	SubtaskLimit          *int
+	// Dependencies and Dependents bring the tasks the task waits for and
+	// those waiting for it (DependenciesByTaskIDs, DependentsByTaskIDs).
+	Dependencies, Dependents bool
 }
 
-// TaskBundle is a task with the rows around it that a query selects.
+// Deep reports whether w asks for more than the task's own row, tags and
+// users: levels whose rows are other tasks and subtasks.
+func (w TaskWith) Deep() bool { return w.Subtasks || w.Dependencies || w.Dependents }
+
+// TaskBundle is a task with the rows around it that a query selects. Every
+// list is non-nil when asked for and the task exists, and holds exactly the
+// rows (and order) of the batch read named on its TaskWith flag.
 type TaskBundle struct {
 	Task     *Task  // nil: no such task (the rest is then empty)
-	Tags     []*Tag // by name; non-nil when asked for and the task exists
+	Tags     []*Tag // by name
 	Assignee *User  // nil when not asked for, or unassigned
 	Creator  *User  // nil when not asked for, or no creator
+	Subtasks []*Subtask
+	// SubtaskTags holds, for each of Subtasks, its tags by name (an empty
+	// list for a subtask without tags).
+	SubtaskTags map[string][]*Tag
+	// Dependencies and Dependents are by number, hidden tasks included: as
+	// with the batch reads, the caller checks Task.VisibleTo.
+	Dependencies, Dependents []*Task
 }
 
 // TaskKeyPage is a page of task ids in list order, each with its cursor.

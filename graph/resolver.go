@@ -92,21 +92,34 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 // singleTask answers a query whose one root field is a task (task,
 // taskByNumber): there is nothing to batch it with, so it reads the task
 // and, in the same statement, the levels of it that the query selects among
-// tags, assignee and creator (Store.TaskBundle), then looks ahead as
-// prefetch does for the others (subtasks, dependencies). What it read
-// primes the request's loaders, which answer the resolvers below from
-// memory. A task the viewer may not see is null, like a random id.
+// tags, assignee, creator, subtasks (one first: for all their selections)
+// with their tags, dependencies and dependents (Store.TaskBundle), then
+// looks ahead as prefetch does for anything left (several distinct
+// subtasks(first:)). What it read primes the request's loaders, which
+// answer the resolvers below from memory. A task the viewer may not see is
+// null, like a random id.
 func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.Task, error) {
 	fields := map[string][]graphql.CollectedField{}
 	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
 		fields[f.Name] = append(fields[f.Name], f)
 	}
+	l := loaders.For(ctx)
+	oc := graphql.GetOperationContext(ctx)
 	with := domain.TaskWith{Tags: fields["tags"] != nil, Assignee: fields["assignee"] != nil, Creator: fields["createdBy"] != nil}
+	if l.LookAhead() {
+		with.Dependencies, with.Dependents = fields["dependencies"] != nil, fields["dependents"] != nil
+		limit, tags, ok := oneSubtaskLimit(oc, fields["subtasks"])
+		if ok {
+			with.Subtasks, with.SubtaskTags = true, tags
+			if limit >= 0 {
+				with.SubtaskLimit = &limit
+			}
+		}
+	}
 	b, err := r.Store.TaskBundle(ctx, ref, with)
 	if err != nil {
 		return nil, err
 	}
-	l := loaders.For(ctx)
 	t := b.Task
 	if t == nil {
 		if ref.ID != "" {
@@ -131,11 +144,49 @@ func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.
 		}
 		delete(fields, "createdBy")
 	}
+	if with.Subtasks {
+		limit := -1
+		if with.SubtaskLimit != nil {
+			limit = *with.SubtaskLimit
+		}
+		l.SubtasksByTaskID().Put(loaders.LimitKey{ID: t.ID, Limit: limit}, b.Subtasks)
+		for id, tags := range b.SubtaskTags {
+			l.TagsBySubtaskID().Put(id, tags)
+		}
+		delete(fields, "subtasks")
+	}
+	// The dependencies and dependents are primed whole, hidden tasks
+	// included, as their batch reads return them: the resolvers hide what
+	// the viewer may not see.
+	if with.Dependencies {
+		l.DependenciesByTaskID().Put(t.ID, b.Dependencies)
+		delete(fields, "dependencies")
+	}
+	if with.Dependents {
+		l.DependentsByTaskID().Put(t.ID, b.Dependents)
+		delete(fields, "dependents")
+	}
 	if !canSee(ctx, t) {
 		return nil, nil
 	}
-	prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, fields)
+	prefetchFields(ctx, oc, []*domain.Task{t}, fields)
 	return t, nil
+}
+
+// oneSubtaskLimit reports the LimitKey.Limit shared by every subtasks
+// selection of a task (normally one), and whether any of them selects the
+// subtasks' tags; false when there is none, or several distinct or invalid
+// first: arguments (prefetchFields and the resolver handle those).
+func oneSubtaskLimit(oc *graphql.OperationContext, sels []graphql.CollectedField) (limit int, tags, ok bool) {
+	for i, f := range sels {
+		n, valid := subtaskLimit(f, oc.Variables)
+		if !valid || (i > 0 && n != limit) {
+			return 0, false, false
+		}
+		limit = n
+		tags = tags || selectsName(graphql.CollectFields(oc, f.Selections, []string{"Subtask"}), "tags")
+	}
+	return limit, tags, len(sels) > 0
 }
 
 // singleTaskRoot reports whether the operation is a query with exactly one

@@ -194,7 +194,7 @@ func TestTaskByIDLooksAhead(t *testing.T) {
 	api := apitest.Serve(t, setup.DBURL, &apitest.Counter{}, "LOADER_WAIT", "1m", "REQUEST_TIMEOUT", "20s", "ENTITY_CACHE", "off")
 	before := api.SQL.Load()
 	d := api.OK(t, "", `query($id: ID!) { task(id: $id) { number assignee { name } tags { name } subtasks { tags { name } } } }`, map[string]any{"id": id})
-	assert.Equal(t, int64(3), api.SQL.Load()-before, "the task with its assignee and tags, subtasks, subtask tags")
+	assert.Equal(t, int64(1), api.SQL.Load()-before, "the task with its assignee, tags, subtasks and their tags")
 	task := d["task"].(map[string]any)
 	assert.Len(t, task["tags"], 2)
 	assert.Len(t, task["subtasks"], 3)
@@ -215,57 +215,134 @@ func TestTaskByIDLooksAhead(t *testing.T) {
 }
 
 // TestTaskBundleAnswers: a query for one task reads the task, its tags,
-// assignee and creator in one statement, and answers exactly what the
-// loaders answer one level at a time (two root fields take that path). A
-// private task stays hidden from those who may not see it, and with the
-// entity cache on the same query is served from Redis.
+// assignee, creator, subtasks with their tags, dependencies and dependents
+// in one statement, and answers exactly what the loaders answer one level
+// at a time (two root fields take that path), for the owner, another user
+// and an anonymous caller. A private task stays hidden from those who may
+// not see it, as a root and as a dependency or dependent; with the entity
+// cache on the same query is served from Redis, and with the response cache
+// on it answers the same.
 func TestTaskBundleAnswers(t *testing.T) {
-	const fields = `id number title assignee { id name email } createdBy { name } tags { id name color }`
+	const fields = `id number title assignee { id name email } createdBy { name } tags { id name color }
+		subtasks { id number title status position tags { id name color } }
+		dependencies { id number title status } dependents { id number title }`
+	// A first: on the subtasks is a limit in the same statement.
+	const firstFields = `number subtasks(first: 2) { number tags { name } } dependents { title }`
 	setup := apitest.New(t, "ENTITY_CACHE", "off")
 	_, editor := setup.User(t, domain.RoleEditor)
 	_, other := setup.User(t, domain.RoleEditor)
 	tagged, _ := setup.NewTask(t, editor, map[string]any{"title": "Tagged", "tags": []string{"zeta", "alpha", "mid"}})
 	bare, _ := setup.NewTask(t, editor, map[string]any{"title": "Bare"})
 	hidden, _ := setup.NewTask(t, editor, map[string]any{"title": "Hidden", "visibility": "PRIVATE", "tags": []string{"x"}})
+	waiting, _ := setup.NewTask(t, editor, map[string]any{"title": "Waiting"})
+	secret, _ := setup.NewTask(t, editor, map[string]any{"title": "Secret", "visibility": "PRIVATE"})
 	_, err := setup.Pool().Exec(context.Background(), "UPDATE tasks SET assignee_id = created_by WHERE id = $1", tagged)
 	require.NoError(t, err)
+	for j, tags := range [][]string{{"s2", "s1"}, nil, {"s3"}} {
+		setup.OK(t, editor, `mutation($id: ID!, $in: CreateSubtaskInput!) { createSubtask(taskId: $id, input: $in) { id } }`,
+			map[string]any{"id": tagged, "in": map[string]any{"title": fmt.Sprintf("Step %d", j), "position": 0, "tags": tags}})
+	}
+	for _, e := range [][2]string{{tagged, bare}, {tagged, hidden}, {hidden, bare}, {waiting, tagged}, {secret, tagged}} {
+		setup.OK(t, editor, `mutation($a: ID!, $b: ID!) { addDependency(taskId: $a, dependsOnId: $b) { id } }`,
+			map[string]any{"a": e[0], "b": e[1]})
+	}
 
-	for _, caches := range []string{"off", "on"} {
-		api := apitest.Serve(t, setup.DBURL, &apitest.Counter{}, "ENTITY_CACHE", caches)
-		for _, id := range []string{tagged, bare} {
-			before := api.SQL.Load()
-			one := api.OK(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": id})
-			if caches == "off" {
-				assert.Equal(t, int64(1), api.SQL.Load()-before, "one statement for the task and its levels")
+	for _, caches := range [][2]string{{"off", "off"}, {"on", "off"}, {"off", "on"}} {
+		api := apitest.Serve(t, setup.DBURL, &apitest.Counter{}, "ENTITY_CACHE", caches[0], "RESPONSE_CACHE", caches[1])
+		for _, tok := range []string{editor, other, ""} {
+			for _, c := range [][2]string{{tagged, fields}, {bare, fields}, {tagged, firstFields}} {
+				id, fields := c[0], c[1]
+				before := api.SQL.Load()
+				one := api.OK(t, tok, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": id})
+				if caches == [2]string{"off", "off"} {
+					assert.Equal(t, int64(1), api.SQL.Load()-before, "one statement for the task and its levels")
+				}
+				two := api.OK(t, tok, `query($id: ID!) { a: task(id: $id) { `+fields+` } b: task(id: $id) { id } }`, map[string]any{"id": id})
+				assert.Equal(t, two["a"], one["task"], "the same answer as the loaders'")
+				byNumber := api.OK(t, tok, `query($n: String!) { taskByNumber(number: $n) { `+fields+` } }`, map[string]any{"n": apitest.Str(one, "task", "number")})
+				assert.Equal(t, one["task"], byNumber["taskByNumber"])
+				if caches[0] == "on" {
+					before = api.SQL.Load()
+					again := api.OK(t, tok, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": id})
+					assert.Equal(t, one, again)
+					assert.Zero(t, api.SQL.Load()-before, "a warm entity cache answers it")
+				}
 			}
-			two := api.OK(t, editor, `query($id: ID!) { a: task(id: $id) { `+fields+` } b: task(id: $id) { id } }`, map[string]any{"id": id})
-			assert.Equal(t, two["a"], one["task"], "the same answer as the loaders'")
-			byNumber := api.OK(t, editor, `query($n: String!) { taskByNumber(number: $n) { `+fields+` } }`, map[string]any{"n": apitest.Str(one, "task", "number")})
-			assert.Equal(t, one["task"], byNumber["taskByNumber"])
-			if caches == "on" {
-				before = api.SQL.Load()
-				again := api.OK(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": id})
-				assert.Equal(t, one, again)
-				assert.Zero(t, api.SQL.Load()-before, "a warm entity cache answers it")
+			// A private task is a dependency of tagged, another one of its
+			// dependents: only their owner sees them there.
+			d := api.OK(t, tok, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": tagged})
+			deps, dependents := []string{"Bare"}, []string{"Waiting"}
+			if tok == editor {
+				deps, dependents = []string{"Bare", "Hidden"}, []string{"Waiting", "Secret"}
 			}
+			var gotDeps, gotDependents []string
+			for i := range apitest.List(d, "task", "dependencies") {
+				gotDeps = append(gotDeps, apitest.Str(d, "task", "dependencies", i, "title"))
+			}
+			for i := range apitest.List(d, "task", "dependents") {
+				gotDependents = append(gotDependents, apitest.Str(d, "task", "dependents", i, "title"))
+			}
+			assert.ElementsMatch(t, deps, gotDeps, caches)
+			assert.ElementsMatch(t, dependents, gotDependents, caches)
+			// Subtasks in position order (each was inserted first), with
+			// their tags by name; first: 1 keeps the first of them.
+			require.Len(t, apitest.List(d, "task", "subtasks"), 3)
+			assert.Equal(t, "Step 2", apitest.Str(d, "task", "subtasks", 0, "title"))
+			assert.Equal(t, "Step 0", apitest.Str(d, "task", "subtasks", 2, "title"))
+			assert.Equal(t, "s1", apitest.Str(d, "task", "subtasks", 2, "tags", 0, "name"))
+			assert.Equal(t, "s2", apitest.Str(d, "task", "subtasks", 2, "tags", 1, "name"))
+			assert.Equal(t, []any{}, apitest.Get(d, "task", "subtasks", 1, "tags"))
+			first := api.OK(t, tok, `query($id: ID!) { task(id: $id) { `+firstFields+` } }`, map[string]any{"id": tagged})
+			require.Len(t, apitest.List(first, "task", "subtasks"), 2)
+			assert.Equal(t, apitest.Get(d, "task", "subtasks", 1, "number"), apitest.Get(first, "task", "subtasks", 1, "number"))
+			assert.Equal(t, []any{"alpha", "mid", "zeta"}, []any{apitest.Str(d, "task", "tags", 0, "name"), apitest.Str(d, "task", "tags", 1, "name"), apitest.Str(d, "task", "tags", 2, "name")})
+			assert.Equal(t, apitest.Str(d, "task", "createdBy", "name"), apitest.Str(d, "task", "assignee", "name"))
+			d = api.OK(t, tok, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": bare})
+			assert.Nil(t, apitest.Get(d, "task", "assignee"))
+			assert.Equal(t, []any{}, apitest.Get(d, "task", "tags"))
+			assert.Equal(t, []any{}, apitest.Get(d, "task", "subtasks"))
+			assert.Equal(t, []any{}, apitest.Get(d, "task", "dependencies"))
 		}
-		d := api.OK(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": tagged})
-		assert.Equal(t, []any{"alpha", "mid", "zeta"}, []any{apitest.Str(d, "task", "tags", 0, "name"), apitest.Str(d, "task", "tags", 1, "name"), apitest.Str(d, "task", "tags", 2, "name")})
-		assert.Equal(t, apitest.Str(d, "task", "createdBy", "name"), apitest.Str(d, "task", "assignee", "name"))
-		d = api.OK(t, editor, `query($id: ID!) { task(id: $id) { `+fields+` } }`, map[string]any{"id": bare})
-		assert.Nil(t, apitest.Get(d, "task", "assignee"))
-		assert.Equal(t, []any{}, apitest.Get(d, "task", "tags"))
 		// The private task: its owner sees it, another user and an
 		// anonymous caller get null, by id and by number alike.
-		d = api.OK(t, editor, `query($id: ID!) { task(id: $id) { number tags { name } } }`, map[string]any{"id": hidden})
+		d := api.OK(t, editor, `query($id: ID!) { task(id: $id) { number tags { name } dependencies { title } } }`, map[string]any{"id": hidden})
 		require.Len(t, apitest.List(d, "task", "tags"), 1)
+		require.Len(t, apitest.List(d, "task", "dependencies"), 1)
 		number := apitest.Str(d, "task", "number")
 		for _, tok := range []string{other, ""} {
-			d = api.OK(t, tok, `query($id: ID!) { task(id: $id) { title tags { name } } }`, map[string]any{"id": hidden})
+			d = api.OK(t, tok, `query($id: ID!) { task(id: $id) { title tags { name } dependencies { title } } }`, map[string]any{"id": hidden})
 			assert.Nil(t, d["task"], caches)
-			d = api.OK(t, tok, `query($n: String!) { taskByNumber(number: $n) { title assignee { name } } }`, map[string]any{"n": number})
+			d = api.OK(t, tok, `query($n: String!) { taskByNumber(number: $n) { title assignee { name } subtasks { title } } }`, map[string]any{"n": number})
 			assert.Nil(t, d["taskByNumber"], caches)
 		}
+	}
+}
+
+// TestTaskDetailStatements counts the statements of the detail read (a
+// task with its subtasks and their tags, its tags and dependencies) with
+// both caches off: one, however many rows each level holds, and the
+// answer is complete.
+func TestTaskDetailStatements(t *testing.T) {
+	setup := apitest.New(t, "ENTITY_CACHE", "off")
+	_, err := seed.Run(context.Background(), setup.Pool(), seed.Options{Tasks: 60, Seed: 5})
+	require.NoError(t, err)
+	var ids []string
+	require.NoError(t, setup.Pool().QueryRow(context.Background(), `SELECT array_agg(id::text) FROM (SELECT id FROM tasks t
+		WHERE visibility = 'PUBLIC' AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = t.id)
+		AND EXISTS (SELECT 1 FROM subtasks s JOIN subtask_tags st ON st.subtask_id = s.id WHERE s.task_id = t.id)
+		ORDER BY number LIMIT 5) x`).Scan(&ids))
+	require.NotEmpty(t, ids)
+	api := apitest.Serve(t, setup.DBURL, &apitest.Counter{}, "ENTITY_CACHE", "off", "RESPONSE_CACHE", "off",
+		"LOADER_WAIT", "1m", "REQUEST_TIMEOUT", "20s")
+	const detail = `query Detail($id: ID!) { task(id: $id) { id number title status priority version assignee { name }
+		tags { name } subtasks { id number title status tags { name } } dependencies { id number title status } } }`
+	for _, id := range ids {
+		before := api.SQL.Load()
+		d := api.OK(t, "", detail, map[string]any{"id": id})
+		assert.LessOrEqual(t, api.SQL.Load()-before, int64(2), "the detail read: at most two statements")
+		assert.Equal(t, int64(1), api.SQL.Load()-before, "the detail read is one statement")
+		assert.NotEmpty(t, apitest.List(d, "task", "subtasks"))
+		assert.NotEmpty(t, apitest.List(d, "task", "dependencies"))
 	}
 }
 

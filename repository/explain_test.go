@@ -124,6 +124,22 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		assert.Contains(t, used, "task_tags_pkey", stmts[0].SQL)
 	}
 
+	// The detail read: the task's subtasks with their tags, its tags,
+	// dependencies and dependents in that same statement, each level on
+	// the index of its batch read.
+	first := len(rec.Statements())
+	d := bundleAPI.OK(t, admin, fmt.Sprintf(`{ task(id: %q) { id tags { name } subtasks(first: 5) { number tags { name } }
+		dependencies { number } dependents { number } } }`, taskID), nil)
+	require.NotEmpty(t, apitest.List(d, "task", "dependencies"))
+	stmts := rec.Statements()[first:]
+	require.Len(t, stmts, 1, "the detail read")
+	used, _, err := verify.Explain(ctx, api.Pool(), stmts[0], false)
+	require.NoError(t, err, stmts[0].SQL)
+	for _, ix := range []string{"tasks_pkey", "task_tags_pkey", "subtasks_task_position_idx", "subtask_tags_pkey",
+		"task_dependencies_pkey", "task_dependencies_depends_on_idx"} {
+		assert.Contains(t, used, ix, stmts[0].SQL)
+	}
+
 	require.NotEmpty(t, rec.Statements())
 	checked := 0
 	for _, s := range rec.Statements() {

@@ -248,7 +248,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	if o.peers {
-		ratios, notes := compare(report.Results)
+		ratios, notes := compare(report.Results, report.Rounds)
 		report.Ratios, report.Notes = ratios, append(report.Notes, notes...)
 		fmt.Fprintln(stdout)
 		if err := bench.RatioTable(stdout, ratios); err != nil {
@@ -441,6 +441,8 @@ func benchRuns(w workload) []spec {
 		{name: "nested/response-warm", config: "entity + response cache, warm", env: bothCaches, make: fixed(bench.Nested("nested/response-warm"))},
 		{name: "byid/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.ByID("byid/caches-off", bench.ByIDQuery, "task", w.public))},
 		{name: "byid/entity-warm", config: "entity cache, 100 hot tasks", env: entityCache, make: fixed(bench.ByID("byid/entity-warm", bench.ByIDQuery, "task", hot))},
+		{name: "detail/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Detail("detail/caches-off", bench.DetailQuery, bench.DetailShape, w.public))},
+		{name: "detail/entity-warm", config: "entity cache, 100 hot tasks", env: entityCache, make: fixed(bench.Detail("detail/entity-warm", bench.DetailQuery, bench.DetailShape, hot))},
 		{name: "filtered/caches-off", config: "caches off", env: cachesOff, make: fixed(bench.Filtered("filtered/caches-off"))},
 		{name: "deep-page/caches-off", config: "caches off", env: cachesOff, make: func(ctx context.Context, c *bench.Client) (bench.Scenario, error) {
 			return bench.DeepPages(ctx, c, "deep-page/caches-off", 9_000)
@@ -484,6 +486,9 @@ func peerRuns(w workload) []spec {
 		ours["byid/caches-off"],
 		{name: "byid/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
 			make: fixed(bench.ByID("byid/postgraphile", bench.PeerByIDQuery, "taskByRowId", w.public))},
+		ours["detail/caches-off"],
+		{name: "detail/postgraphile", server: "postgraphile", config: "PostGraphile 5, amber preset", anon: true,
+			make: fixed(bench.Detail("detail/postgraphile", bench.PeerDetailQuery, bench.PeerDetailShape, w.public))},
 	}
 }
 
@@ -617,8 +622,18 @@ func cpuPerReq(r *bench.Result) float64 {
 	return *r.ServerCPUPerReq + *r.PGCPUPerReq
 }
 
-// compare computes the ratios of the targets from one peers run.
-func compare(results []bench.Result) ([]bench.Ratio, []string) {
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// compare computes the ratios of the targets from one peers run:
+// on the median rounds (results), and the nested p99 round by round
+// (rounds: every round's results, empty with one round), since its target
+// holds in every round.
+func compare(results, rounds []bench.Result) ([]bench.Ratio, []string) {
 	find := func(name string) *bench.Result {
 		i := slices.IndexFunc(results, func(r bench.Result) bool { return r.Scenario == name })
 		if i < 0 {
@@ -647,6 +662,28 @@ func compare(results []bench.Result) ([]bench.Ratio, []string) {
 		ratios = append(ratios, bench.AtLeast("by id, caches off", "req/s", byID.RPS, peerByID.RPS, 2),
 			bench.Info("by id, caches off", "p99 ms", byID.P99, peerByID.P99),
 			bench.Info("by id, caches off", "CPU ms/req, server + PostgreSQL", cpuPerReq(byID), cpuPerReq(peerByID)))
+	}
+	for round := 1; ; round++ {
+		var ours, theirs *bench.Result
+		for i := range rounds {
+			if rounds[i].Round == round && rounds[i].Scenario == "nested/caches-off" {
+				ours = &rounds[i]
+			}
+			if rounds[i].Round == round && rounds[i].Scenario == "nested/postgraphile" {
+				theirs = &rounds[i]
+			}
+		}
+		if ours == nil || theirs == nil {
+			break
+		}
+		ratios = append(ratios, bench.AtMost(fmt.Sprintf("nested, caches off, round %d", round), "p99 ms", ours.P99, theirs.P99, 0.5))
+	}
+	detail, peerDetail := find("detail/caches-off"), find("detail/postgraphile")
+	if detail != nil && peerDetail != nil {
+		ratios = append(ratios, bench.AtLeast("detail, caches off", "req/s", detail.RPS, peerDetail.RPS, 2),
+			bench.Info("detail, caches off", "p99 ms", detail.P99, peerDetail.P99),
+			bench.Info("detail, caches off", "SQL/req", deref(detail.SQLPerReq), deref(peerDetail.SQLPerReq)),
+			bench.Info("detail, caches off", "CPU ms/req, server + PostgreSQL", cpuPerReq(detail), cpuPerReq(peerDetail)))
 	}
 	if resp != nil && peerNested != nil {
 		ratios = append(ratios, bench.AtLeast("nested, response cache warm", "req/s", resp.RPS, peerNested.RPS, 10))

@@ -22,13 +22,14 @@ func TestPeerRunOrder(t *testing.T) {
 		ids[i] = "00000000-0000-4000-8000-000000000000"
 	}
 	runs := peerRuns(workload{public: ids, terms: []string{"cache"}})
-	want := []string{"nested/caches-off", "nested/postgraphile", "nested/entity-warm", "nested/response-warm", "byid/caches-off", "byid/postgraphile"}
+	want := []string{"nested/caches-off", "nested/postgraphile", "nested/entity-warm", "nested/response-warm", "byid/caches-off", "byid/postgraphile",
+		"detail/caches-off", "detail/postgraphile"}
 	assert.Equal(t, want, names(runs))
 	for _, s := range runs {
 		assert.NotNil(t, s.make, s.name)
 	}
 	assert.Equal(t, want, names(roundOrder(runs, 3)))
 	back := names(roundOrder(runs, 2))
-	assert.Equal(t, []string{"byid/postgraphile", "byid/caches-off", "nested/response-warm", "nested/entity-warm", "nested/postgraphile", "nested/caches-off"}, back)
+	assert.Equal(t, []string{"detail/postgraphile", "detail/caches-off", "byid/postgraphile", "byid/caches-off", "nested/response-warm", "nested/entity-warm", "nested/postgraphile", "nested/caches-off"}, back)
 	assert.Equal(t, want, names(runs), "the list itself is left as it was")
 }
