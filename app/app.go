@@ -164,7 +164,7 @@ func (a *App) wire() {
 		a.Responses = respcache.New(a.Redis, respcache.Options{Prefix: cfg.Cache.Prefix, TTL: cfg.Cache.ResponseTTL,
 			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout,
 			StaleTTL: staleTTL})
-		store = shallowBundles{respcache.Tagging(store, a.Responses)}
+		store = respcache.Tagging(store, a.Responses)
 	}
 	a.Store = store
 	a.metrics = metrics.New(a.pools.Named(), a.Cache)

@@ -343,11 +343,14 @@ func (t *tagging) TaskBySeq(ctx context.Context, seq int64) (*domain.Task, error
 	return fresh[0], nil
 }
 
-// TaskBundle reads what TasksByIDs (or TaskBySeq), TagsByTaskIDs and
-// UsersByIDs would: the task's tag (its number's, by number) before it,
-// the users' after it, since only the read says who they are. No write
-// changes a user, so no token of "u:" can change in between. By number,
-// the bundle is read again by id under the task's tag.
+// TaskBundle reads what TasksByIDs (or TaskBySeq), TagsByTaskIDs,
+// UsersByIDs and the deep levels' batch reads would: the task's tag (its
+// number's, by number) before it, which covers its tags, subtasks and
+// their tags (every write of those replaces the task's tag); the users'
+// after it, since only the read says who they are (no write changes a
+// user, so no token of "u:" can change in between). By number, the bundle
+// is read again by id under the task's tag. The dependencies and
+// dependents are other tasks' rows: read again under their own tags.
 func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.TaskWith) (*domain.TaskBundle, error) {
 	if ref.ID != "" {
 		observe(ctx, taskTag(ref.ID))
@@ -355,10 +358,10 @@ func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domai
 		observe(ctx, seqTag(ref.Seq))
 	}
 	b, err := t.s.TaskBundle(ctx, ref, with)
-	if err != nil || b.Task == nil {
+	if err != nil || b.Task == nil || recorderFrom(ctx) == nil {
 		return b, err
 	}
-	if ref.ID == "" && recorderFrom(ctx) != nil {
+	if ref.ID == "" {
 		observe(ctx, taskTag(b.Task.ID))
 		if b, err = t.s.TaskBundle(ctx, domain.TaskRef{ID: b.Task.ID}, with); err != nil || b.Task == nil {
 			return b, err
@@ -372,6 +375,16 @@ func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domai
 	}
 	if len(users) > 0 {
 		observe(ctx, users...)
+	}
+	for _, level := range []*[]*domain.Task{&b.Dependencies, &b.Dependents} {
+		if len(*level) == 0 {
+			continue
+		}
+		fresh, err := t.refresh(ctx, *level)
+		if err != nil {
+			return nil, err
+		}
+		*level = slices.DeleteFunc(fresh, func(x *domain.Task) bool { return x == nil })
 	}
 	return b, nil
 }
