@@ -85,9 +85,6 @@ type Reader interface {
 	// q's filter and order; tagID, when set, keeps those carrying that tag.
 	// A cursor that does not decode is EINVALID on "after" or "before".
 	ListTasks(ctx context.Context, q TaskQuery, tagID string) (*TaskPage, error)
-	// ListTaskKeys is ListTasks returning only the ids and cursors of the
-	// page, for a caller that reads the rows elsewhere (the entity cache).
-	ListTaskKeys(ctx context.Context, q TaskQuery, tagID string) (*TaskKeyPage, error)
 	// CountTasks counts the tasks that ListTasks with this filter walks.
 	CountTasks(ctx context.Context, v Viewer, f TaskFilter, tagID string) (int, error)
 	// TasksByTagIDs returns, per tag, the first page (newest first) of the
@@ -207,12 +204,6 @@ type TaskBundle struct {
 	// Dependencies and Dependents are by number, hidden tasks included: as
 	// with the batch reads, the caller checks Task.VisibleTo.
 	Dependencies, Dependents []*Task
-}
-
-// TaskKeyPage is a page of task ids in list order, each with its cursor.
-type TaskKeyPage struct {
-	IDs, Cursors                 []string
-	HasNextPage, HasPreviousPage bool
 }
 
 // DeletedTask is a deleted task and the ids of what its deletion touched:

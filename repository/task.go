@@ -245,32 +245,6 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	return page, nil
 }
 
-// ListTaskKeys is ListTasks reading only the ids and cursors of the page,
-// for a caller that has the rows elsewhere (the entity cache): the same
-// statement, filter and order, without the rows' other columns. On the
-// default order it reads the index alone, at about a third of the cost.
-func (r *Repo) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskKeyPage, error) {
-	field := q.Order.Field
-	if !field.Valid() {
-		field = domain.DefaultTaskOrder.Field
-	}
-	cols, dest := keyColumns(field)
-	scan := func(row pgx.CollectableRow) (*domain.Task, error) {
-		var t domain.Task
-		err := row.Scan(dest(&t)...)
-		return &t, err
-	}
-	p, err := listPage(ctx, r, q, tagID, cols, scan)
-	if err != nil {
-		return nil, err
-	}
-	keys := &domain.TaskKeyPage{IDs: make([]string, len(p.rows)), Cursors: p.cursors, HasNextPage: p.next, HasPreviousPage: p.prev}
-	for i, t := range p.rows {
-		keys.IDs[i] = t.ID
-	}
-	return keys, nil
-}
-
 // keysetPage is a page's rows in list order, their cursors, and whether
 // there are rows after and before it.
 type keysetPage struct {

@@ -403,11 +403,6 @@ func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID strin
 	return t.s.ListTasks(ctx, q, tagID)
 }
 
-func (t *tagging) ListTaskKeys(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskKeyPage, error) {
-	t.observeList(ctx, q.Viewer, q.Filter, tagID)
-	return t.s.ListTaskKeys(ctx, q, tagID)
-}
-
 // SubtaskIDsByTaskID depends on the task's subtasks, which every subtask
 // write changes under the task's tag.
 func (t *tagging) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error) {
