@@ -68,7 +68,9 @@ func (k Keys) For(kind Kind, id string) string {
 // Epoch is the key of the counter every stored value is checked against.
 func (k Keys) Epoch() string { return k.prefix + ":epoch" }
 
-// SearchGeneration is the key of the counter that every task write bumps:
-// search results are stored under the generation they were read in, so a
-// write retires every cached result at once without finding them.
+// SearchGeneration is the key of the counter that every write that can
+// change a search result bumps (a task created or deleted, its title,
+// description or visibility changed): search results are stored under the
+// generation they were read in, so such a write retires every cached result
+// at once without finding them.
 func (k Keys) SearchGeneration() string { return k.prefix + ":search:gen" }

@@ -331,10 +331,30 @@ func (s *store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.Ta
 	return m[scope], nil
 }
 
+// searchPage is what the cache holds of a searchTasks page: its tasks' ids
+// and cursors in order, not the tasks, which are read through the entity
+// cache. So a write that changes a task but not what a search finds, nor in
+// which order, nor who may see it (a priority, a status, an assignee) only
+// drops the task's own key and leaves every cached page valid.
+type searchPage struct {
+	IDs         []string
+	Cursors     []string
+	HasNextPage bool
+}
+
+// searchID is the cache id of a search result under generation gen; what
+// is a page or a count.
+func searchID(gen int64, scope, what, text string, first int, after string) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s", first, after, text)))
+	return fmt.Sprintf("%d:%s:%s:%x", gen, scope, what, h[:12])
+}
+
 // SearchTasks caches result pages for the shared scopes (admins, anonymous
-// callers) under the current search generation, which every task write
-// bumps; a result read before a write can only be stored under the
-// generation that write retired.
+// callers) under the current search generation, which every write that can
+// change a search result bumps (searchWritten); a result read before such
+// a write can only be stored under the generation that write retired. A
+// page holds ids (searchPage): its tasks come from the entity cache, and
+// a task that is gone or hidden from the caller since is left out.
 func (s *store) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
 	scope := sharedScope(v)
 	if scope == "" || !s.c.usable(ctx) {
@@ -344,14 +364,60 @@ func (s *store) SearchTasks(ctx context.Context, v domain.Viewer, text string, f
 	if err != nil {
 		return s.Store.SearchTasks(ctx, v, text, first, after)
 	}
-	h := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s", first, after, text)))
-	id := fmt.Sprintf("%d:%s:%x", gen, scope, h[:12])
-	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]*domain.TaskPage, error) {
+	id := searchID(gen, scope, "ids", text, first, after)
+	var fresh *domain.TaskPage
+	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]*searchPage, error) {
 		p, err := s.Store.SearchTasks(ctx, v, text, first, after)
-		return map[string]*domain.TaskPage{id: p}, err
+		if err != nil {
+			return nil, err
+		}
+		fresh = p
+		k := &searchPage{HasNextPage: p.HasNextPage, IDs: make([]string, len(p.Edges)), Cursors: make([]string, len(p.Edges))}
+		for i, e := range p.Edges {
+			k.IDs[i], k.Cursors[i] = e.Node.ID, e.Cursor
+		}
+		return map[string]*searchPage{id: k}, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if fresh != nil { // read just now: the rows are current
+		return fresh, nil
+	}
+	k := m[id]
+	if k == nil || len(k.IDs) != len(k.Cursors) {
+		return s.Store.SearchTasks(ctx, v, text, first, after)
+	}
+	tasks, err := s.tasks(ctx, k.IDs)
+	if err != nil {
+		return nil, err
+	}
+	page := &domain.TaskPage{HasNextPage: k.HasNextPage, Edges: make([]domain.TaskEdge, 0, len(k.IDs))}
+	for i, id := range k.IDs {
+		if t := tasks[id]; t != nil && t.VisibleTo(v) {
+			page.Edges = append(page.Edges, domain.TaskEdge{Cursor: k.Cursors[i], Node: t})
+		}
+	}
+	return page, nil
+}
+
+// CountSearch caches the count of a search like its pages.
+func (s *store) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
+	scope := sharedScope(v)
+	if scope == "" || !s.c.usable(ctx) {
+		return s.Store.CountSearch(ctx, v, text)
+	}
+	gen, err := s.c.generation(ctx, s.c.keys.SearchGeneration())
+	if err != nil {
+		return s.Store.CountSearch(ctx, v, text)
+	}
+	id := searchID(gen, scope, "count", text, 0, "")
+	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]int, error) {
+		n, err := s.Store.CountSearch(ctx, v, text)
+		return map[string]int{id: n}, err
+	})
+	if err != nil {
+		return 0, err
 	}
 	return m[id], nil
 }
@@ -368,11 +434,25 @@ func sharedScope(v domain.Viewer) string {
 	return ""
 }
 
-// taskWritten retires what any task write can change beyond its own keys:
-// the shared statistics and every cached search result.
+// taskWritten retires what a task write can change beyond its own keys:
+// the shared statistics.
 func (s *store) taskWritten(ctx context.Context, items ...Item) {
 	s.c.Invalidate(ctx, append(items, statsItems...)...)
+}
+
+// searchWritten retires every cached search result (pages and counts), for
+// a write that can change what a search finds, its order or who may see it:
+// a task created or deleted, a title, a description or a visibility
+// changed. Other writes leave search results alone: a cached page holds
+// ids and cursors only, which depend on nothing else (see searchPage).
+func (s *store) searchWritten(ctx context.Context) {
 	s.c.bump(ctx, s.c.keys.SearchGeneration())
+}
+
+// changesSearch reports whether a patch can change a search result: what
+// the search column is made of (title, description) or who may see it.
+func changesSearch(p domain.TaskPatch) bool {
+	return p.Title != nil || p.Description != nil || p.Visibility != nil
 }
 
 // statsItems are the cached statistics, stale after any write that changes
@@ -387,17 +467,23 @@ var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
 func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	t, err := s.Store.CreateTask(ctx, in)
 	s.taskWritten(ctx)
+	s.searchWritten(ctx)
 	return t, err
 }
 
-// UpdateTask changes a task's fields: its entity is stale.
+// UpdateTask changes a task's fields: its entity is stale, and search
+// results when the patch touches searched text or visibility.
 func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.UpdateTask(ctx, id, p, guard)
 	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
+	if changesSearch(p) {
+		s.searchWritten(ctx)
+	}
 	return t, err
 }
 
-// TransitionTask changes status and phase and appends history.
+// TransitionTask changes status and phase and appends history; no search
+// result depends on either.
 func (s *store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.TransitionTask(ctx, id, req, guard)
 	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
@@ -420,6 +506,7 @@ func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (
 		}
 	}
 	s.taskWritten(ctx, items...)
+	s.searchWritten(ctx)
 	return d, err
 }
 

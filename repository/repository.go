@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/herotasks/api/domain"
@@ -23,8 +24,9 @@ var psql = sq.StatementBuilder.PlaceholderFormat(sq.Dollar)
 // write pool, reads on the read route (route.go), statistics, search and
 // maintenance on the analytics pool.
 type Repo struct {
-	pools   Pools
-	replica *replica // nil without a replica
+	pools     Pools
+	replica   *replica      // nil without a replica
+	tasksRows atomic.Uint64 // float64 bits: the size of tasks the last search saw (searchPlan)
 }
 
 // New returns a Repo whose every role uses pool (tools and tests).

@@ -3,6 +3,7 @@ package repository
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	sq "github.com/Masterminds/squirrel"
@@ -21,13 +22,13 @@ import (
 // bounded candidate set, the searchCandidates newest matches, found in one
 // statement the cheap way for the words at hand:
 //
-//   - recent: when the vocabulary says the query may match at least one
-//     task in searchRecent/searchCandidates (search_frequency, migration
-//     00008: the smallest share of tasks among its words), walk the
-//     searchRecent newest tasks on tasks_created_keyset_idx
-//     (rows that sit together on disk) and keep the first searchCandidates
-//     matches; the walk stops there, after about searchCandidates/share
-//     rows.
+//   - recent: when the vocabulary says the query may match a share of tasks
+//     large enough for the table's size (search_frequency, migration 00008:
+//     the smallest share of tasks among its words; planSearch), walk the
+//     newest tasks on tasks_created_keyset_idx (rows that sit together on
+//     disk) and keep the first searchCandidates matches; the walk stops
+//     there, after about searchCandidates/share rows, or at planSearch's
+//     bound.
 //   - all: when the vocabulary says the query is rarer, or the walk found
 //     too few, the GIN index yields every match (each on its own page,
 //     which is what bounds this branch's speed), of which the newest are
@@ -63,9 +64,32 @@ type searchHit struct {
 	n     int // candidates in the set
 }
 
+// searchPlan says when a search walks the newest tasks: from which share
+// of tasks a query is common enough (search_frequency), and how many of the
+// newest tasks the walk reads at most.
+type searchPlan struct {
+	share float64
+	walk  int
+}
+
+// planSearch scales the walk to a table of about tasks rows. Walking finds
+// the searchCandidates newest matches after about searchCandidates/share
+// rows, side by side on disk; the GIN index yields all share*tasks matches,
+// one heap visit each. They cost about the same where share is
+// sqrt(searchCandidates/(2*tasks)): about 7% of 10,000 tasks, 0.7% of a
+// million (where the floor, searchCandidates/searchRecent, takes over).
+// Below that share the GIN index is cheaper. The walk stops after
+// twice the rows that share needs (at most searchRecent), so a query whose
+// words are each common but rarely together (the vocabulary only bounds a
+// query's share by its rarest word) gives up early and asks the index.
+func planSearch(tasks float64) searchPlan {
+	share := math.Max(float64(searchCandidates)/searchRecent, math.Sqrt(searchCandidates/(2*math.Max(tasks, 1))))
+	return searchPlan{share: share, walk: min(searchRecent, int(math.Ceil(2*searchCandidates/share)))}
+}
+
 // searchStatement finds the candidates of text (see above), ranks them
 // and returns the page after the cursor c.
-func searchStatement(v domain.Viewer, step searchStep, text string, first int, c []string) (string, []any, error) {
+func searchStatement(v domain.Viewer, step searchStep, text string, first int, c []string, plan searchPlan) (string, []any, error) {
 	vis, vargs, err := visibleTo(v).ToSql()
 	if err != nil {
 		return "", nil, err
@@ -83,7 +107,11 @@ func searchStatement(v domain.Viewer, step searchStep, text string, first int, c
 	// frequency test has no column, so the planner evaluates it once and
 	// skips the walk when it fails. matches is every match (index:
 	// tasks_search_idx), a fence so the planner does not walk the created
-	// index for it; it is read, and so computed, only when recent came short.
+	// index for it; it is read, and so computed, only when recent came short,
+	// and holds no tsvector: only the newest searchCandidates fetch theirs,
+	// by primary key (OFFSET 0 keeps that a lookup per row). The page is cut
+	// before the rows are joined, so only its rows are read in full, by
+	// primary key.
 	sql := `WITH recent AS (
 			SELECT t.id, t.created_at, t.search FROM (
 				SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + `
@@ -91,17 +119,22 @@ func searchStatement(v domain.Viewer, step searchStep, text string, first int, c
 			WHERE ` + match + ` AND search_frequency(websearch_to_tsquery(?::regconfig, ?)) >= ?
 			ORDER BY t.created_at DESC, t.id DESC LIMIT ?),
 		matches AS MATERIALIZED (
-			SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + ` AND ` + match + `),
+			SELECT t.id, t.created_at FROM tasks t WHERE ` + vis + ` AND ` + match + `),
 		c AS (
 			SELECT * FROM recent WHERE (SELECT count(*) FROM recent) = ?
 			UNION ALL
-			(SELECT * FROM matches WHERE (SELECT count(*) FROM recent) < ? ORDER BY created_at DESC, id DESC LIMIT ?)),
-		x AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c)
-		SELECT ` + taskCols + `, x.score, (SELECT count(*) FROM c)
-		FROM x JOIN tasks t ON t.id = x.id ` + page + `
-		ORDER BY x.score DESC, x.created_at DESC, x.id DESC LIMIT ?`
+			SELECT m.id, m.created_at, s.search FROM (
+				SELECT * FROM matches WHERE (SELECT count(*) FROM recent) < ? ORDER BY created_at DESC, id DESC LIMIT ?) m
+			CROSS JOIN LATERAL (SELECT t.search FROM tasks t WHERE t.id = m.id OFFSET 0) s),
+		x AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c),
+		p AS (SELECT x.id, x.created_at, x.score FROM x ` + page + `
+			ORDER BY x.score DESC, x.created_at DESC, x.id DESC LIMIT ?)
+		SELECT ` + taskCols + `, p.score, (SELECT count(*) FROM c),
+			(SELECT greatest(reltuples, 1)::float8 FROM pg_class WHERE oid = 'tasks'::regclass)
+		FROM p JOIN tasks t ON t.id = p.id
+		ORDER BY p.score DESC, p.created_at DESC, p.id DESC`
 	var args []any
-	args = append(append(args, vargs...), searchRecent, config, text, config, text, float64(searchCandidates)/searchRecent, searchCandidates)
+	args = append(append(args, vargs...), plan.walk, config, text, config, text, plan.share, searchCandidates)
 	args = append(append(args, vargs...), config, text)
 	args = append(args, searchCandidates, searchCandidates, searchCandidates, config, text)
 	for _, v := range c {
@@ -112,9 +145,20 @@ func searchStatement(v domain.Viewer, step searchStep, text string, first int, c
 	return sql, args, err
 }
 
+// searchPlan returns the plan for the size of the tasks table that the
+// last search saw (its planner estimate, which each search statement
+// returns); before any, that of a million tasks.
+func (r *Repo) searchPlan() searchPlan {
+	rows := math.Float64frombits(r.tasksRows.Load())
+	if rows == 0 {
+		rows = 1e6
+	}
+	return planSearch(rows)
+}
+
 // searchStep runs the search statement.
 func (r *Repo) searchStep(ctx context.Context, v domain.Viewer, step searchStep, text string, first int, c []string) ([]searchHit, error) {
-	sql, args, err := searchStatement(v, step, text, first, c)
+	sql, args, err := searchStatement(v, step, text, first, c, r.searchPlan())
 	if err != nil {
 		return nil, fmt.Errorf("build search: %w", err)
 	}
@@ -127,12 +171,16 @@ func (r *Repo) searchStep(ctx context.Context, v domain.Viewer, step searchStep,
 	if err != nil {
 		return nil, translate(err)
 	}
+	var tasks float64
 	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (searchHit, error) {
 		var h searchHit
 		h.task = &domain.Task{}
-		err := row.Scan(append(taskDest(h.task), &h.score, &h.n)...)
+		err := row.Scan(append(taskDest(h.task), &h.score, &h.n, &tasks)...)
 		return h, err
 	})
+	if tasks > 0 {
+		r.tasksRows.Store(math.Float64bits(tasks))
+	}
 	return hits, translate(err)
 }
 

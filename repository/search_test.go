@@ -2,9 +2,14 @@ package repository_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/testdb"
+	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/seed"
+	"github.com/herotasks/api/verify"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,4 +95,80 @@ func TestSearch(t *testing.T) {
 		_, err = repo.SearchTasks(ctx, anonymous, "kafka", 2, page.Edges[1].Cursor)
 		assert.Equal(t, domain.EINVALID, domain.ErrorCode(err))
 	})
+}
+
+// TestSearchWalkScalesWithTable: how a search finds its candidates follows
+// the table's size. On 3,000 tasks a word in about 1% of them comes from the
+// GIN index alone (with a fixed 1% threshold the walk read every task for
+// it), a word in 18% from the walk of the newest tasks, which stops at its
+// 100th match; and no search reads the whole table.
+func TestSearchWalkScalesWithTable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rec := &verify.Recorder{}
+	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{Tracer: rec})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 3000, Seed: 1})
+	require.NoError(t, err)
+	repo := repository.New(pool)
+	anonymous := domain.Viewer{}
+	_, err = repo.SearchTasks(ctx, anonymous, "customer", 20, "") // learns the table's size
+	require.NoError(t, err)
+
+	// executed sums a plan's nodes that ran: rows read by index name, and
+	// the relations scanned sequentially.
+	type executed struct {
+		indexRows map[string]float64
+		seqScans  []string
+	}
+	var visit func(n any, e *executed)
+	visit = func(n any, e *executed) {
+		m, _ := n.(map[string]any)
+		if loops, _ := m["Actual Loops"].(float64); loops > 0 {
+			rows, _ := m["Actual Rows"].(float64)
+			if name, ok := m["Index Name"].(string); ok {
+				e.indexRows[name] += rows * loops
+			}
+			if m["Node Type"] == "Seq Scan" {
+				e.seqScans = append(e.seqScans, m["Relation Name"].(string))
+			}
+		}
+		children, _ := m["Plans"].([]any)
+		for _, c := range children {
+			visit(c, e)
+		}
+	}
+	for _, c := range []struct {
+		text   string
+		walked bool
+	}{{"customer", true}, {"cron", false}} {
+		var share float64
+		require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE search @@ websearch_to_tsquery('english', $1))::float8 / count(*)
+			FROM tasks`, c.text).Scan(&share))
+		rec.Reset()
+		page, err := repo.SearchTasks(ctx, anonymous, c.text, 20, "")
+		require.NoError(t, err)
+		require.NotEmpty(t, page.Edges, c.text)
+		stmts := rec.Statements()
+		require.Len(t, stmts, 1, "%s: one statement", c.text)
+		var raw []byte
+		require.NoError(t, pool.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+stmts[0].SQL, stmts[0].Args...).Scan(&raw))
+		var plan []map[string]any
+		require.NoError(t, json.Unmarshal(raw, &plan))
+		e := executed{indexRows: map[string]float64{}}
+		visit(plan[0]["Plan"], &e)
+		assert.Empty(t, e.seqScans, "%s: no sequential scan ran\n%s", c.text, raw)
+		walked := e.indexRows["tasks_created_keyset_idx"]
+		if c.walked {
+			require.Greater(t, share, 0.15, "customer is common")
+			assert.Positive(t, walked, "%s walked the newest tasks\n%s", c.text, raw)
+			assert.Less(t, walked, 1000.0, "%s: the walk stopped at its 100th match\n%s", c.text, raw)
+			assert.Zero(t, e.indexRows["tasks_search_idx"], "%s: the index was not asked\n%s", c.text, raw)
+		} else {
+			require.InDelta(t, 0.014, share, 0.01, "cron is in about 1%% of tasks")
+			assert.Zero(t, walked, "%s: no walk\n%s", c.text, raw)
+			assert.Positive(t, e.indexRows["tasks_search_idx"], "%s came from the GIN index\n%s", c.text, raw)
+		}
+	}
 }
