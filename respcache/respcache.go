@@ -190,34 +190,52 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 	}
 	found := make([]*entry, len(keys))
 	local := make([]bool, len(keys))
-	var remote []int
-	for i, k := range keys {
-		if c.local != nil {
+	if c.local != nil {
+		inProcess := false
+		for i, k := range keys {
 			found[i], local[i] = c.local.Get(k)
+			inProcess = inProcess || local[i]
 		}
-		if found[i] == nil {
-			remote = append(remote, i)
+		if inProcess {
+			// The entries held in process first: a fresh one costs one
+			// round trip, its tokens', whichever key it is under.
+			e, epoch, fresh, ok := c.check(ctx, keys, found, local)
+			if !ok || fresh {
+				return e, epoch, fresh
+			}
+			clear(found) // those that were not fresh are gone from the front
+			clear(local)
 		}
 	}
-	if len(remote) > 0 {
-		rkeys := make([]string, len(remote))
-		for j, i := range remote {
-			rkeys[j] = c.entryKey(keys[i])
-		}
-		vals, err := c.infra.GetMany(ctx, rkeys)
-		if err != nil {
-			c.stats.Errors.Add(1)
-			return nil, noStore, false
-		}
-		for j, i := range remote {
-			if raw := str(vals[j]); raw != "" {
-				found[i] = new(entry)
-				if json.Unmarshal([]byte(raw), found[i]) != nil {
-					found[i] = nil
-				}
+	rkeys := make([]string, len(keys))
+	for i, k := range keys {
+		rkeys[i] = c.entryKey(k)
+	}
+	vals, err := c.infra.GetMany(ctx, rkeys)
+	if err != nil {
+		c.stats.Errors.Add(1)
+		return nil, noStore, false
+	}
+	for i := range keys {
+		if raw := str(vals[i]); raw != "" {
+			found[i] = new(entry)
+			if json.Unmarshal([]byte(raw), found[i]) != nil {
+				found[i] = nil
 			}
 		}
 	}
+	e, epoch, fresh, ok := c.check(ctx, keys, found, local)
+	if !ok {
+		return nil, noStore, false
+	}
+	return e, epoch, fresh
+}
+
+// check reads the epoch and the current tokens of the entries found under
+// keys (local: held in process) in one round trip, and returns the first
+// fresh one, else the first of the current epoch as the last answer; ok
+// is false when Redis could not be read.
+func (c *Cache) check(ctx context.Context, keys []string, found []*entry, local []bool) (e *entry, epoch string, fresh, ok bool) {
 	now := time.Now()
 	tags := make([]string, 0, 8)
 	for _, f := range found {
@@ -237,7 +255,7 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 	vals, err := c.infra.GetMany(ctx, tkeys)
 	if err != nil {
 		c.stats.Errors.Add(1)
-		return nil, noStore, false
+		return nil, noStore, false, false
 	}
 	epoch = str(vals[0])
 	current := make(map[string]string, len(tags))
@@ -247,13 +265,16 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 	var last *entry
 	for i, f := range found {
 		if f == nil || f.Epoch != epoch {
+			if local[i] {
+				c.local.Remove(keys[i])
+			}
 			continue // a retired epoch: not even a last answer to trust
 		}
 		if c.valid(f, current, now) {
 			if c.local != nil && !local[i] {
 				c.local.Add(keys[i], f)
 			}
-			return f, epoch, true
+			return f, epoch, true, true
 		}
 		if local[i] {
 			c.local.Remove(keys[i])
@@ -262,7 +283,7 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 			last = f
 		}
 	}
-	return last, epoch, false
+	return last, epoch, false, true
 }
 
 // valid reports whether e is unexpired and every token it saw is current.
