@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/herotasks/api/breaker"
 	"github.com/herotasks/api/domain"
 	"github.com/redis/go-redis/v9"
@@ -62,6 +63,19 @@ type Cache struct {
 	repairMu  sync.Mutex
 	lastTry   time.Time
 	afterLoad atomic.Pointer[func(kind Kind, ids []string)] // test hook between the database read and the fill
+
+	// decoded remembers the last value decoded under each key with the exact
+	// bytes it came from: the same bytes read again are the same value, so
+	// a warm read skips msgpack. Callers never change what fetch returns.
+	decoded *lru.Cache[string, decodedValue]
+}
+
+// decodedValues is how many decoded values an instance keeps.
+const decodedValues = 16384
+
+type decodedValue struct {
+	raw string
+	v   any
 }
 
 // New returns a cache over rdb. A *redis.ClusterClient is used slot-safely:
@@ -72,6 +86,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	c := &Cache{rdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}
+	c.decoded, _ = lru.New[string, decodedValue](decodedValues)
 	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation
 	return c

@@ -65,8 +65,16 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 			st.hits.Add(1)
 			continue
 		case tag == tagValue:
+			if d, ok := c.decoded.Get(keys[i]); ok && d.raw == raw {
+				if v, ok := d.v.(V); ok {
+					out[id] = v
+					st.hits.Add(1)
+					continue
+				}
+			}
 			var v V
 			if msgpack.Unmarshal(payload, &v) == nil {
+				c.decoded.Add(keys[i], decodedValue{raw: raw, v: v})
 				out[id] = v
 				st.hits.Add(1)
 				continue
