@@ -135,12 +135,13 @@ func TestDetailSurvivesUnrelatedWrites(t *testing.T) {
 	detail := `query Detail($id: ID!) { task(id: $id) { title dependencies { title priority } dependents { title } subtasks { title } } }`
 	byNumber := `query ByNumber($n: String!) { taskByNumber(number: $n) { title dependencies { title } } }`
 	dv, nv := map[string]any{"id": x}, map[string]any{"n": xNum}
+	reads := []struct {
+		q string
+		v map[string]any
+	}{{detail, dv}, {byNumber, nv}}
 	warm := func() {
 		t.Helper()
-		for _, c := range []struct {
-			q string
-			v map[string]any
-		}{{detail, dv}, {byNumber, nv}} {
+		for _, c := range reads {
 			cacheState(t, a, editor, c.q, c.v)
 			state, _, _ := cacheState(t, a, editor, c.q, c.v)
 			require.Equal(t, "hit", state)
@@ -148,10 +149,7 @@ func TestDetailSurvivesUnrelatedWrites(t *testing.T) {
 	}
 	expect := func(want string) {
 		t.Helper()
-		for _, c := range []struct {
-			q string
-			v map[string]any
-		}{{detail, dv}, {byNumber, nv}} {
+		for _, c := range reads {
 			state, _, _ := cacheState(t, a, editor, c.q, c.v)
 			assert.Equal(t, want, state, c.q)
 		}

@@ -121,13 +121,19 @@ func listTags(v domain.Viewer, f domain.TaskFilter, tagID string) (tags []string
 			dims = []string{""}
 		}
 	}
-	tags = []string{tagTasks}
-	for _, a := range viewerAudiences(v, f.Visibility) {
+	return partitionTags(v, f.Visibility, dims...), true
+}
+
+// partitionTags returns "tasks" and the list tags of dims in each of v's
+// audiences (narrowed by a visibility filter, when given).
+func partitionTags(v domain.Viewer, only *domain.Visibility, dims ...string) []string {
+	tags := []string{tagTasks}
+	for _, a := range viewerAudiences(v, only) {
 		for _, d := range dims {
 			tags = append(tags, listTag(a, d))
 		}
 	}
-	return tags, true
+	return tags
 }
 
 // statuses returns the statuses a filter admits, and whether that is fewer
@@ -313,14 +319,12 @@ func (t *tagging) TaskEventsSnapshot(ctx context.Context) (domain.LogSnapshot, e
 }
 
 func (t *tagging) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string, first int) (map[string]*domain.TaskPage, error) {
-	tags, _ := listTags(v, domain.TaskFilter{}, "any")
-	observe(ctx, tags...)
+	observe(ctx, partitionTags(v, nil, "tg")...)
 	return t.s.TasksByTagIDs(ctx, v, tagIDs, first)
 }
 
 func (t *tagging) CountTasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []string) (map[string]int, error) {
-	tags, _ := listTags(v, domain.TaskFilter{}, "any")
-	observe(ctx, tags...)
+	observe(ctx, partitionTags(v, nil, "tg")...)
 	return t.s.CountTasksByTagIDs(ctx, v, tagIDs)
 }
 
