@@ -63,6 +63,8 @@ type Cache struct {
 	repairMu  sync.Mutex
 	lastTry   time.Time
 	afterLoad atomic.Pointer[func(kind Kind, ids []string)] // test hook between the database read and the fill
+	// afterListLoad is the test hook between a list partition's read and its install.
+	afterListLoad atomic.Pointer[func(part string)]
 
 	// decoded remembers the last value decoded under each key with the exact
 	// bytes it came from: the same bytes read again are the same value, so

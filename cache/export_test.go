@@ -3,3 +3,7 @@ package cache
 // SetAfterLoad installs a hook that runs after a batch has read PostgreSQL
 // and before it fills Redis: the tests force the reader/writer race with it.
 func (c *Cache) SetAfterLoad(f func(kind Kind, ids []string)) { c.afterLoad.Store(&f) }
+
+// SetAfterListLoad installs a hook between a list partition's read and its
+// install.
+func (c *Cache) SetAfterListLoad(f func(part string)) { c.afterListLoad.Store(&f) }

@@ -303,3 +303,62 @@ func (c *Cache) Start(ctx context.Context) {
 		}
 	}
 }
+
+// storeRowScript writes a committed row through (ARGV[2], its envelope
+// tag ARGV[5]; the epoch is added here) under KEYS[1], for ARGV[3] ms,
+// unless a row of the same or a newer version was written (KEYS[2] holds
+// the highest version written, ARGV[1], for ARGV[4] ms): writers' scripts
+// may arrive out of commit order. Replacing the key also removes any
+// reader's lease, so a reader that read an older row cannot store it.
+var storeRowScript = redis.NewScript(`local v = redis.call('GET', KEYS[2])
+if v and tonumber(v) >= tonumber(ARGV[1]) then return 0 end
+local z = 2 * tonumber(redis.call('GET', KEYS[3]) or '0')
+local ep = ''
+while z >= 128 do
+  ep = ep .. string.char(z % 128 + 128)
+  z = math.floor(z / 128)
+end
+ep = ep .. string.char(z)
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[5] .. ep .. ARGV[2], 'PX', ARGV[3])
+return 1`)
+
+// deletedVersion is the version a deletion writes through: no update can
+// come after it.
+const deletedVersion = 1 << 52
+
+// storeTask writes a task's committed row through to its key (nil: the task
+// is deleted, a negative entry), so the next read of a task just written
+// needs no SQL. Like Invalidate it skips the breaker, and a failure
+// distrusts the cache. On a cluster, where the script's keys may span
+// slots, it deletes the key instead.
+func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
+	if c == nil {
+		return
+	}
+	if c.cluster {
+		c.Invalidate(ctx, Item{KindTask, id})
+		return
+	}
+	version, tag, payload, ttl := int64(deletedVersion), string(tagNegative), []byte(nil), c.ttl(c.opts.NegativeTTL)
+	if t != nil {
+		var err error
+		if payload, err = msgpack.Marshal(t); err != nil {
+			c.Invalidate(ctx, Item{KindTask, id})
+			return
+		}
+		version, tag, ttl = int64(t.Version), string(tagValue), c.ttl(c.opts.EntityTTL)
+	}
+	key := c.keys.For(KindTask, id)
+	keep := 2*c.opts.EntityTTL + time.Hour // outlives every value written under it
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	defer cancel()
+	err := storeRowScript.Run(ctx, c.rdb, []string{key, key + ":version", c.keys.Epoch()},
+		version, payload, ttl.Milliseconds(), keep.Milliseconds(), tag).Err()
+	if err != nil && err != redis.Nil {
+		c.trusted.Store(false)
+		c.stats.kinds[KindTask].errors.Add(1)
+		return
+	}
+	c.stats.kinds[KindTask].invalidations.Add(1)
+}

@@ -18,11 +18,12 @@ const (
 	KindTaskHistory
 	KindStatistics // id: the visibility scope, "all" or "public"
 	KindSearch     // id: generation, scope and a hash of the query and page
+	KindList       // the list index (lists.go): counters only, its keys are its own
 	kinds
 )
 
 var kindNames = [kinds]string{"task", "subtask", "tag", "user", "task_subtasks", "task_tags", "subtask_tags",
-	"task_dependencies", "task_dependents", "task_history", "statistics", "search"}
+	"task_dependencies", "task_dependents", "task_history", "statistics", "search", "task_list"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -61,6 +62,8 @@ func (k Keys) For(kind Kind, id string) string {
 		return k.prefix + ":stats:" + id
 	case KindSearch:
 		return k.prefix + ":search:" + id
+	case KindList:
+		return k.prefix + ":li:" + id
 	}
 	panic("cache: unknown kind")
 }

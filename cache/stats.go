@@ -43,6 +43,8 @@ func (s *Stats) Snapshot() []Stat {
 			typ = "statistics"
 		case k == KindSearch:
 			typ = "search"
+		case k == KindList:
+			typ = "list"
 		}
 		out[k] = Stat{Kind: k.String(), Type: typ, Hits: ks.hits.Load(), Misses: ks.misses.Load(), Fills: ks.fills.Load(),
 			Errors: ks.errors.Load(), Invalidations: ks.invalidations.Load()}

@@ -160,13 +160,6 @@ func (s *store) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.
 	return b, nil
 }
 
-// ListTasks is not cached: a list needs its statement anyway, and the rows
-// come with it for less than reading them again from Redis and decoding
-// them (bench/README.md, mix-frontend).
-func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
-	return s.Store.ListTasks(ctx, q, tagID)
-}
-
 // relation reads owner → item lists: the id lists from Redis, the missing
 // lists from one SQL statement that returns whole rows (used as they are,
 // so a cold level costs one statement), and the items of cached lists
@@ -463,19 +456,51 @@ var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
 // It does so even when the call failed, since a failed COMMIT may still have
 // committed.
 
-// CreateTask stores a task. Nothing cached can hold it yet but the counts.
+// rowWritten applies a write of a task's row: a committed row is written
+// through to its key and moved in the list index (found: the row as the
+// write locked it); a write refused changed nothing; one whose outcome is
+// unknown deletes the key and distrusts the cache, which retires the index.
+func (s *store) rowWritten(ctx context.Context, id string, t, found *domain.Task, err error) {
+	switch {
+	case err == nil && t != nil:
+		s.c.storeTask(ctx, id, t)
+		s.c.listWritten(ctx, id, t.Version, t, found)
+	case domain.UnknownEffect(err):
+		s.c.Invalidate(ctx, Item{KindTask, id})
+		s.c.trusted.Store(false)
+	}
+}
+
+// priorOf is the row of id a write locked, nil when it locked none.
+func priorOf(p *domain.Priors, id string) *domain.Task {
+	for _, t := range p.Tasks() {
+		if t.ID == id {
+			return &t
+		}
+	}
+	return nil
+}
+
+// CreateTask stores a task: the counts are stale, and the lists it enters.
 func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	t, err := s.Store.CreateTask(ctx, in)
 	s.taskWritten(ctx)
 	s.searchWritten(ctx)
+	if t != nil {
+		s.rowWritten(ctx, t.ID, t, nil, err)
+	} else if domain.UnknownEffect(err) {
+		s.c.trusted.Store(false)
+	}
 	return t, err
 }
 
-// UpdateTask changes a task's fields: its entity is stale, and search
+// UpdateTask changes a task's fields: its entity and lists, and search
 // results when the patch touches searched text or visibility.
 func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	t, err := s.Store.UpdateTask(ctx, id, p, guard)
-	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
+	s.rowWritten(ctx, id, t, priorOf(priors, id), err)
+	s.taskWritten(ctx, Item{KindTaskHistory, id})
 	if changesSearch(p) {
 		s.searchWritten(ctx)
 	}
@@ -485,14 +510,23 @@ func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, g
 // TransitionTask changes status and phase and appends history; no search
 // result depends on either.
 func (s *store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	t, err := s.Store.TransitionTask(ctx, id, req, guard)
-	s.taskWritten(ctx, Item{KindTask, id}, Item{KindTaskHistory, id})
+	s.rowWritten(ctx, id, t, priorOf(priors, id), err)
+	s.taskWritten(ctx, Item{KindTaskHistory, id})
 	return t, err
 }
 
 // DeleteTask removes the task from every list that held it.
 func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d, err := s.Store.DeleteTask(ctx, id, guard)
+	switch {
+	case err == nil && d != nil && d.Task != nil:
+		s.c.storeTask(ctx, id, nil)
+		s.c.listWritten(ctx, id, d.Task.Version+1, nil, d.Task)
+	case domain.UnknownEffect(err):
+		s.c.trusted.Store(false)
+	}
 	items := []Item{{KindTask, id}, {KindTaskSubtasks, id}, {KindTaskTags, id}, {KindTaskDeps, id}, {KindTaskDependents, id}, {KindTaskHistory, id}}
 	if d != nil {
 		for _, sid := range d.SubtaskIDs {

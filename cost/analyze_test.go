@@ -195,7 +195,7 @@ var realCases = []costCase{
 	// 20 + byStatus 6 + byPriority 4 + byType 15 = 45
 	{"taskStatistics", `{ taskStatistics { total byStatus { status count } byPriority { count } byType { count } } }`, nil, 45, nil},
 	// 1 + kinds 12 × 1
-	{"cacheStatistics", `{ cacheStatistics { enabled kinds { kind hits } } }`, nil, 13, nil},
+	{"cacheStatistics", `{ cacheStatistics { enabled kinds { kind hits } } }`, nil, 14, nil},
 	// dependents 5 × 1 = 5; dependencies 5 × (1 + 5) = 30; task 31
 	{"dependencies of dependencies", `{ task(id: "x") { dependencies { dependents { id } } } }`, nil, 31, nil},
 	// subtasks 3; task 1 + 3 = 4; subtask 1 + 4 = 5

@@ -33,22 +33,25 @@ func DependsOnViewer(ctx context.Context) {
 
 // Priors collects the rows a write locked, as they were before it.
 type Priors struct {
-	mu    sync.Mutex
-	tasks []Task
+	mu     sync.Mutex
+	tasks  []Task
+	parent *Priors // an outer collector (another cache layer's) that hears the same rows
 }
 
 type priorsKey struct{}
 
 // WithPriors returns a context whose writes report their locked rows to
-// the returned Priors.
+// the returned Priors, and to any collector ctx already had.
 func WithPriors(ctx context.Context) (context.Context, *Priors) {
-	p := &Priors{}
+	parent, _ := ctx.Value(priorsKey{}).(*Priors)
+	p := &Priors{parent: parent}
 	return context.WithValue(ctx, priorsKey{}, p), p
 }
 
 // NotePrior reports t, a task row as a write found it under its lock.
 func NotePrior(ctx context.Context, t *Task) {
-	if p, ok := ctx.Value(priorsKey{}).(*Priors); ok && t != nil {
+	p, _ := ctx.Value(priorsKey{}).(*Priors)
+	for ; p != nil && t != nil; p = p.parent {
 		p.mu.Lock()
 		p.tasks = append(p.tasks, *t)
 		p.mu.Unlock()

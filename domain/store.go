@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -107,6 +108,31 @@ type Reader interface {
 	TopStatements(ctx context.Context, byTotal bool, n int) ([]StatementStats, error)
 	// APITokens lists API tokens newest first, revoked ones included.
 	APITokens(ctx context.Context, first int) ([]*APIToken, error)
+}
+
+// TaskCursors encodes list cursors. The repository implements it, so a
+// cache that answers a list page itself hands out the cursors the
+// repository's next page expects.
+type TaskCursors interface {
+	TaskCursor(t *Task, o TaskOrder) string
+}
+
+// UnknownEffect reports whether a failed write may nevertheless have
+// committed: the database was unreachable, timed out or failed in a way no
+// domain rule explains (a COMMIT can fail after it applied).
+func UnknownEffect(err error) bool {
+	if err == nil {
+		return false
+	}
+	var de *Error
+	if !errors.As(err, &de) {
+		return true
+	}
+	switch de.Code {
+	case EUNAVAILABLE, ETIMEOUT, EINTERNAL:
+		return true
+	}
+	return false
 }
 
 // Writer is the write half. Each method is one transaction; the history

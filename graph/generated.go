@@ -2250,14 +2250,14 @@ type CacheStatistics {
   "How often this instance retired every cached entry (epoch bump) after an invalidation could not reach Redis."
   epochBumps: Int!
   "Counters per kind of cached item."
-  kinds: [CacheKindStatistics!]! @listSize(assumedSize: 12)
+  kinds: [CacheKindStatistics!]! @listSize(assumedSize: 13)
 }
 
 "Counters of one kind of cached item."
 type CacheKindStatistics {
-  "The kind: ` + "`" + `task` + "`" + `, ` + "`" + `subtask` + "`" + `, ` + "`" + `tag` + "`" + `, ` + "`" + `user` + "`" + `, ` + "`" + `task_subtasks` + "`" + `, ` + "`" + `task_tags` + "`" + `, ` + "`" + `subtask_tags` + "`" + `, ` + "`" + `task_dependencies` + "`" + `, ` + "`" + `task_dependents` + "`" + `, ` + "`" + `task_history` + "`" + `, ` + "`" + `statistics` + "`" + `, ` + "`" + `search` + "`" + `."
+  "The kind: ` + "`" + `task` + "`" + `, ` + "`" + `subtask` + "`" + `, ` + "`" + `tag` + "`" + `, ` + "`" + `user` + "`" + `, ` + "`" + `task_subtasks` + "`" + `, ` + "`" + `task_tags` + "`" + `, ` + "`" + `subtask_tags` + "`" + `, ` + "`" + `task_dependencies` + "`" + `, ` + "`" + `task_dependents` + "`" + `, ` + "`" + `task_history` + "`" + `, ` + "`" + `statistics` + "`" + `, ` + "`" + `search` + "`" + `, ` + "`" + `task_list` + "`" + ` (the list index: a hit is a first page or a count answered from Redis; a fill, a partition read whole; an invalidation, a write applied to it)."
   kind: String!
-  "` + "`" + `entity` + "`" + `, ` + "`" + `relation` + "`" + ` (an id list hanging off an entity), ` + "`" + `statistics` + "`" + ` or ` + "`" + `search` + "`" + `."
+  "` + "`" + `entity` + "`" + `, ` + "`" + `relation` + "`" + ` (an id list hanging off an entity), ` + "`" + `statistics` + "`" + `, ` + "`" + `search` + "`" + ` or ` + "`" + `list` + "`" + `."
   type: String!
   "Reads answered from Redis."
   hits: Int!

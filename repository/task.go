@@ -324,6 +324,12 @@ func listPage(ctx context.Context, r *Repo, q domain.TaskQuery, tagID, cols stri
 	return page, nil
 }
 
+// TaskCursor is the cursor ListTasks gives t in a list in order o, so a
+// cache that answers a first page itself hands out the same cursors.
+func (r *Repo) TaskCursor(t *domain.Task, o domain.TaskOrder) string {
+	return encodeCursor(orderName(o), cursorValues(t, o.Field))
+}
+
 func orderName(o domain.TaskOrder) string { return string(o.Field) + ":" + string(o.Direction) }
 
 // CountTasks counts the tasks a list with this filter would walk through.

@@ -163,7 +163,8 @@ func TestResponseCacheInvalidation(t *testing.T) {
 // listed in RESPONSE_CACHE_OPERATIONS always run.
 func TestResponseCacheSkips(t *testing.T) {
 	t.Parallel()
-	a := respAPI(t, "RESPONSE_CACHE_OPERATIONS", "Board,Overdue")
+	// Without the entity cache, whatever runs sends SQL.
+	a := respAPI(t, "RESPONSE_CACHE_OPERATIONS", "Board,Overdue", "ENTITY_CACHE", "off")
 	_, editor := a.User(t, domain.RoleEditor)
 	a.NewTask(t, editor, map[string]any{"title": "t"})
 	for _, q := range []string{

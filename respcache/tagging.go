@@ -2,7 +2,6 @@ package respcache
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 
@@ -473,21 +472,6 @@ func (t *tagging) TopStatements(ctx context.Context, byTotal bool, n int) ([]dom
 // unknown: it also replaces "tasks", which every list, count and search
 // holds, besides the tags of the rows it locked.
 
-func unknownEffect(err error) bool {
-	if err == nil {
-		return false
-	}
-	var de *domain.Error
-	if !errors.As(err, &de) {
-		return true
-	}
-	switch de.Code {
-	case domain.EUNAVAILABLE, domain.ETIMEOUT, domain.EINTERNAL:
-		return true
-	}
-	return false
-}
-
 // taskWritten replaces the tags of a task write: the task's own, and the
 // partitions and (when the search matches may change) the search tags of
 // each state it had and has.
@@ -516,7 +500,7 @@ func (t *tagging) taskWritten(ctx context.Context, id string, priors *domain.Pri
 			}
 		}
 	}
-	if unknownEffect(err) || (err == nil && len(states) == 0) {
+	if domain.UnknownEffect(err) || (err == nil && len(states) == 0) {
 		tags = append(tags, tagTasks)
 	}
 	t.c.Invalidate(ctx, dedup(tags)...)
@@ -537,7 +521,7 @@ func (t *tagging) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Ta
 			tags = append(tags, searchTag(a))
 		}
 	}
-	if x == nil && unknownEffect(err) {
+	if x == nil && domain.UnknownEffect(err) {
 		tags = append(tags, tagTasks)
 	}
 	t.c.Invalidate(ctx, dedup(tags)...)
@@ -570,7 +554,7 @@ func (t *tagging) DeleteTask(ctx context.Context, id string, guard domain.Guard)
 		tags = append(tags, prefixed("t:", d.DependsOnIDs)...)
 		tags = append(tags, prefixed("t:", d.DependentIDs)...)
 	}
-	if unknownEffect(err) || (err == nil && (d == nil || d.Task == nil)) {
+	if domain.UnknownEffect(err) || (err == nil && (d == nil || d.Task == nil)) {
 		tags = append(tags, tagTasks)
 	}
 	t.c.Invalidate(ctx, dedup(tags)...)
@@ -588,7 +572,7 @@ func (t *tagging) subtaskWritten(ctx context.Context, id string, priors *domain.
 	for _, p := range priors.Tasks() {
 		tags = append(tags, taskTag(p.ID))
 	}
-	if unknownEffect(err) {
+	if domain.UnknownEffect(err) {
 		tags = append(tags, tagTasks)
 	}
 	t.c.Invalidate(ctx, dedup(tags)...)
@@ -623,7 +607,7 @@ func (t *tagging) tagsWritten(ctx context.Context, id string, x *domain.Task, er
 			tags = append(tags, listTag(a, "tg"))
 		}
 	}
-	if unknownEffect(err) {
+	if domain.UnknownEffect(err) {
 		tags = append(tags, tagTasks)
 	}
 	t.c.Invalidate(ctx, tags...)
