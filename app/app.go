@@ -163,7 +163,7 @@ func (a *App) wire() {
 		}
 		a.Responses = respcache.New(a.Redis, respcache.Options{Prefix: cfg.Cache.Prefix, TTL: cfg.Cache.ResponseTTL,
 			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout,
-			StaleTTL: staleTTL})
+			StaleTTL: staleTTL, MinHitRatio: float64(cfg.Cache.ResponseMinHitPercent) / 100})
 		store = respcache.Tagging(store, a.Responses)
 	}
 	a.Store = store

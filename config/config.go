@@ -116,6 +116,10 @@ type CacheConfig struct {
 	// after it was computed; entries stay in Redis that long.
 	ResponseStaleIfError bool
 	ResponseStaleTTL     time.Duration
+	// ResponseMinHitPercent sends an operation whose lookups hit less
+	// often than this around the response cache for a while
+	// (RESPONSE_CACHE_MIN_HIT_PERCENT; 0: never).
+	ResponseMinHitPercent int
 }
 
 // Production reports whether APP_ENV is production.
@@ -179,8 +183,9 @@ func Load(getenv func(string) string) (Config, error) {
 			LeaseTTL:           p.duration("CACHE_LEASE_TTL", 2*time.Second),
 			Prefix:             p.str("CACHE_PREFIX", "ht:v1"),
 
-			ResponseStaleIfError: p.onOff("RESPONSE_CACHE_STALE_IF_ERROR", true),
-			ResponseStaleTTL:     p.duration("RESPONSE_CACHE_STALE_TTL", 24*time.Hour),
+			ResponseStaleIfError:  p.onOff("RESPONSE_CACHE_STALE_IF_ERROR", true),
+			ResponseStaleTTL:      p.duration("RESPONSE_CACHE_STALE_TTL", 24*time.Hour),
+			ResponseMinHitPercent: p.int("RESPONSE_CACHE_MIN_HIT_PERCENT", 10, 0, 100),
 		},
 		PersistedQueries:        p.oneOf("PERSISTED_QUERIES", "apq", "off", "apq", "only"),
 		PersistedQueriesRefresh: p.duration("PERSISTED_QUERIES_REFRESH", 30*time.Second),

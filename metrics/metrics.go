@@ -243,7 +243,7 @@ func (m *Metrics) WatchResponseCache(stats func() *respcache.Stats) {
 type respCollector func() *respcache.Stats
 
 var respEvents = prometheus.NewDesc("herotasks_response_cache_events_total",
-	"Whole-response cache hits, misses, stores, skips (a token could not be read or changed mid-operation), tag invalidations, Redis errors, and stale answers served while PostgreSQL was unreachable.",
+	"Whole-response cache hits, misses, stores, skips (a token could not be read or changed mid-operation), tag invalidations, Redis errors, stale answers served while PostgreSQL was unreachable, and bypasses (operations sent around the cache for a poor hit ratio).",
 	[]string{"event"}, nil)
 
 func (respCollector) Describe(ch chan<- *prometheus.Desc) { ch <- respEvents }
@@ -251,7 +251,8 @@ func (respCollector) Describe(ch chan<- *prometheus.Desc) { ch <- respEvents }
 func (f respCollector) Collect(ch chan<- prometheus.Metric) {
 	s := f()
 	for name, v := range map[string]int64{"hit": s.Hits.Load(), "miss": s.Misses.Load(), "store": s.Stores.Load(),
-		"skip": s.Skips.Load(), "invalidation": s.Invalidations.Load(), "error": s.Errors.Load(), "stale": s.Stale.Load()} {
+		"skip": s.Skips.Load(), "invalidation": s.Invalidations.Load(), "error": s.Errors.Load(), "stale": s.Stale.Load(),
+		"bypass": s.Bypasses.Load()} {
 		ch <- prometheus.MustNewConstMetric(respEvents, prometheus.CounterValue, float64(v), name)
 	}
 }

@@ -43,6 +43,7 @@ func (Extension) ExtensionName() string                   { return "ResponseCach
 func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 type opState struct {
+	shape  string    // the operation, for admission
 	key    string    // the caller's scope's entry
 	shared string    // the entry of an answer that depends on no one's scope
 	at     time.Time // when the operation began, before any of its reads
@@ -60,18 +61,56 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	if !e.cacheable(oc) {
 		return next(ctx)
 	}
-	var doc bytes.Buffer
-	formatter.NewFormatter(&doc).FormatQueryDocument(oc.Doc)
-	st := &opState{
-		key:    Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables),
-		shared: Key(sharedScope, oc.Operation.Name, doc.String(), oc.Variables),
-		at:     time.Now(),
+	shape := oc.OperationName + "\x00" + oc.RawQuery
+	if !e.Cache.admit.admit(shape, time.Now()) {
+		e.Cache.stats.Bypasses.Add(1)
+		return e.bypass(ctx, oc, next)
 	}
+	st := e.state(ctx, oc)
+	st.shape = shape
 	rec := &recorder{c: e.Cache, tokens: map[string]string{}}
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx = context.WithValue(ctx, recorderKey{}, rec)
 	ctx = domain.WithViewerDependence(ctx, func() { rec.personal.Store(true) })
 	return next(domain.ReadPrimary(ctx))
+}
+
+// state names the operation's entries.
+func (e Extension) state(ctx context.Context, oc *graphql.OperationContext) *opState {
+	var doc bytes.Buffer
+	formatter.NewFormatter(&doc).FormatQueryDocument(oc.Doc)
+	return &opState{
+		key:    Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables),
+		shared: Key(sharedScope, oc.Operation.Name, doc.String(), oc.Variables),
+		at:     time.Now(),
+	}
+}
+
+// bypass runs an operation that admission sent around the cache. It still
+// gets its key's last answer, flagged stale, when PostgreSQL is unreachable.
+func (e Extension) bypass(ctx context.Context, oc *graphql.OperationContext, next graphql.OperationHandler) graphql.ResponseHandler {
+	h := next(ctx)
+	if !e.Cache.ServesStale() {
+		return h
+	}
+	return func(ctx context.Context) *graphql.Response {
+		resp := h(ctx)
+		if resp == nil || len(resp.Errors) == 0 || !onlyUnavailable(resp.Errors) {
+			return resp
+		}
+		st := e.state(ctx, oc)
+		if last, _, _ := e.Cache.lookup(ctx, st.key, st.shared); e.Cache.servableStale(last, time.Now()) {
+			return e.Cache.staleAnswer(last)
+		}
+		return resp
+	}
+}
+
+// staleAnswer is an entry served while PostgreSQL is unreachable.
+func (c *Cache) staleAnswer(last *entry) *graphql.Response {
+	c.stats.Stale.Add(1)
+	return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "stale",
+		"staleSince": time.UnixMilli(last.At).UTC().Format(StaleSinceLayout)}}
 }
 
 // InterceptResponse answers from the cache when it can, and stores what it
@@ -83,6 +122,7 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	}
 	c := e.Cache
 	last, epoch, fresh := c.lookup(ctx, st.key, st.shared)
+	c.admit.record(st.shape, fresh, time.Now())
 	if fresh {
 		c.stats.Hits.Add(1)
 		return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "hit"}}
@@ -92,9 +132,7 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 	if resp != nil && len(resp.Errors) > 0 && onlyUnavailable(resp.Errors) && c.servableStale(last, time.Now()) {
 		// PostgreSQL is unreachable and nothing else went wrong: the
 		// key's last answer, flagged, and never stored again.
-		c.stats.Stale.Add(1)
-		return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "stale",
-			"staleSince": time.UnixMilli(last.At).UTC().Format(StaleSinceLayout)}}
+		return c.staleAnswer(last)
 	}
 	if resp == nil || len(resp.Errors) > 0 || len(resp.Data) == 0 {
 		return resp

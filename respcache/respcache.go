@@ -78,6 +78,9 @@ type Options struct {
 	// StaleTTL is how long an entry is kept as its key's last answer, to
 	// be served flagged stale while PostgreSQL is unreachable (0: never).
 	StaleTTL time.Duration
+	// MinHitRatio sends an operation whose lookups hit less often than this
+	// around the cache for a while (admission.go); 0 caches every one.
+	MinHitRatio float64
 }
 
 // Cache stores and validates whole responses.
@@ -87,6 +90,7 @@ type Cache struct {
 	all   bool
 	local *lru.Cache[string, *entry]
 	stats Stats
+	admit admission
 
 	beforeStore atomic.Pointer[func()] // test hook between execution and the store
 }
@@ -95,6 +99,7 @@ type Cache struct {
 type Stats struct {
 	Hits, Misses, Stores, Skips, Invalidations, Errors atomic.Int64
 	Stale                                              atomic.Int64 // last answers served while PostgreSQL was unreachable
+	Bypasses                                           atomic.Int64 // operations sent around the cache for a poor hit ratio
 }
 
 // New returns a response cache on rdb.
@@ -109,6 +114,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		infra: cache.New(rdb, cache.Options{Prefix: o.Prefix + ":rc", Timeout: o.Timeout}),
 		opts:  o,
 		all:   len(o.Operations) == 0 || slices.Contains(o.Operations, "*"),
+		admit: admission{min: o.MinHitRatio},
 	}
 	if o.Local > 0 {
 		c.local, _ = lru.New[string, *entry](o.Local)

@@ -272,3 +272,32 @@ func TestResponseCacheCoherentAcrossInstances(t *testing.T) {
 	assert.Positive(t, writes.Load())
 	assert.Positive(t, hits.Load(), "the cache served some reads")
 }
+
+// TestAdmissionBypassesWhatDoesNotPay: an operation whose answer every
+// write changes, read once per write, stops using the cache after its
+// sample (no lookup, no store: no responseCache extension) and is still
+// answered right; an operation read between writes keeps its hits.
+func TestAdmissionBypassesWhatDoesNotPay(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t, "RESPONSE_CACHE_MIN_HIT_PERCENT", "50")
+	_, editor := a.User(t, domain.RoleEditor)
+	id, _ := a.NewTask(t, editor, map[string]any{"title": "v0"})
+	const churned = `query Churned($id: ID!) { task(id: $id) { title version } }`
+	const steady = `query Steady { me { id } }`
+	vars := map[string]any{"id": id}
+	for i := range 220 {
+		a.OK(t, editor, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { id } }`,
+			map[string]any{"id": id, "t": fmt.Sprintf("v%d", i+1)})
+		state, d, _ := cacheState(t, a, editor, churned, vars)
+		assert.Equal(t, fmt.Sprintf("v%d", i+1), apitest.Str(d, "task", "title"))
+		if i >= 200 {
+			assert.Empty(t, state, "read %d: around the cache", i)
+		} else {
+			assert.Equal(t, "miss", state)
+		}
+		cacheState(t, a, editor, steady, nil)
+	}
+	state, _, _ := cacheState(t, a, editor, steady, nil)
+	assert.Equal(t, "hit", state, "a shape that pays keeps the cache")
+	assert.Positive(t, a.Responses.Stats().Bypasses.Load())
+}
