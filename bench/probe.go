@@ -104,6 +104,7 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 // events per kind ("entity_cache:<kind>:<event>").
 var serverMetrics = map[string]string{
 	"herotasks_cache_events_total":                   "entity_cache_",
+	"herotasks_cache_epoch_bumps_total":              "entity_cache_epoch_bumps",
 	"herotasks_response_cache_events_total":          "response_cache_",
 	"herotasks_sql_statements_per_operation_sum":     "sql_statements",
 	"herotasks_graphql_operations_total":             "operations",

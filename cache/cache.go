@@ -52,7 +52,10 @@ type Options struct {
 
 // Cache is the Redis layer. A nil *Cache is valid and caches nothing.
 type Cache struct {
-	rdb     redis.UniversalClient
+	rdb redis.UniversalClient
+	// wrdb is rdb for a write's post-commit work, with the socket timeouts
+	// of writeTimeout rather than the reads' (see minWriteTimeout).
+	wrdb    redis.UniversalClient
 	cluster bool
 	opts    Options
 	keys    Keys
@@ -87,7 +90,10 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		o.Prefix = "ht:v1"
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
-	c := &Cache{rdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}
+	c := &Cache{rdb: rdb, wrdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}
+	if one, ok := rdb.(*redis.Client); ok {
+		c.wrdb = one.WithTimeout(c.writeTimeout()) // same connection pool
+	}
 	c.decoded, _ = lru.New[string, decodedValue](decodedValues)
 	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation
@@ -121,6 +127,16 @@ func (c *Cache) do(ctx context.Context, f func(ctx context.Context) error) error
 	})
 	return err
 }
+
+// minWriteTimeout bounds below how long a write's post-commit Redis work
+// may take. A read that times out is served from PostgreSQL and costs that
+// request alone; a write that times out retires every cached entry (the
+// epoch), so a hiccup that a read's tight timeout tolerates must not do it.
+const minWriteTimeout = 500 * time.Millisecond
+
+// writeTimeout is the timeout of a write's invalidation, write-through or
+// list update.
+func (c *Cache) writeTimeout() time.Duration { return max(c.opts.Timeout, minWriteTimeout) }
 
 // usable reports whether reads may use the cache now, repairing trust (an
 // epoch bump) at most once a second while it is lost.
@@ -224,3 +240,11 @@ func (c *Cache) Distrust() { c.trusted.Store(false) }
 
 // Redis returns the client.
 func (c *Cache) Redis() redis.UniversalClient { return c.rdb }
+
+// WriteRedis returns the client for a write's post-commit work, and
+// WriteTimeout its timeout: longer than the reads', since a failure there
+// retires every entry.
+func (c *Cache) WriteRedis() redis.UniversalClient { return c.wrdb }
+
+// WriteTimeout is the timeout of a write's post-commit work.
+func (c *Cache) WriteTimeout() time.Duration { return c.writeTimeout() }

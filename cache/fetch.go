@@ -229,17 +229,17 @@ func (c *Cache) Invalidate(ctx context.Context, items ...Item) {
 	for i, it := range items {
 		keys[i] = c.keys.For(it.Kind, it.ID)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
 	defer cancel()
 	var err error
 	if c.cluster {
-		pipe := c.rdb.Pipeline()
+		pipe := c.wrdb.Pipeline()
 		for _, k := range keys {
 			pipe.Unlink(ctx, k)
 		}
 		_, err = pipe.Exec(ctx)
 	} else {
-		err = c.rdb.Unlink(ctx, keys...).Err()
+		err = c.wrdb.Unlink(ctx, keys...).Err()
 	}
 	if err != nil {
 		c.trusted.Store(false)
@@ -273,9 +273,9 @@ func (c *Cache) bump(ctx context.Context, key string) {
 	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
 	defer cancel()
-	if err := c.rdb.Incr(ctx, key).Err(); err != nil {
+	if err := c.wrdb.Incr(ctx, key).Err(); err != nil {
 		c.trusted.Store(false)
 		c.stats.kinds[KindSearch].errors.Add(1)
 		return
@@ -351,9 +351,9 @@ func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
 	}
 	key := c.keys.For(KindTask, id)
 	keep := 2*c.opts.EntityTTL + time.Hour // outlives every value written under it
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
 	defer cancel()
-	err := storeRowScript.Run(ctx, c.rdb, []string{key, key + ":version", c.keys.Epoch()},
+	err := storeRowScript.Run(ctx, c.wrdb, []string{key, key + ":version", c.keys.Epoch()},
 		version, payload, ttl.Milliseconds(), keep.Milliseconds(), tag).Err()
 	if err != nil && err != redis.Nil {
 		c.trusted.Store(false)

@@ -526,9 +526,9 @@ func (c *Cache) listWritten(ctx context.Context, id string, version int, now, fo
 	if found != nil {
 		was = strings.Join(listPartitions(found), ",")
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
 	defer cancel()
-	err := listWriteScript.Run(ctx, c.rdb, []string{c.keys.Epoch()}, c.listBase(), id, listRecord(version, now), was,
+	err := listWriteScript.Run(ctx, c.wrdb, []string{c.keys.Epoch()}, c.listBase(), id, listRecord(version, now), was,
 		2*c.opts.LeaseTTL.Milliseconds(), c.listRecordTTL()).Err()
 	if err != nil && err != redis.Nil {
 		c.trusted.Store(false)

@@ -115,3 +115,36 @@ func TestStoreTaskKeepsNewestRow(t *testing.T) {
 	c.storeTask(ctx, "t1", &domain.Task{ID: "t1", Version: 5, Title: "five"}) // late, after the deletion
 	assert.Nil(t, read(noSQL), "deleted")
 }
+
+// TestWriteOutlastsAStall: Redis stalls for 150 ms (a script keeps it
+// busy, as a loaded machine can) while a write invalidates, writes through
+// and moves its task; the reads' 50 ms timeout would have failed them and
+// retired every entry, the writes' longer one waits the stall out.
+func TestWriteOutlastsAStall(t *testing.T) {
+	_, rdb := testCache(t)
+	ctx := context.Background()
+	// The server's client: socket timeouts of CACHE_TIMEOUT's default (app/redis.go).
+	o := *rdb.Options()
+	o.ReadTimeout, o.WriteTimeout, o.MaxRetries, o.ContextTimeoutEnabled = 50*time.Millisecond, 50*time.Millisecond, -1, true
+	tight := redis.NewClient(&o)
+	t.Cleanup(func() { tight.Close() })
+	c := New(tight, Options{Prefix: "test:" + t.Name(), EntityTTL: time.Minute, RelationTTL: time.Minute,
+		NegativeTTL: time.Minute, LeaseTTL: 5 * time.Second, Timeout: 50 * time.Millisecond})
+	stalled := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		stall := redis.NewScript(`local t0 = redis.call('TIME')
+local function ms(t) return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
+while ms(redis.call('TIME')) - ms(t0) < 150 do end
+return 1`)
+		close(stalled)
+		done <- stall.Run(ctx, redis.NewClient(rdb.Options()), nil).Err()
+	}()
+	<-stalled
+	time.Sleep(10 * time.Millisecond)
+	c.Invalidate(ctx, Item{KindTask, "t1"})
+	c.storeTask(ctx, "t1", &domain.Task{ID: "t1", Version: 2})
+	c.listWritten(ctx, "t1", 2, &domain.Task{ID: "t1", Version: 2, Visibility: domain.VisibilityPublic}, nil)
+	require.NoError(t, <-done)
+	assert.True(t, c.trusted.Load(), "no write failed, nothing was retired")
+}

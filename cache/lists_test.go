@@ -202,3 +202,31 @@ func TestListDimensionsCoverTheFilter(t *testing.T) {
 		"a new filter field: teach cache.listDimension to refuse it (or index it)")
 	_ = cache.KindList
 }
+
+// TestWritesLeaveTheirRowsCached: after a task's edit and a tag change,
+// the next read of the task, its tags and a board showing it sends no
+// statement, and shows the change.
+func TestWritesLeaveTheirRowsCached(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	_, admin := api.User(t, domain.RoleAdmin)
+	id, _ := api.NewTask(t, admin, map[string]any{"title": "tagged", "tags": []string{"one"}})
+	other, _ := api.NewTask(t, admin, map[string]any{"title": "other", "tags": []string{"two"}})
+	const read = `query($id: ID!) { task(id: $id) { title version tags { name } } }`
+	const board = `{ tasks(first: 5, filter: {status: [DRAFT]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount nodes { id title tags { name } } } }`
+	vars := map[string]any{"id": id}
+	api.OK(t, admin, read, vars)
+	api.OK(t, admin, read, map[string]any{"id": other}) // tag "two" is cached, as a used tag is
+	api.OK(t, admin, board, nil)
+	api.OK(t, admin, `mutation($id: ID!) { updateTask(id: $id, input: {title: "renamed"}) { id } }`, vars)
+	api.OK(t, admin, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["two"]) { id } }`, vars)
+
+	before := api.SQL.Load()
+	d := api.OK(t, admin, read, vars)
+	b := api.OK(t, admin, board, nil)
+	assert.Zero(t, api.SQL.Load()-before, "the writes left the row, the tag list and the board cached")
+	assert.Equal(t, "renamed", apitest.Str(d, "task", "title"))
+	assert.Len(t, apitest.List(d, "task", "tags"), 2)
+	assert.Equal(t, "renamed", apitest.Str(b, "tasks", "nodes", 0, "title"))
+	assert.Len(t, apitest.List(b, "tasks", "nodes", 0, "tags"), 2)
+}

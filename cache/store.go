@@ -600,15 +600,28 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 // AddTaskTags changes the task's tag list.
 func (s *store) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.AddTaskTags(ctx, taskID, names, guard)
-	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
+	s.tagsWritten(ctx, taskID, err)
 	return t, err
 }
 
 // RemoveTaskTags changes the task's tag list.
 func (s *store) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.RemoveTaskTags(ctx, taskID, names, guard)
-	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
+	s.tagsWritten(ctx, taskID, err)
 	return t, err
+}
+
+// tagsWritten drops the task's tag list and, after a committed change,
+// reads it again from the primary as a reader would, under a lease: the
+// next read of a task just tagged, which every board and detail showing it
+// makes, needs no SQL. A tag list has no version to order two writers'
+// copies by; the lease does it (a later writer's delete removes it), so
+// the write pays a statement for it instead of the next read.
+func (s *store) tagsWritten(ctx context.Context, taskID string, err error) {
+	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
+	if err == nil {
+		_, _ = s.TagsByTaskIDs(domain.ReadPrimary(context.WithoutCancel(ctx)), []string{taskID})
+	}
 }
 
 // AddSubtaskTags changes the subtask's tag list.

@@ -391,9 +391,9 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) {
 	if c == nil || len(tags) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.infra.WriteTimeout())
 	defer cancel()
-	pipe := c.infra.Redis().Pipeline()
+	pipe := c.infra.WriteRedis().Pipeline()
 	for _, t := range tags {
 		pipe.Set(ctx, c.tagKey(t), newToken(), c.tagTTL())
 	}
