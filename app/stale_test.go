@@ -195,6 +195,39 @@ func TestStaleIfError(t *testing.T) {
 	assert.Equal(t, "normal", body["mode"])
 }
 
+// TestStaleForBypassedOperation: an operation that admission sent around
+// the response cache (its answers changed before they were asked again)
+// still gets its last stored answer, flagged stale, while PostgreSQL is
+// unreachable.
+func TestStaleForBypassedOperation(t *testing.T) {
+	apitest.RequireRedis(t)
+	t.Parallel()
+	pg, dbURL := apitest.MigratedServer(t)
+	api := apitest.Serve(t, dbURL, &apitest.Counter{}, append(staleEnv, "RESPONSE_CACHE_MIN_HIT_PERCENT", "50")...)
+	_, owner := api.User(t, domain.RoleEditor)
+	id, _ := api.NewTask(t, owner, map[string]any{"title": "t0"})
+	const one = `query One($id: ID!) { task(id: $id) { title } }`
+	vars := map[string]any{"id": id}
+	state := ""
+	last := ""
+	for i := 1; state != "" || i == 1; i++ {
+		require.Less(t, i, 400, "never bypassed")
+		title := fmt.Sprintf("t%d", i)
+		api.OK(t, owner, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { id } }`,
+			map[string]any{"id": id, "t": title})
+		a := mustAsk(t, api, owner, one, vars)
+		require.Empty(t, a.Errors)
+		if state = a.cache(); state == "miss" {
+			last = title // stored
+		}
+	}
+	pg.Stop(t)
+	a := mustAsk(t, api, owner, one, vars)
+	require.Empty(t, a.Errors, "%+v", a)
+	assert.Equal(t, "stale", a.cache())
+	assert.Equal(t, last, apitest.Str(a.Data, "task", "title"), "the last answer stored before the bypass")
+}
+
 // TestStaleUnderLoadTwoInstances is the outage the feature is for: two
 // instances on one database and one Redis prefix, several users and query
 // shapes cached, every cached answer invalidated by writes just before
