@@ -550,7 +550,7 @@ func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 	if !canCursor {
 		return s.Store.ListTasks(ctx, q, tagID)
 	}
-	ids, more, _, ok := s.listIDs(ctx, sh, q.First)
+	ids, more, total, ok := s.listIDs(ctx, sh, q.First)
 	if !ok {
 		return s.Store.ListTasks(ctx, q, tagID)
 	}
@@ -558,7 +558,7 @@ func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 	if err != nil {
 		return nil, err
 	}
-	page := &domain.TaskPage{HasNextPage: more, Edges: make([]domain.TaskEdge, 0, len(ids))}
+	page := &domain.TaskPage{HasNextPage: more, Total: &total, Edges: make([]domain.TaskEdge, 0, len(ids))}
 	for _, id := range ids {
 		t, ok := m[id]
 		if !ok || !t.VisibleTo(q.Viewer) {

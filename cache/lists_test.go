@@ -221,10 +221,11 @@ func TestWritesLeaveTheirRowsCached(t *testing.T) {
 	api.OK(t, admin, `mutation($id: ID!) { updateTask(id: $id, input: {title: "renamed"}) { id } }`, vars)
 	api.OK(t, admin, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["two"]) { id } }`, vars)
 
-	before := api.SQL.Load()
+	before, reads := api.SQL.Load(), listStat(api, "hits")
 	d := api.OK(t, admin, read, vars)
 	b := api.OK(t, admin, board, nil)
 	assert.Zero(t, api.SQL.Load()-before, "the writes left the row, the tag list and the board cached")
+	assert.Equal(t, reads+1, listStat(api, "hits"), "one read of the index for the page and its count")
 	assert.Equal(t, "renamed", apitest.Str(d, "task", "title"))
 	assert.Len(t, apitest.List(d, "task", "tags"), 2)
 	assert.Equal(t, "renamed", apitest.Str(b, "tasks", "nodes", 0, "title"))

@@ -131,6 +131,9 @@ type TaskPage struct {
 	Edges           []TaskEdge
 	HasNextPage     bool
 	HasPreviousPage bool
+	// Total is the list's size when the store learned it with the page
+	// (the list index reads both at once); nil otherwise.
+	Total *int
 }
 
 // Nodes returns the page's tasks.

@@ -50,6 +50,9 @@ func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID
 	}
 	prefetch(ctx, page.Nodes())
 	return &model.TaskConnection{Page: page, After: q.After != "", Count: func(ctx context.Context) (int, error) {
+		if page.Total != nil {
+			return *page.Total, nil
+		}
 		return r.Store.CountTasks(ctx, q.Viewer, q.Filter, tagID)
 	}}, nil
 }
