@@ -73,6 +73,8 @@ type Cache struct {
 	// bytes it came from: the same bytes read again are the same value, so
 	// a warm read skips msgpack. Callers never change what fetch returns.
 	decoded *lru.Cache[string, decodedValue]
+	// knownTags holds the tags this instance has read: tags never change.
+	knownTags *lru.Cache[string, *domain.Tag]
 }
 
 // decodedValues is how many decoded values an instance keeps.
@@ -95,6 +97,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		c.wrdb = one.WithTimeout(c.writeTimeout()) // same connection pool
 	}
 	c.decoded, _ = lru.New[string, decodedValue](decodedValues)
+	c.knownTags, _ = lru.New[string, *domain.Tag](decodedValues)
 	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation
 	return c

@@ -77,11 +77,33 @@ func (s *store) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, err
 	return values(m, ids), err
 }
 
+// tags reads tags from this instance's memory first: a tag never changes
+// once created (domain.Tag), so a tag read once is the tag for good and
+// needs no round trip to Redis to be trusted. The others go through the
+// cache and are remembered.
 func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
-	return fetch(ctx, s.c, KindTag, ids, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
+	out := make(map[string]*domain.Tag, len(ids))
+	var rest []string
+	for _, id := range ids {
+		if g, ok := s.c.knownTags.Get(id); ok {
+			out[id] = g
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 {
+		s.c.stats.kinds[KindTag].hits.Add(int64(len(ids)))
+		return out, nil
+	}
+	m, err := fetch(ctx, s.c, KindTag, rest, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
 		rows, err := s.Store.TagsByIDs(ctx, ids)
 		return byID(rows, tagID), err
 	})
+	for id, g := range m {
+		s.c.knownTags.Add(id, g)
+		out[id] = g
+	}
+	return out, err
 }
 
 // UsersByIDs reads users through the cache.

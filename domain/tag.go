@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// Tag is a label shared by tasks and subtasks.
+// Tag is a label shared by tasks and subtasks. A tag never changes once
+// created (there is no update or delete: linking a name that exists reuses
+// its tag), which lets the entity cache keep tags in process.
 type Tag struct {
 	ID        string
 	Name      string
