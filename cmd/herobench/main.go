@@ -514,7 +514,8 @@ type runner struct {
 
 // passThrough are variables of the runner's environment handed to our
 // server, to measure their effect (GC and loader settings).
-var passThrough = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "LOADER_WAIT", "LOADER_MAX_BATCH", "CACHE_TIMEOUT"}
+var passThrough = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "LOADER_WAIT", "LOADER_MAX_BATCH", "CACHE_TIMEOUT",
+	"RESPONSE_CACHE_MIN_HIT_PERCENT"}
 
 func (r *runner) run(ctx context.Context, s spec) (bench.Result, error) {
 	r.n++
