@@ -3,6 +3,8 @@ package respcache
 import (
 	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Admission keeps the cache off the operations it does not pay for. A
@@ -15,10 +17,23 @@ import (
 // MinHitRatio of them sends it around the cache for admissionPause, after
 // which it is tried again, so a shape whose traffic changes is cached again.
 // Going around the cache is always safe: the operation runs as it would
-// without the cache, through the entity layer.
+// without the cache, through the entity layer. Shapes are kept in an LRU
+// of admissionShapes: query texts come from clients, and a forgotten shape
+// only starts its sample again.
 type admission struct {
 	min    float64
-	shapes sync.Map // shape string → *shapeStats
+	shapes *lru.Cache[string, *shapeStats]
+}
+
+// admissionShapes is how many operations admission keeps statistics of.
+const admissionShapes = 4096
+
+func newAdmission(min float64, size int) admission {
+	a := admission{min: min}
+	if min > 0 {
+		a.shapes, _ = lru.New[string, *shapeStats](size)
+	}
+	return a
 }
 
 type shapeStats struct {
@@ -37,11 +52,10 @@ func (a *admission) admit(shape string, now time.Time) bool {
 	if a.min <= 0 {
 		return true
 	}
-	v, ok := a.shapes.Load(shape)
+	s, ok := a.shapes.Get(shape)
 	if !ok {
 		return true
 	}
-	s := v.(*shapeStats)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return !now.Before(s.bypassUntil)
@@ -53,8 +67,10 @@ func (a *admission) record(shape string, hit bool, now time.Time) bool {
 	if a.min <= 0 {
 		return false
 	}
-	v, _ := a.shapes.LoadOrStore(shape, &shapeStats{})
-	s := v.(*shapeStats)
+	s := &shapeStats{} // admit keeps a shape in use recent
+	if prev, found, _ := a.shapes.PeekOrAdd(shape, s); found {
+		s = prev
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lookups++

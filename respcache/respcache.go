@@ -114,7 +114,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		infra: cache.New(rdb, cache.Options{Prefix: o.Prefix + ":rc", Timeout: o.Timeout}),
 		opts:  o,
 		all:   len(o.Operations) == 0 || slices.Contains(o.Operations, "*"),
-		admit: admission{min: o.MinHitRatio},
+		admit: newAdmission(o.MinHitRatio, admissionShapes),
 	}
 	if o.Local > 0 {
 		c.local, _ = lru.New[string, *entry](o.Local)
