@@ -73,6 +73,8 @@ type Cache struct {
 	// bytes it came from: the same bytes read again are the same value, so
 	// a warm read skips msgpack. Callers never change what fetch returns.
 	decoded *lru.Cache[string, decodedValue]
+	// listMax is the largest partition the list index keeps (listMaxPartition).
+	listMax int
 	// knownTags holds the tags this instance has read: tags never change.
 	knownTags *lru.Cache[string, *domain.Tag]
 }
@@ -92,7 +94,8 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		o.Prefix = "ht:v1"
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
-	c := &Cache{rdb: rdb, wrdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats()}
+	c := &Cache{rdb: rdb, wrdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats(),
+		listMax: listMaxPartition}
 	if one, ok := rdb.(*redis.Client); ok {
 		c.wrdb = one.WithTimeout(c.writeTimeout()) // same connection pool
 	}

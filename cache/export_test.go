@@ -7,3 +7,6 @@ func (c *Cache) SetAfterLoad(f func(kind Kind, ids []string)) { c.afterLoad.Stor
 // SetAfterListLoad installs a hook between a list partition's read and its
 // install.
 func (c *Cache) SetAfterListLoad(f func(part string)) { c.afterListLoad.Store(&f) }
+
+// SetListMaxPartition lowers the largest partition the list index keeps.
+func (c *Cache) SetListMaxPartition(n int) { c.listMax = n }

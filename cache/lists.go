@@ -183,10 +183,10 @@ func viewerPartitions(v domain.Viewer, dim string) []string {
 }
 
 // partitionQuery is the query whose rows are exactly a partition.
-func partitionQuery(part string, field domain.TaskOrderField) domain.TaskQuery {
+func partitionQuery(part string, field domain.TaskOrderField, limit int) domain.TaskQuery {
 	aud, dim, _ := strings.Cut(part, "|")
 	// In the set's order, so the statement walks the index that serves the list.
-	q := domain.TaskQuery{First: listMaxPartition, Order: domain.TaskOrder{Field: field, Direction: domain.Desc}}
+	q := domain.TaskQuery{First: limit, Order: domain.TaskOrder{Field: field, Direction: domain.Desc}}
 	switch {
 	case aud == "all":
 		q.Viewer = domain.Viewer{Role: domain.RoleAdmin}
@@ -477,7 +477,7 @@ func (s *store) listIDs(ctx context.Context, sh listShape, first int) (ids []str
 func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 	c := s.c
 	idx := slices.IndexFunc(listOrders, func(o listOrder) bool { return o.suffix == sfx })
-	page, err := s.Store.ListTasks(domain.ReadPrimary(ctx), partitionQuery(part, listOrders[idx].field), "")
+	page, err := s.Store.ListTasks(domain.ReadPrimary(ctx), partitionQuery(part, listOrders[idx].field, c.listMax), "")
 	if err != nil {
 		return
 	}

@@ -231,3 +231,29 @@ func TestWritesLeaveTheirRowsCached(t *testing.T) {
 	assert.Equal(t, "renamed", apitest.Str(b, "tasks", "nodes", 0, "title"))
 	assert.Len(t, apitest.List(b, "tasks", "nodes", 0, "tags"), 2)
 }
+
+// TestListPartitionOverTheCapReadsPostgreSQL: a partition larger than the
+// index keeps is not installed; its lists are answered from PostgreSQL,
+// right, and the next read does not read the partition again (the marker).
+func TestListPartitionOverTheCapReadsPostgreSQL(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t, "CACHE_LEASE_TTL", "100ms")
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	api.Cache.SetListMaxPartition(3)
+	_, admin := api.User(t, domain.RoleAdmin)
+	for i := range 4 {
+		api.NewTask(t, admin, map[string]any{"title": fmt.Sprintf("over %d", i)})
+	}
+	const small = `{ tasks(first: 2, filter: {status: [READY]}) { totalCount nodes { id } } }`
+	const big = `{ tasks(first: 2) { totalCount pageInfo { hasNextPage endCursor } nodes { id title } } }`
+	api.OK(t, admin, small, nil) // an empty board fits: installed
+	require.Equal(t, int64(1), listStat(api, "fills"))
+	for range 2 {
+		assert.Equal(t, oracle.OK(t, admin, big, nil), api.OK(t, admin, big, nil))
+	}
+	assert.Equal(t, int64(1), listStat(api, "fills"), "the partition of 4 was not installed")
+	time.Sleep(200 * time.Millisecond) // the fill's lease has expired; the marker has not
+	before := api.SQL.Load()
+	api.OK(t, admin, big, nil)
+	assert.Equal(t, int64(2), api.SQL.Load()-before, "the page and its count, not the partition again")
+}

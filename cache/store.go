@@ -91,8 +91,8 @@ func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag,
 			rest = append(rest, id)
 		}
 	}
+	s.c.stats.kinds[KindTag].hits.Add(int64(len(out)))
 	if len(rest) == 0 {
-		s.c.stats.kinds[KindTag].hits.Add(int64(len(ids)))
 		return out, nil
 	}
 	m, err := fetch(ctx, s.c, KindTag, rest, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
