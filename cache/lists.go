@@ -374,9 +374,7 @@ return 1`)
 // any set (listRecordTTL), write logs as long as a lease.
 func (c *Cache) listSetTTL() int64 { return c.opts.RelationTTL.Milliseconds() }
 
-func (c *Cache) listRecordTTL() string {
-	return strconv.FormatInt(2*c.opts.RelationTTL.Milliseconds()+60_000, 10)
-}
+func (c *Cache) listRecordTTL() int64 { return 2*c.opts.RelationTTL.Milliseconds() + 60_000 }
 
 // listEntry is one member of a set read.
 type listEntry struct {
