@@ -77,6 +77,9 @@ type Cache struct {
 	listMax int
 	// knownTags holds the tags this instance has read: tags never change.
 	knownTags *lru.Cache[string, *domain.Tag]
+	// searchTerms holds each query text parsed (searchQuery): it follows
+	// from the text alone.
+	searchTerms *lru.Cache[string, searchQuery]
 }
 
 // decodedValues is how many decoded values an instance keeps.
@@ -101,6 +104,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	}
 	c.decoded, _ = lru.New[string, decodedValue](decodedValues)
 	c.knownTags, _ = lru.New[string, *domain.Tag](decodedValues)
+	c.searchTerms, _ = lru.New[string, searchQuery](searchTermsCached)
 	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation
 	return c

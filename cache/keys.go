@@ -17,7 +17,7 @@ const (
 	KindTaskDependents
 	KindTaskHistory
 	KindStatistics // id: the visibility scope, "all" or "public"
-	KindSearch     // id: generation, scope and a hash of the query and page
+	KindSearch     // id: a hash of the audience, the query and its generations (search.go)
 	KindList       // the list index (lists.go): counters only, its keys are its own
 	kinds
 )
@@ -70,10 +70,3 @@ func (k Keys) For(kind Kind, id string) string {
 
 // Epoch is the key of the counter every stored value is checked against.
 func (k Keys) Epoch() string { return k.prefix + ":epoch" }
-
-// SearchGeneration is the key of the counter that every write that can
-// change a search result bumps (a task created or deleted, its title,
-// description or visibility changed): search results are stored under the
-// generation they were read in, so such a write retires every cached result
-// at once without finding them.
-func (k Keys) SearchGeneration() string { return k.prefix + ":search:gen" }

@@ -69,17 +69,7 @@ const listSentinel = "~"
 
 // listPartitions are the partitions a task state belongs to.
 func listPartitions(t *domain.Task) []string {
-	auds := []string{"all"}
-	if t.Visibility == domain.VisibilityPublic {
-		auds = append(auds, "pub")
-	} else {
-		if t.CreatedByID != nil {
-			auds = append(auds, "u:"+*t.CreatedByID)
-		}
-		if t.AssigneeID != nil && (t.CreatedByID == nil || *t.AssigneeID != *t.CreatedByID) {
-			auds = append(auds, "u:"+*t.AssigneeID)
-		}
-	}
+	auds := domain.Audiences(t)
 	dims := []string{"", "st:" + string(t.Status)}
 	if t.AssigneeID != nil {
 		dims = append(dims, "as:"+*t.AssigneeID)
@@ -173,13 +163,11 @@ func listDimension(f domain.TaskFilter) (string, bool) {
 
 // viewerPartitions are the disjoint partitions whose union v sees in dim.
 func viewerPartitions(v domain.Viewer, dim string) []string {
-	switch {
-	case v.IsAdmin():
-		return []string{"all|" + dim}
-	case v.Anonymous():
-		return []string{"pub|" + dim}
+	auds := domain.ViewerAudiences(v)
+	for i, a := range auds {
+		auds[i] = a + "|" + dim
 	}
-	return []string{"pub|" + dim, "u:" + v.UserID + "|" + dim}
+	return auds
 }
 
 // partitionQuery is the query whose rows are exactly a partition.

@@ -2,9 +2,7 @@ package cache
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"fmt"
 
 	"github.com/herotasks/api/domain"
 	"golang.org/x/sync/errgroup"
@@ -346,97 +344,6 @@ func (s *store) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.Ta
 	return m[scope], nil
 }
 
-// searchPage is what the cache holds of a searchTasks page: its tasks' ids
-// and cursors in order, not the tasks, which are read through the entity
-// cache. So a write that changes a task but not what a search finds, nor in
-// which order, nor who may see it (a priority, a status, an assignee) only
-// drops the task's own key and leaves every cached page valid.
-type searchPage struct {
-	IDs         []string
-	Cursors     []string
-	HasNextPage bool
-}
-
-// searchID is the cache id of a search result under generation gen; what
-// is a page or a count.
-func searchID(gen int64, scope, what, text string, first int, after string) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s", first, after, text)))
-	return fmt.Sprintf("%d:%s:%s:%x", gen, scope, what, h[:12])
-}
-
-// SearchTasks caches result pages for the shared scopes (admins, anonymous
-// callers) under the current search generation, which every write that can
-// change a search result bumps (searchWritten); a result read before such
-// a write can only be stored under the generation that write retired. A
-// page holds ids (searchPage): its tasks come from the entity cache, and
-// a task that is gone or hidden from the caller since is left out.
-func (s *store) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
-	scope := sharedScope(v)
-	if scope == "" || !s.c.usable(ctx) {
-		return s.Store.SearchTasks(ctx, v, text, first, after)
-	}
-	gen, err := s.c.generation(ctx, s.c.keys.SearchGeneration())
-	if err != nil {
-		return s.Store.SearchTasks(ctx, v, text, first, after)
-	}
-	id := searchID(gen, scope, "ids", text, first, after)
-	var fresh *domain.TaskPage
-	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]*searchPage, error) {
-		p, err := s.Store.SearchTasks(ctx, v, text, first, after)
-		if err != nil {
-			return nil, err
-		}
-		fresh = p
-		k := &searchPage{HasNextPage: p.HasNextPage, IDs: make([]string, len(p.Edges)), Cursors: make([]string, len(p.Edges))}
-		for i, e := range p.Edges {
-			k.IDs[i], k.Cursors[i] = e.Node.ID, e.Cursor
-		}
-		return map[string]*searchPage{id: k}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if fresh != nil { // read just now: the rows are current
-		return fresh, nil
-	}
-	k := m[id]
-	if k == nil || len(k.IDs) != len(k.Cursors) {
-		return s.Store.SearchTasks(ctx, v, text, first, after)
-	}
-	tasks, err := s.tasks(ctx, k.IDs)
-	if err != nil {
-		return nil, err
-	}
-	page := &domain.TaskPage{HasNextPage: k.HasNextPage, Edges: make([]domain.TaskEdge, 0, len(k.IDs))}
-	for i, id := range k.IDs {
-		if t := tasks[id]; t != nil && t.VisibleTo(v) {
-			page.Edges = append(page.Edges, domain.TaskEdge{Cursor: k.Cursors[i], Node: t})
-		}
-	}
-	return page, nil
-}
-
-// CountSearch caches the count of a search like its pages.
-func (s *store) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
-	scope := sharedScope(v)
-	if scope == "" || !s.c.usable(ctx) {
-		return s.Store.CountSearch(ctx, v, text)
-	}
-	gen, err := s.c.generation(ctx, s.c.keys.SearchGeneration())
-	if err != nil {
-		return s.Store.CountSearch(ctx, v, text)
-	}
-	id := searchID(gen, scope, "count", text, 0, "")
-	m, err := fetch(ctx, s.c, KindSearch, []string{id}, func(ctx context.Context, _ []string) (map[string]int, error) {
-		n, err := s.Store.CountSearch(ctx, v, text)
-		return map[string]int{id: n}, err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return m[id], nil
-}
-
 // sharedScope names the visibility scopes whose results every caller in it
 // shares: "all" for admins, "public" for anonymous callers, "" otherwise.
 func sharedScope(v domain.Viewer) string {
@@ -453,21 +360,6 @@ func sharedScope(v domain.Viewer) string {
 // the shared statistics.
 func (s *store) taskWritten(ctx context.Context, items ...Item) {
 	s.c.Invalidate(ctx, append(items, statsItems...)...)
-}
-
-// searchWritten retires every cached search result (pages and counts), for
-// a write that can change what a search finds, its order or who may see it:
-// a task created or deleted, a title, a description or a visibility
-// changed. Other writes leave search results alone: a cached page holds
-// ids and cursors only, which depend on nothing else (see searchPage).
-func (s *store) searchWritten(ctx context.Context) {
-	s.c.bump(ctx, s.c.keys.SearchGeneration())
-}
-
-// changesSearch reports whether a patch can change a search result: what
-// the search column is made of (title, description) or who may see it.
-func changesSearch(p domain.TaskPatch) bool {
-	return p.Title != nil || p.Description != nil || p.Visibility != nil
 }
 
 // statsItems are the cached statistics, stale after any write that changes
@@ -495,20 +387,29 @@ func (s *store) rowWritten(ctx context.Context, id string, t, found *domain.Task
 
 // priorOf is the row of id a write locked, nil when it locked none.
 func priorOf(p *domain.Priors, id string) *domain.Task {
-	for _, t := range p.Tasks() {
-		if t.ID == id {
-			return &t
-		}
+	if rows := priorsOf(p, id); len(rows) > 0 {
+		return &rows[0]
 	}
 	return nil
+}
+
+// priorsOf are the rows of id a write locked, in the order it locked them.
+func priorsOf(p *domain.Priors, id string) []domain.Task {
+	var out []domain.Task
+	for _, t := range p.Tasks() {
+		if t.ID == id {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // CreateTask stores a task: the counts are stale, and the lists it enters.
 func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	t, err := s.Store.CreateTask(ctx, in)
 	s.taskWritten(ctx)
-	s.searchWritten(ctx)
 	if t != nil {
+		s.searchWritten(ctx, nil, t)
 		s.rowWritten(ctx, t.ID, t, nil, err)
 	} else if domain.UnknownEffect(err) {
 		s.c.trusted.Store(false)
@@ -517,14 +418,25 @@ func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task
 }
 
 // UpdateTask changes a task's fields: its entity and lists, and search
-// results when the patch touches searched text or visibility.
+// candidates when its text or audiences changed.
 func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	ctx, priors := domain.WithPriors(ctx)
 	t, err := s.Store.UpdateTask(ctx, id, p, guard)
 	s.rowWritten(ctx, id, t, priorOf(priors, id), err)
 	s.taskWritten(ctx, Item{KindTaskHistory, id})
-	if changesSearch(p) {
-		s.searchWritten(ctx)
+	if err == nil && t != nil {
+		before := priorsOf(priors, id)
+		switch {
+		case len(before) == 0:
+			s.c.trusted.Store(false) // no prior row: nothing tells what the write changed
+		case len(before) == 1 && !changesSearch(&before[0], t):
+		default:
+			states := make([]*domain.Task, 0, len(before)+1)
+			for i := range before {
+				states = append(states, &before[i])
+			}
+			s.searchWritten(ctx, append(states, t)...)
+		}
 	}
 	return t, err
 }
@@ -562,7 +474,9 @@ func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (
 		}
 	}
 	s.taskWritten(ctx, items...)
-	s.searchWritten(ctx)
+	if err == nil && d != nil {
+		s.searchWritten(ctx, d.Task, nil)
+	}
 	return d, err
 }
 

@@ -76,3 +76,9 @@ func searchOrder(text string) string {
 	h.Write([]byte(text))
 	return "SEARCH:" + strconv.FormatUint(h.Sum64(), 36)
 }
+
+// validUUID reports whether s parses as a uuid.
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}

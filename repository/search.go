@@ -1,12 +1,17 @@
 package repository
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	sq "github.com/Masterminds/squirrel"
+	"github.com/google/uuid"
 	"github.com/herotasks/api/domain"
 	"github.com/jackc/pgx/v5"
 )
@@ -45,7 +50,7 @@ import (
 // (score, created_at, id); a cursor says whether the words were corrected,
 // so every page ranks the same candidates.
 const (
-	searchCandidates = 100
+	searchCandidates = domain.MaxSearchCandidates
 	searchRecent     = 10000
 )
 
@@ -87,31 +92,18 @@ func planSearch(tasks float64) searchPlan {
 	return searchPlan{share: share, walk: min(searchRecent, int(math.Ceil(2*searchCandidates/share)))}
 }
 
-// searchStatement finds the candidates of text (see above), ranks them
-// and returns the page after the cursor c.
-func searchStatement(v domain.Viewer, step searchStep, text string, first int, c []string, plan searchPlan) (string, []any, error) {
-	vis, vargs, err := visibleTo(v).ToSql()
-	if err != nil {
-		return "", nil, err
-	}
-	config := "english"
-	if step == stepFuzzy { // the corrected words are lexemes already
-		config = "simple"
-	}
+// candidatesCTE is the candidate set of text among the tasks that satisfy
+// vis, as the CTEs recent, matches, c and x (the candidates with their
+// scores), in the order of its arguments.
+func candidatesCTE(vis string, vargs []any, config, text string, plan searchPlan) (string, []any) {
 	match := "t.search @@ websearch_to_tsquery(?::regconfig, ?)"
-	page := ""
-	if c != nil {
-		page = "WHERE (x.score, x.created_at, x.id) < (?::float8, ?::timestamptz, ?::uuid)"
-	}
 	// recent walks the newest tasks (index: tasks_created_keyset_idx); the
 	// frequency test has no column, so the planner evaluates it once and
 	// skips the walk when it fails. matches is every match (index:
 	// tasks_search_idx), a fence so the planner does not walk the created
 	// index for it; it is read, and so computed, only when recent came short,
 	// and holds no tsvector: only the newest searchCandidates fetch theirs,
-	// by primary key (OFFSET 0 keeps that a lookup per row). The page is cut
-	// before the rows are joined, so only its rows are read in full, by
-	// primary key.
+	// by primary key (OFFSET 0 keeps that a lookup per row).
 	sql := `WITH recent AS (
 			SELECT t.id, t.created_at, t.search FROM (
 				SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + `
@@ -126,17 +118,44 @@ func searchStatement(v domain.Viewer, step searchStep, text string, first int, c
 			SELECT m.id, m.created_at, s.search FROM (
 				SELECT * FROM matches WHERE (SELECT count(*) FROM recent) < ? ORDER BY created_at DESC, id DESC LIMIT ?) m
 			CROSS JOIN LATERAL (SELECT t.search FROM tasks t WHERE t.id = m.id OFFSET 0) s),
-		x AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c),
+		x AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c)`
+	var args []any
+	args = append(append(args, vargs...), plan.walk, config, text, config, text, plan.share, searchCandidates)
+	args = append(append(args, vargs...), config, text)
+	args = append(args, searchCandidates, searchCandidates, searchCandidates, config, text)
+	return sql, args
+}
+
+// searchConfig is the text search configuration of a step: the corrected
+// words are lexemes already.
+func searchConfig(step searchStep) string {
+	if step == stepFuzzy {
+		return "simple"
+	}
+	return "english"
+}
+
+// searchStatement finds the candidates of text (see above), ranks them
+// and returns the page after the cursor c.
+func searchStatement(v domain.Viewer, step searchStep, text string, first int, c []string, plan searchPlan) (string, []any, error) {
+	vis, vargs, err := visibleTo(v).ToSql()
+	if err != nil {
+		return "", nil, err
+	}
+	cte, args := candidatesCTE(vis, vargs, searchConfig(step), text, plan)
+	page := ""
+	if c != nil {
+		page = "WHERE (x.score, x.created_at, x.id) < (?::float8, ?::timestamptz, ?::uuid)"
+	}
+	// The page is cut before the rows are joined, so only its rows are read
+	// in full, by primary key.
+	sql := cte + `,
 		p AS (SELECT x.id, x.created_at, x.score FROM x ` + page + `
 			ORDER BY x.score DESC, x.created_at DESC, x.id DESC LIMIT ?)
 		SELECT ` + taskCols + `, p.score, (SELECT count(*) FROM c),
 			(SELECT greatest(reltuples, 1)::float8 FROM pg_class WHERE oid = 'tasks'::regclass)
 		FROM p JOIN tasks t ON t.id = p.id
 		ORDER BY p.score DESC, p.created_at DESC, p.id DESC`
-	var args []any
-	args = append(append(args, vargs...), plan.walk, config, text, config, text, plan.share, searchCandidates)
-	args = append(append(args, vargs...), config, text)
-	args = append(args, searchCandidates, searchCandidates, searchCandidates, config, text)
 	for _, v := range c {
 		args = append(args, v)
 	}
@@ -277,4 +296,197 @@ func learnSearchWords(ctx context.Context, tx pgx.Tx, taskID string) error {
 		WHERE t.id = $1 AND w ~ '^[a-z]{3,}$' ORDER BY w
 		ON CONFLICT (word) DO NOTHING`, taskID)
 	return translate(err)
+}
+
+var _ domain.TaskSearcher = (*Repo)(nil)
+
+// The search in parts (domain.TaskSearcher), for the entity cache, which
+// keeps each audience's candidates and ranks their union itself.
+
+// SearchTerms parses text as the english configuration does: its lexemes
+// (those of its query among them), whether the query holds a negation or no
+// lexeme (so that a task may match it holding none of them), and its one
+// lexeme when it is made of nothing else.
+func (r *Repo) SearchTerms(ctx context.Context, text string) (domain.SearchQuery, error) {
+	var q domain.SearchQuery
+	var negated bool
+	var nodes int
+	var query string
+	err := r.pools.Read.QueryRow(ctx, `SELECT tsvector_to_array(to_tsvector('english', $1)),
+			position('!' in q::text) > 0, numnode(q), q::text
+		FROM websearch_to_tsquery('english', $1) AS q`, text).Scan(&q.Lexemes, &negated, &nodes, &query)
+	if err != nil {
+		return q, translate(err)
+	}
+	q.Open = negated || len(q.Lexemes) == 0
+	// One operand is printed as the quoted lexeme: 'word'.
+	if l, ok := strings.CutPrefix(query, "'"); ok && nodes == 1 && !q.Open {
+		if l, ok = strings.CutSuffix(l, "'"); ok && !strings.ContainsAny(l, `'\`) {
+			q.Single = l
+		}
+	}
+	return q, nil
+}
+
+// SearchCandidates returns the candidates of text among an audience's
+// tasks with the words as given (step exact), newest first. A user's
+// private tasks are few: they are matched directly (indexes:
+// tasks_private_created_by_idx, tasks_private_assignee_idx), where the
+// shared audiences take the plan of Search above.
+func (r *Repo) SearchCandidates(ctx context.Context, audience, text string) ([]domain.SearchHit, error) {
+	var sql string
+	var args []any
+	switch {
+	case audience == "all" || audience == "pub":
+		vis := "TRUE"
+		if audience == "pub" {
+			vis = "t.visibility = 'PUBLIC'"
+		}
+		cte, cargs := candidatesCTE(vis, nil, "english", text, r.searchPlan())
+		var err error
+		// With the table's size, as searchStep reads it, for the next plan.
+		if sql, err = sq.Dollar.ReplacePlaceholders(cte + `
+			SELECT x.id, x.created_at, x.score,
+				(SELECT greatest(reltuples, 1)::float8 FROM pg_class WHERE oid = 'tasks'::regclass)
+			FROM x ORDER BY x.created_at DESC, x.id DESC`); err != nil {
+			return nil, fmt.Errorf("build search: %w", err)
+		}
+		args = cargs
+	case strings.HasPrefix(audience, "u:") && validUUID(strings.TrimPrefix(audience, "u:")):
+		// Both sides by their partial index, whatever the words: a common
+		// word's GIN posting list is far longer than a user's private tasks.
+		sql = `WITH mine AS MATERIALIZED (` + privateTasks("$2") + `)
+			SELECT t.id, t.created_at, ts_rank_cd(t.search, q)::float8
+			FROM mine JOIN tasks t ON t.id = mine.id, websearch_to_tsquery('english', $1) AS q
+			WHERE t.search @@ q
+			ORDER BY t.created_at DESC, t.id DESC LIMIT $3`
+		args = []any{text, strings.TrimPrefix(audience, "u:"), searchCandidates}
+	default:
+		return nil, domain.Invalid("audience", "not a search audience")
+	}
+	// Planned for its arguments, as searchStep explains.
+	rows, err := r.pools.Analytics.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	var tasks float64
+	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.SearchHit, error) {
+		var h domain.SearchHit
+		dest := []any{&h.ID, &h.CreatedAt, &h.Score}
+		if len(row.FieldDescriptions()) > 3 {
+			dest = append(dest, &tasks)
+		}
+		return h, row.Scan(dest...)
+	})
+	if tasks > 0 {
+		r.tasksRows.Store(math.Float64bits(tasks))
+	}
+	return hits, translate(err)
+}
+
+// privateTasks selects the ids of the private tasks of the user whose id is
+// parameter p, each side by its partial index (tasks_private_created_by_idx,
+// tasks_private_assignee_idx).
+func privateTasks(p string) string {
+	return `SELECT t.id FROM tasks t WHERE t.visibility = 'PRIVATE' AND t.created_by = ` + p + `::uuid
+		UNION
+		SELECT t.id FROM tasks t WHERE t.visibility = 'PRIVATE' AND t.assignee_id = ` + p + `::uuid`
+}
+
+// SearchPostings returns, for each lexeme of a user's private tasks, the
+// candidates of the query made of that lexeme alone, with the score
+// ts_rank_cd gives that query (domain.TaskSearcher).
+func (r *Repo) SearchPostings(ctx context.Context, audience string, limit int) (map[string][]domain.SearchHit, bool, error) {
+	user, ok := strings.CutPrefix(audience, "u:")
+	if !ok || !validUUID(user) {
+		return nil, false, domain.Invalid("audience", "not a user's audience")
+	}
+	// The lexeme as a tsquery literal: quoted, its quotes doubled; those
+	// with a backslash are left out rather than escaped.
+	rows, err := r.pools.Analytics.Query(ctx, `WITH mine AS MATERIALIZED (`+privateTasks("$1")+`)
+		SELECT u.lexeme, t.id, t.created_at,
+			ts_rank_cd(t.search, ('''' || replace(u.lexeme, '''', '''''') || '''')::tsquery)::float8
+		FROM mine JOIN tasks t ON t.id = mine.id, unnest(t.search) u
+		WHERE strpos(u.lexeme, '\') = 0
+		LIMIT $2`, user, limit+1)
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	out := map[string][]domain.SearchHit{}
+	n := 0
+	var lexeme string
+	var h domain.SearchHit
+	_, err = pgx.ForEachRow(rows, []any{&lexeme, &h.ID, &h.CreatedAt, &h.Score}, func() error {
+		out[lexeme] = append(out[lexeme], h)
+		n++
+		return nil
+	})
+	if err != nil {
+		return nil, false, translate(err)
+	}
+	if n > limit {
+		return nil, false, nil
+	}
+	for l, hits := range out {
+		slices.SortFunc(hits, func(a, b domain.SearchHit) int {
+			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+		})
+		out[l] = hits[:min(len(hits), searchCandidates)]
+	}
+	return out, true, nil
+}
+
+// SearchTexts returns each task's searched text as the search column is
+// made of it (domain.SearchText).
+func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task) ([]domain.SearchText, error) {
+	titles, descs := make([]string, len(tasks)), make([]string, len(tasks))
+	for i, t := range tasks {
+		titles[i], descs[i] = t.Title, t.Description
+	}
+	rows, err := r.pools.Read.Query(ctx, `SELECT
+			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.title)) u),
+			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.description)) u),
+			(SELECT coalesce(max(p), 0) FROM unnest(to_tsvector('english', x.title)) u, unnest(u.positions) p)::int
+		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(title, description, i) ORDER BY x.i`, titles, descs)
+	if err != nil {
+		return nil, translate(err)
+	}
+	split := func(occ []string) map[string]string {
+		m := make(map[string]string, len(occ))
+		for _, o := range occ {
+			i := strings.LastIndexByte(o, ' ') // a lexeme may hold spaces; its positions do not
+			m[o[:i]] = o[i+1:]
+		}
+		return m
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.SearchText, error) {
+		var title, desc []string
+		var st domain.SearchText
+		err := row.Scan(&title, &desc, &st.TitleEnd)
+		st.Title, st.Description = split(title), split(desc)
+		return st, err
+	})
+	if err == nil && len(out) != len(tasks) {
+		err = fmt.Errorf("search texts: %d rows for %d tasks", len(out), len(tasks))
+	}
+	return out, translate(err)
+}
+
+// SearchCursor is the cursor of h in a search for text whose words matched
+// as given: the one SearchTasks hands out.
+func (r *Repo) SearchCursor(text string, h domain.SearchHit) string {
+	return encodeCursor(searchOrder(text)+":"+string(stepExact), []string{fmt.Sprint(h.Score), pgTime(h.CreatedAt), h.ID})
+}
+
+// DecodeSearchCursor reads a search cursor of text (see SearchCursor).
+func (r *Repo) DecodeSearchCursor(after, text string) (domain.SearchHit, bool, error) {
+	step, values, err := decodeSearchCursor(after, text)
+	if err != nil {
+		return domain.SearchHit{}, false, err
+	}
+	var h domain.SearchHit
+	h.Score, _ = strconv.ParseFloat(values[0], 64) // decodeCursor checked all three
+	h.CreatedAt, _ = time.Parse(time.RFC3339Nano, values[1])
+	h.ID = uuid.MustParse(values[2]).String() // canonical: ids compare as text
+	return h, step == stepExact, nil
 }

@@ -55,7 +55,7 @@ type Options struct {
 var Indexes = []string{
 	"tasks_pkey", "tasks_number_key", "tasks_created_keyset_idx", "tasks_updated_keyset_idx", "tasks_due_keyset_idx",
 	"tasks_priority_keyset_idx", "tasks_status_created_idx", "tasks_type_created_idx", "tasks_assignee_status_due_idx",
-	"tasks_active_created_idx", "tasks_open_due_idx", "tasks_private_created_by_idx", "tasks_created_by_idx",
+	"tasks_active_created_idx", "tasks_open_due_idx", "tasks_private_created_by_idx", "tasks_private_assignee_idx", "tasks_created_by_idx",
 	"tasks_search_idx", "search_words_word_trgm_idx", "subtasks_task_position_idx", "subtasks_task_number_key",
 	"task_tags_pkey", "task_tags_tag_task_idx", "subtask_tags_pkey", "subtask_tags_tag_subtask_idx",
 	"task_dependencies_pkey", "task_dependencies_depends_on_idx", "task_events_task_created_idx", "task_events_log_idx", "tags_name_key",

@@ -1,0 +1,529 @@
+package cache
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Search results are kept as candidates per audience (domain.TaskSearcher):
+// the candidates of a query among public tasks ("pub") are one entry that
+// every user and anonymous caller shares, those among all tasks ("all") one
+// for the admins, and a user's own private candidates ("u:<id>") one per
+// user. A page is ranked here from its viewer's entries, exactly as
+// PostgreSQL ranks the union, and its rows come from the entity cache.
+//
+// Invalidation is by word. Every (audience, lexeme) pair has a generation
+// counter, and an entry is stored under the generations of its query's
+// lexemes in its audience. A task can only enter, leave or reorder the
+// candidates of a query in an audience it is (or was) in, and only if it
+// matches (or matched) the query, which means it holds one of the query's
+// lexemes; so a write that changes a task's text, visibility, assignee or
+// existence bumps the generations of every lexeme of the task's text,
+// before and after, in every audience of the task, before and after, and
+// no other entry. A query that a task can match holding none of its
+// lexemes (a negation) also depends on the audience's "*" generation,
+// which every such write bumps. Writes to a task's status, priority, tags
+// or subtasks bump nothing: a candidate holds an id, a creation time and a
+// score, which depend on none of them.
+//
+// The guarantee is the entity cache's: a write bumps before it answers, and
+// a reader computes its key from generations read before it reads the
+// database, so what it stores lands under generations the write retired.
+
+// searchTermsCached is how many queries' lexemes an instance remembers:
+// they depend on the text alone.
+const searchTermsCached = 4096
+
+// searchAny is the generation of every query a task can match without
+// holding one of its lexemes: bumped when a task enters or leaves an
+// audience. searchText is bumped with any generation of its audience, so
+// an audience's postings are kept under it.
+const (
+	searchAny  = "*"
+	searchText = "#"
+)
+
+// searchCands is an audience's candidates for a query, newest first.
+type searchCands struct {
+	IDs     []string
+	Created []int64 // unix microseconds, PostgreSQL's precision
+	Scores  []float64
+}
+
+// searchGenKey is the generation counter of lexeme in an audience.
+func (c *Cache) searchGenKey(aud, lexeme string) string {
+	return c.keys.prefix + ":sg:" + aud + ":" + lexeme
+}
+
+// searchGenTTL keeps a generation longer than any entry stored under it
+// can live, so a counter that expires and restarts at zero can never make
+// an older entry current again.
+func (c *Cache) searchGenTTL() time.Duration { return 2*c.opts.SearchTTL + time.Minute }
+
+// candidates returns the merged candidates of text for v, newest first, at
+// most domain.MaxSearchCandidates; ok false when the cache cannot answer.
+func (s *store) candidates(ctx context.Context, ts domain.TaskSearcher, v domain.Viewer, text string) ([]domain.SearchHit, bool, error) {
+	q, err := s.searchQuery(ctx, ts, text)
+	if err != nil {
+		return nil, false, err
+	}
+	deps := q.deps
+	auds := domain.ViewerAudiences(v)
+	var keys []string
+	for _, a := range auds {
+		for _, d := range deps {
+			keys = append(keys, s.c.searchGenKey(a, d))
+		}
+		keys = append(keys, s.c.searchGenKey(a, searchText))
+	}
+	gens, err := s.c.getMany(ctx, append(keys, s.c.keys.Epoch()))
+	if err != nil {
+		s.c.stats.kinds[KindSearch].errors.Add(1)
+		return nil, false, nil
+	}
+	epoch := parseEpoch(gens[len(keys)])
+	var all []domain.SearchHit
+	var entries []string         // the audiences whose candidates are an entry of their own
+	audOf := map[string]string{} // entry id → audience
+	for i, a := range auds {
+		g := gens[i*(len(deps)+1) : (i+1)*(len(deps)+1)]
+		if strings.HasPrefix(a, "u:") && !q.Open {
+			if hits, known := s.privateCandidates(ctx, ts, a, s.c.postingsKey(epoch, a, g[len(deps)]), q); known {
+				all = append(all, hits...)
+				continue
+			}
+		}
+		h := sha256.New()
+		h.Write([]byte(a + "\x00" + text))
+		for _, n := range g[:len(deps)] {
+			n, _ := n.(string) // a generation never bumped is nil: zero
+			h.Write([]byte("\x00" + n))
+		}
+		id := "c:" + hex.EncodeToString(h.Sum(nil)[:16])
+		entries = append(entries, id)
+		audOf[id] = a
+	}
+	m, err := fetch(ctx, s.c, KindSearch, entries, func(ctx context.Context, missing []string) (map[string]*searchCands, error) {
+		out := make(map[string]*searchCands, len(missing))
+		for _, id := range missing {
+			hits, err := ts.SearchCandidates(ctx, audOf[id], text)
+			if err != nil {
+				return nil, err
+			}
+			out[id] = newSearchCands(hits)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	for _, id := range entries {
+		c := m[id]
+		if c == nil || !c.valid() {
+			return nil, false, nil
+		}
+		all = append(all, c.hits()...)
+	}
+	// The audiences are disjoint: the union's newest are its candidates.
+	slices.SortFunc(all, func(a, b domain.SearchHit) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+	})
+	return all[:min(len(all), domain.MaxSearchCandidates)], true, nil
+}
+
+// searchQuery is a parsed query text with the generations its entries are
+// stored under in each audience: its lexemes, and searchAny when it is open.
+type searchQuery struct {
+	domain.SearchQuery
+	deps []string
+}
+
+// searchQuery parses text, once per text and instance: it depends on the
+// text alone.
+func (s *store) searchQuery(ctx context.Context, ts domain.TaskSearcher, text string) (searchQuery, error) {
+	if q, ok := s.c.searchTerms.Get(text); ok {
+		return q, nil
+	}
+	p, err := ts.SearchTerms(ctx, text)
+	if err != nil {
+		return searchQuery{}, err
+	}
+	q := searchQuery{SearchQuery: p, deps: slices.Compact(slices.Sorted(slices.Values(p.Lexemes)))}
+	if p.Open {
+		q.deps = append(q.deps, searchAny)
+	}
+	s.c.searchTerms.Add(text, q)
+	return q, nil
+}
+
+// A user's private tasks are few, and a query made of one word is most of
+// what people type: a user audience's postings (for each lexeme of its
+// tasks, the candidates of that lexeme alone, read in one statement) are
+// one Redis hash under its searchText generation, so such a query costs no
+// statement, and any query none of whose lexemes the hash holds has no
+// private candidates. Field postingsMarker says the hash is complete
+// ("1"), or that the audience is too large to keep ("big").
+const (
+	postingsMarker = "~"
+	// searchPostingsMax bounds an audience's postings; a larger one is not
+	// kept, and each query reads its private candidates as an entry.
+	searchPostingsMax = 20000
+)
+
+// postingsKey is the postings hash of an audience under its searchText
+// generation gen, in the current epoch.
+func (c *Cache) postingsKey(epoch int64, aud string, gen any) string {
+	g, _ := gen.(string)
+	return c.keys.prefix + ":sp:" + strconv.FormatInt(epoch, 10) + ":" + aud + ":" + g
+}
+
+// privateCandidates answers a user audience's candidates from its postings;
+// known false when they cannot (the hash is missing and cannot be filled,
+// the audience is too large, or the query has several lexemes one of which
+// its tasks hold).
+func (s *store) privateCandidates(ctx context.Context, ts domain.TaskSearcher, aud, key string, q searchQuery) ([]domain.SearchHit, bool) {
+	st := &s.c.stats.kinds[KindSearch]
+	fields := q.deps
+	if q.Single != "" {
+		fields = []string{q.Single}
+	}
+	var vals []any
+	err := s.c.do(ctx, func(ctx context.Context) error {
+		var err error
+		vals, err = s.c.rdb.HMGet(ctx, key, append([]string{postingsMarker}, fields...)...).Result()
+		return err
+	})
+	if err != nil {
+		st.errors.Add(1)
+		return nil, false
+	}
+	var postings map[string]*searchCands
+	switch vals[0] {
+	case nil:
+		st.misses.Add(1)
+		if postings = s.fillPostings(ctx, ts, aud, key); postings == nil {
+			return nil, false
+		}
+	case "1":
+		st.hits.Add(1)
+		postings = map[string]*searchCands{}
+		for i, f := range fields {
+			raw, _ := vals[i+1].(string)
+			if raw == "" {
+				continue
+			}
+			var c searchCands
+			if msgpack.Unmarshal([]byte(raw), &c) != nil || !c.valid() {
+				return nil, false
+			}
+			postings[f] = &c
+		}
+	default: // too large to keep
+		st.hits.Add(1)
+		return nil, false
+	}
+	if q.Single != "" {
+		if c := postings[q.Single]; c != nil {
+			return c.hits(), true
+		}
+		return nil, true
+	}
+	for _, f := range fields {
+		if postings[f] != nil || strings.Contains(f, `\`) { // backslashed lexemes are not kept
+			return nil, false
+		}
+	}
+	return nil, true // no task of the audience holds any of the query's lexemes
+}
+
+// fillPostings reads an audience's postings and stores them under key, in
+// one transaction with their marker; nil when they cannot be had.
+func (s *store) fillPostings(ctx context.Context, ts domain.TaskSearcher, aud, key string) map[string]*searchCands {
+	st := &s.c.stats.kinds[KindSearch]
+	hits, complete, err := ts.SearchPostings(ctx, aud, searchPostingsMax)
+	if err != nil {
+		return nil
+	}
+	values := []any{postingsMarker, "1"}
+	out := make(map[string]*searchCands, len(hits))
+	if complete {
+		for l, h := range hits {
+			c := newSearchCands(h)
+			b, err := msgpack.Marshal(c)
+			if err != nil {
+				return nil
+			}
+			out[l] = c
+			values = append(values, l, b)
+		}
+	} else {
+		values = []any{postingsMarker, "big"}
+	}
+	err = s.c.do(ctx, func(ctx context.Context) error {
+		_, err := s.c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSet(ctx, key, values...)
+			p.PExpire(ctx, key, s.c.ttl(s.c.opts.SearchTTL))
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		st.errors.Add(1)
+	} else {
+		st.fills.Add(1)
+	}
+	if !complete {
+		return nil
+	}
+	return out
+}
+
+// newSearchCands holds hits as an entry does.
+func newSearchCands(hits []domain.SearchHit) *searchCands {
+	c := &searchCands{IDs: make([]string, len(hits)), Created: make([]int64, len(hits)), Scores: make([]float64, len(hits))}
+	for i, h := range hits {
+		c.IDs[i], c.Created[i], c.Scores[i] = h.ID, h.CreatedAt.UnixMicro(), h.Score
+	}
+	return c
+}
+
+// valid reports whether an entry read back is whole.
+func (c *searchCands) valid() bool {
+	return len(c.Created) == len(c.IDs) && len(c.Scores) == len(c.IDs)
+}
+
+// hits are the entry's candidates.
+func (c *searchCands) hits() []domain.SearchHit {
+	out := make([]domain.SearchHit, len(c.IDs))
+	for i := range c.IDs {
+		out[i] = domain.SearchHit{ID: c.IDs[i], CreatedAt: time.UnixMicro(c.Created[i]).UTC(), Score: c.Scores[i]}
+	}
+	return out
+}
+
+// byRank orders hits as a search page: best score first, then newest.
+func byRank(a, b domain.SearchHit) int {
+	return cmp.Or(cmp.Compare(b.Score, a.Score), b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+}
+
+// SearchTasks answers from the viewer's candidates (see above). A search
+// whose words match nothing as given is corrected by the repository, whose
+// pages (and their cursors) are not cached.
+func (s *store) SearchTasks(ctx context.Context, v domain.Viewer, text string, first int, after string) (*domain.TaskPage, error) {
+	ts, ok := s.Store.(domain.TaskSearcher)
+	if !ok || !s.c.usable(ctx) {
+		return s.Store.SearchTasks(ctx, v, text, first, after)
+	}
+	var last *domain.SearchHit
+	if after != "" {
+		h, exact, err := ts.DecodeSearchCursor(after, text)
+		if err != nil {
+			return nil, err
+		}
+		if !exact {
+			return s.Store.SearchTasks(ctx, v, text, first, after)
+		}
+		last = &h
+	}
+	if q, err := s.searchQuery(ctx, ts, text); err != nil || len(q.Lexemes) == 0 {
+		// Words that all stop (or none): no task matches them, as given or
+		// corrected, whatever the tasks.
+		return &domain.TaskPage{}, err
+	}
+	hits, ok, err := s.candidates(ctx, ts, v, text)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || len(hits) == 0 {
+		return s.Store.SearchTasks(ctx, v, text, first, after)
+	}
+	slices.SortFunc(hits, byRank)
+	if last != nil {
+		// The first hit after the cursor in rank order.
+		i, _ := slices.BinarySearchFunc(hits, *last, func(h, l domain.SearchHit) int {
+			if byRank(h, l) <= 0 {
+				return -1
+			}
+			return 1
+		})
+		hits = hits[i:]
+	}
+	page := &domain.TaskPage{HasNextPage: len(hits) > first}
+	hits = hits[:min(len(hits), first)]
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	tasks, err := s.tasks(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	page.Edges = make([]domain.TaskEdge, 0, len(hits))
+	for _, h := range hits {
+		// A task deleted or hidden since its candidates were read is left
+		// out: the write that did it is concurrent with this read.
+		if t := tasks[h.ID]; t != nil && t.VisibleTo(v) {
+			page.Edges = append(page.Edges, domain.TaskEdge{Cursor: ts.SearchCursor(text, h), Node: t})
+		}
+	}
+	return page, nil
+}
+
+// CountSearch counts the viewer's candidates (see SearchTasks).
+func (s *store) CountSearch(ctx context.Context, v domain.Viewer, text string) (int, error) {
+	ts, ok := s.Store.(domain.TaskSearcher)
+	if !ok || !s.c.usable(ctx) {
+		return s.Store.CountSearch(ctx, v, text)
+	}
+	if q, err := s.searchQuery(ctx, ts, text); err != nil || len(q.Lexemes) == 0 {
+		return 0, err // see SearchTasks
+	}
+	hits, ok, err := s.candidates(ctx, ts, v, text)
+	if err != nil {
+		return 0, err
+	}
+	if !ok || len(hits) == 0 {
+		return s.Store.CountSearch(ctx, v, text)
+	}
+	return len(hits), nil
+}
+
+// searchWritten retires the candidates a task's committed write can change
+// (see above): states are the task before the write and after it, nil for
+// none (a creation, a deletion); more than two (several rows locked) are
+// treated as any change among them. A failure distrusts the cache, which
+// retires every entry.
+func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
+	ts, ok := s.Store.(domain.TaskSearcher)
+	if !ok || s.c == nil {
+		return
+	}
+	var rows []*domain.Task
+	for _, t := range states {
+		if t != nil {
+			rows = append(rows, t)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	// Outlive the request: a bump that is skipped leaves entries stale.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.c.writeTimeout())
+	defer cancel()
+	texts, err := ts.SearchTexts(ctx, rows)
+	if err != nil {
+		s.c.stats.kinds[KindSearch].errors.Add(1)
+		s.c.trusted.Store(false)
+		return
+	}
+	var bumps map[string][]string
+	if len(states) == 2 && states[0] != nil && states[1] != nil {
+		bumps = searchBumps(states[0], states[1], texts[0], texts[1])
+	} else {
+		bumps = map[string][]string{}
+		for i, t := range rows {
+			for _, a := range domain.Audiences(t) {
+				bumps[a] = append(append(bumps[a], searchAny), lexemes(texts[i])...)
+			}
+		}
+	}
+	ttl := s.c.searchGenTTL()
+	pipe := s.c.wrdb.Pipeline()
+	n := 0
+	for a, deps := range bumps {
+		if len(deps) == 0 {
+			continue
+		}
+		for _, d := range slices.Compact(slices.Sorted(slices.Values(append(deps, searchText)))) {
+			k := s.c.searchGenKey(a, d)
+			pipe.Incr(ctx, k)
+			pipe.PExpire(ctx, k, ttl)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.c.stats.kinds[KindSearch].errors.Add(1)
+		s.c.trusted.Store(false)
+		return
+	}
+	s.c.stats.kinds[KindSearch].invalidations.Add(int64(n))
+}
+
+// lexemes are the lexemes of a searched text.
+func lexemes(t domain.SearchText) []string {
+	out := make([]string, 0, len(t.Title)+len(t.Description))
+	for l := range t.Title {
+		out = append(out, l)
+	}
+	for l := range t.Description {
+		out = append(out, l)
+	}
+	return out
+}
+
+// searchBumps are the generations, per audience, that a task's change from
+// before to after bumps. In an audience the task leaves or enters: every
+// lexeme it held or holds, and searchAny. In one it stays in: the lexemes
+// whose positions changed, in the title or in the description; and when the
+// title's length changed, which moves every description position relative
+// to the title's, the title's lexemes too, since only a query with lexemes
+// in both parts can see that move.
+func searchBumps(before, after *domain.Task, bt, at domain.SearchText) map[string][]string {
+	out := map[string][]string{}
+	ab, aa := domain.Audiences(before), domain.Audiences(after)
+	for _, a := range ab {
+		if !slices.Contains(aa, a) {
+			out[a] = append(append(out[a], searchAny), lexemes(bt)...)
+		}
+	}
+	var changed []string
+	diff := func(x, y map[string]string) {
+		for l, p := range x {
+			if y[l] != p {
+				changed = append(changed, l)
+			}
+		}
+	}
+	diff(bt.Title, at.Title)
+	diff(at.Title, bt.Title)
+	diff(bt.Description, at.Description)
+	diff(at.Description, bt.Description)
+	if bt.TitleEnd != at.TitleEnd {
+		for l := range bt.Title {
+			changed = append(changed, l)
+		}
+		for l := range at.Title {
+			changed = append(changed, l)
+		}
+	}
+	for _, a := range aa {
+		if slices.Contains(ab, a) {
+			if len(changed) > 0 {
+				out[a] = append(out[a], changed...)
+			}
+		} else {
+			out[a] = append(append(out[a], searchAny), lexemes(at)...)
+		}
+	}
+	return out
+}
+
+// changesSearch reports whether a task's write from before to after can
+// change a search's candidates: its searched text, or the audiences it is in.
+func changesSearch(before, after *domain.Task) bool {
+	return before.Title != after.Title || before.Description != after.Description ||
+		!slices.Equal(domain.Audiences(before), domain.Audiences(after))
+}

@@ -1,0 +1,205 @@
+package cache_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/herotasks/api/cache"
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// searchPageQuery is a small page of a search, so the cursors are used.
+const searchPageQuery = `query($q: String!, $after: String) { searchTasks(query: $q, first: 3, after: $after) { totalCount
+	pageInfo { hasNextPage endCursor } nodes { id title description visibility assignee { id } } } }`
+
+// TestSearchMatchesDatabase: random writes to the searched text, the
+// visibility, the assignee and the existence of tasks, by two users and
+// an admin; after each, every query's pages (walked by cursor) and counts
+// equal an uncached server's, for an admin, an anonymous caller and both
+// users, read twice (filled, then from the cache). It fails when a write
+// bumps too few generations: only the new text's lexemes, only the new
+// audiences, or nothing for a plain reassignment.
+func TestSearchMatchesDatabase(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, admin := api.User(t, domain.RoleAdmin)
+	type user struct{ id, token string }
+	var users []user
+	for range 2 {
+		id, tok := api.User(t, domain.RoleEditor)
+		users = append(users, user{id, tok})
+	}
+	words := []string{"walrus", "pelican", "narwhal", "albatross"}
+	rng := rand.New(rand.NewPCG(3, 9))
+	phrase := func() string {
+		var ws []string
+		for _, w := range words {
+			if rng.IntN(3) == 0 {
+				ws = append(ws, w)
+			}
+		}
+		return strings.Join(append(ws, fmt.Sprint(rng.IntN(1000))), " ")
+	}
+	var ids []string
+	create := func() {
+		u := users[rng.IntN(len(users))]
+		id, _ := api.NewTask(t, u.token, map[string]any{"title": phrase(), "description": phrase(),
+			"visibility": []string{"PUBLIC", "PRIVATE"}[rng.IntN(2)], "assigneeId": users[rng.IntN(len(users))].id})
+		ids = append(ids, id)
+	}
+	for range 12 {
+		create()
+	}
+	queries := []string{"walrus", "pelican narwhal", "walrus -albatross", "narwhal or albatross", "-pelican", "with the", "walrus-pelican"}
+	viewers := []string{admin, "", users[0].token, users[1].token}
+	check := func(step string) {
+		t.Helper()
+		for _, tok := range viewers {
+			for _, q := range queries {
+				after := any(nil)
+				for page := 0; page < 10; page++ {
+					vars := map[string]any{"q": q, "after": after}
+					want := oracle.OK(t, tok, searchPageQuery, vars)
+					require.Equal(t, want, api.OK(t, tok, searchPageQuery, vars), "%s: %q page %d", step, q, page)
+					require.Equal(t, want, api.OK(t, tok, searchPageQuery, vars), "%s: %q page %d, again", step, q, page)
+					if apitest.Get(want, "searchTasks", "pageInfo", "hasNextPage") != true {
+						break
+					}
+					after = apitest.Get(want, "searchTasks", "pageInfo", "endCursor")
+				}
+			}
+		}
+	}
+	check("seeded")
+	before := searchStat(api)
+	for step := range 30 {
+		id := ids[rng.IntN(len(ids))]
+		vars := map[string]any{"id": id}
+		var what string
+		switch x := rng.IntN(10); {
+		case x < 3:
+			what, vars["s"] = "title", phrase()
+			api.OK(t, admin, `mutation($id: ID!, $s: String!) { updateTask(id: $id, input: {title: $s}) { id } }`, vars)
+		case x < 4:
+			what, vars["s"] = "description", phrase()
+			api.OK(t, admin, `mutation($id: ID!, $s: String!) { updateTask(id: $id, input: {description: $s}) { id } }`, vars)
+		case x < 5:
+			what, vars["v"] = "visibility", []string{"PUBLIC", "PRIVATE"}[rng.IntN(2)]
+			api.OK(t, admin, `mutation($id: ID!, $v: Visibility!) { updateTask(id: $id, input: {visibility: $v}) { id } }`, vars)
+		case x < 7:
+			what, vars["a"] = "reassign", users[rng.IntN(len(users))].id
+			api.OK(t, admin, `mutation($id: ID!, $a: ID) { updateTask(id: $id, input: {assigneeId: $a}) { id } }`, vars)
+		case x < 8:
+			what = "priority"
+			api.OK(t, admin, `mutation($id: ID!) { updateTask(id: $id, input: {priority: CRITICAL}) { id } }`, vars)
+		case x < 9:
+			what = "create"
+			create()
+		default:
+			what = "delete"
+			api.OK(t, admin, `mutation($id: ID!) { deleteTask(id: $id) }`, vars)
+			for i, x := range ids {
+				if x == id {
+					ids = append(ids[:i], ids[i+1:]...)
+					break
+				}
+			}
+		}
+		check(fmt.Sprintf("step %d (%s)", step, what))
+	}
+	after := searchStat(api)
+	assert.Greater(t, after.Hits-before.Hits, after.Misses-before.Misses, "most reads are answered from the candidates")
+}
+
+// TestSearchSharedAcrossUsers: the public candidates of a query are one
+// entry for every user and anonymous caller, each user's private ones
+// their own; a user's private write retires neither the public entry nor
+// another user's, and a public write to other words retires nothing. No
+// user ever sees another's private task.
+func TestSearchSharedAcrossUsers(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, a := api.User(t, domain.RoleEditor)
+	bID, b := api.User(t, domain.RoleEditor)
+	api.NewTask(t, a, map[string]any{"title": "Zanzibar harbour survey"})
+	other, _ := api.NewTask(t, b, map[string]any{"title": "Quarterly numbers"})
+	aPrivate, _ := api.NewTask(t, a, map[string]any{"title": "Zanzibar, A's own notes", "visibility": "PRIVATE"})
+	vars := map[string]any{"q": "zanzibar"}
+	read := func(tok string) (cache.Stat, map[string]any) {
+		before := searchStat(api)
+		d := api.OK(t, tok, searchPageQuery, vars)
+		require.Equal(t, oracle.OK(t, tok, searchPageQuery, vars), d)
+		after := searchStat(api)
+		return cache.Stat{Hits: after.Hits - before.Hits, Misses: after.Misses - before.Misses}, d
+	}
+	ids := func(d map[string]any) []string {
+		var out []string
+		for _, n := range apitest.List(d, "searchTasks", "nodes") {
+			out = append(out, apitest.Str(n, "id"))
+		}
+		return out
+	}
+
+	got, d := read(a)
+	assert.Equal(t, cache.Stat{Hits: 2, Misses: 2}, got, "A's first read fills the public candidates and A's postings; the count reads them back")
+	assert.Contains(t, ids(d), aPrivate)
+	got, d = read(b)
+	assert.Equal(t, cache.Stat{Hits: 3, Misses: 1}, got, "B shares the public candidates, and has postings of its own")
+	assert.NotContains(t, ids(d), aPrivate, "B never sees A's private task")
+	got, _ = read("")
+	assert.Equal(t, cache.Stat{Hits: 2}, got, "an anonymous caller shares the public candidates")
+
+	bPrivate, _ := api.NewTask(t, b, map[string]any{"title": "Zanzibar, B's own notes", "visibility": "PRIVATE", "assigneeId": bID})
+	got, d = read(a)
+	assert.Equal(t, cache.Stat{Hits: 4}, got, "B's private task retires nothing of A's")
+	assert.NotContains(t, ids(d), bPrivate)
+	got, d = read(b)
+	assert.Equal(t, cache.Stat{Hits: 3, Misses: 1}, got, "B's postings were retired, the public candidates were kept")
+	assert.Contains(t, ids(d), bPrivate)
+
+	api.OK(t, b, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Quarterly numbers, revised"}) { id } }`, map[string]any{"id": other})
+	got, _ = read(b)
+	assert.Equal(t, cache.Stat{Hits: 4}, got, "a public write to other words retires nothing")
+
+	// Assigning A's private task to B brings it into B's candidates.
+	api.OK(t, a, `mutation($id: ID!, $u: ID) { updateTask(id: $id, input: {assigneeId: $u}) { id } }`, map[string]any{"id": aPrivate, "u": bID})
+	_, d = read(b)
+	assert.Contains(t, ids(d), aPrivate, "assigned to B, A's private task is B's to see")
+	_, d = read(a)
+	assert.Contains(t, ids(d), aPrivate)
+}
+
+// TestSearchRankFollowsTitleLength: a query with a lexeme in the title and
+// another in the description ranks by their distance, which a longer title
+// changes without moving either lexeme in its own part; the write must
+// still retire the query's candidates.
+func TestSearchRankFollowsTitleLength(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, admin := api.User(t, domain.RoleAdmin)
+	near, _ := api.NewTask(t, admin, map[string]any{"title": "Quokka", "description": "wombat"})
+	far, _ := api.NewTask(t, admin, map[string]any{"title": "Quokka census report", "description": "wombat"})
+	vars := map[string]any{"q": "quokka wombat"}
+	order := func(d map[string]any) []string {
+		var out []string
+		for _, n := range apitest.List(d, "searchTasks", "nodes") {
+			out = append(out, apitest.Str(n, "id"))
+		}
+		return out
+	}
+	d := api.OK(t, admin, searchPageQuery, vars)
+	require.Equal(t, []string{near, far}, order(d), "the nearer pair ranks first")
+	api.OK(t, admin, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Quokka census report, full yearly edition"}) { id } }`,
+		map[string]any{"id": near})
+	want := oracle.OK(t, admin, searchPageQuery, vars)
+	require.Equal(t, []string{far, near}, order(want), "the longer title now ranks last")
+	assert.Equal(t, want, api.OK(t, admin, searchPageQuery, vars))
+}
