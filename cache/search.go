@@ -44,10 +44,15 @@ import (
 // they depend on the text alone.
 const searchTermsCached = 4096
 
-// searchAny is the generation of every query a task can match without
-// holding one of its lexemes: bumped when a task enters or leaves an
-// audience. searchText is bumped with any generation of its audience, so
-// an audience's postings are kept under it.
+// The generations of an audience. A query made of one lexeme L depends on
+// "1"+L, which a write bumps when L's occurrences change in number (in the
+// title or the description): that query's score is the sum of its
+// occurrences' weights, wherever they are. Any other query depends on "p"+L
+// for each of its lexemes, bumped when L's positions change. searchAny is
+// the generation of every query a task can match without holding one of
+// its lexemes, bumped when a task enters or leaves the audience; postings
+// (the audience's one-lexeme candidates) are kept under searchText, bumped
+// with any "1" generation of the audience.
 const (
 	searchAny  = "*"
 	searchText = "#"
@@ -141,11 +146,11 @@ func (s *store) candidates(ctx context.Context, ts domain.TaskSearcher, v domain
 	return all[:min(len(all), domain.MaxSearchCandidates)], true, nil
 }
 
-// searchQuery is a parsed query text with the generations its entries are
-// stored under in each audience: its lexemes, and searchAny when it is open.
+// searchQuery is a parsed query text with its lexemes, sorted, and the
+// generations its entries are stored under in each audience.
 type searchQuery struct {
 	domain.SearchQuery
-	deps []string
+	lexemes, deps []string
 }
 
 // searchQuery parses text, once per text and instance: it depends on the
@@ -158,9 +163,17 @@ func (s *store) searchQuery(ctx context.Context, ts domain.TaskSearcher, text st
 	if err != nil {
 		return searchQuery{}, err
 	}
-	q := searchQuery{SearchQuery: p, deps: slices.Compact(slices.Sorted(slices.Values(p.Lexemes)))}
-	if p.Open {
-		q.deps = append(q.deps, searchAny)
+	q := searchQuery{SearchQuery: p, lexemes: slices.Compact(slices.Sorted(slices.Values(p.Lexemes)))}
+	switch {
+	case p.Single != "":
+		q.deps = []string{"1" + p.Single}
+	default:
+		for _, l := range q.lexemes {
+			q.deps = append(q.deps, "p"+l)
+		}
+		if p.Open {
+			q.deps = append(q.deps, searchAny)
+		}
 	}
 	s.c.searchTerms.Add(text, q)
 	return q, nil
@@ -193,7 +206,7 @@ func (c *Cache) postingsKey(epoch int64, aud string, gen any) string {
 // its tasks hold).
 func (s *store) privateCandidates(ctx context.Context, ts domain.TaskSearcher, aud, key string, q searchQuery) ([]domain.SearchHit, bool) {
 	st := &s.c.stats.kinds[KindSearch]
-	fields := q.deps
+	fields := q.lexemes
 	if q.Single != "" {
 		fields = []string{q.Single}
 	}
@@ -433,7 +446,7 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 		bumps = map[string][]string{}
 		for i, t := range rows {
 			for _, a := range domain.Audiences(t) {
-				bumps[a] = append(append(bumps[a], searchAny), lexemes(texts[i])...)
+				bumps[a] = append(bumps[a], everything(texts[i])...)
 			}
 		}
 	}
@@ -444,7 +457,7 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 		if len(deps) == 0 {
 			continue
 		}
-		for _, d := range slices.Compact(slices.Sorted(slices.Values(append(deps, searchText)))) {
+		for _, d := range slices.Compact(slices.Sorted(slices.Values(deps))) {
 			k := s.c.searchGenKey(a, d)
 			pipe.Incr(ctx, k)
 			pipe.PExpire(ctx, k, ttl)
@@ -462,38 +475,51 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 	s.c.stats.kinds[KindSearch].invalidations.Add(int64(n))
 }
 
-// lexemes are the lexemes of a searched text.
-func lexemes(t domain.SearchText) []string {
-	out := make([]string, 0, len(t.Title)+len(t.Description))
-	for l := range t.Title {
-		out = append(out, l)
-	}
-	for l := range t.Description {
-		out = append(out, l)
+// everything is every generation a text's lexemes are under, for a task
+// that enters or leaves an audience.
+func everything(t domain.SearchText) []string {
+	out := []string{searchAny, searchText}
+	for _, part := range []map[string]string{t.Title, t.Description} {
+		for l := range part {
+			out = append(out, "p"+l, "1"+l)
+		}
 	}
 	return out
 }
 
+// occurrences counts the positions of a lexeme's position list ("{1,5}").
+func occurrences(positions string) int {
+	if positions == "" {
+		return 0
+	}
+	return strings.Count(positions, ",") + 1
+}
+
 // searchBumps are the generations, per audience, that a task's change from
 // before to after bumps. In an audience the task leaves or enters: every
-// lexeme it held or holds, and searchAny. In one it stays in: the lexemes
-// whose positions changed, in the title or in the description; and when the
-// title's length changed, which moves every description position relative
-// to the title's, the title's lexemes too, since only a query with lexemes
-// in both parts can see that move.
+// generation of every lexeme it held or holds (everything). In one it stays
+// in: "p" of the lexemes whose positions changed, in the title or in the
+// description, and, when the title's length changed (which moves every
+// description position relative to the title's), of the title's lexemes
+// too, since only a query with lexemes in both parts can see that move; "1"
+// and searchText of the lexemes whose number of occurrences changed in
+// either part.
 func searchBumps(before, after *domain.Task, bt, at domain.SearchText) map[string][]string {
 	out := map[string][]string{}
 	ab, aa := domain.Audiences(before), domain.Audiences(after)
 	for _, a := range ab {
 		if !slices.Contains(aa, a) {
-			out[a] = append(append(out[a], searchAny), lexemes(bt)...)
+			out[a] = append(out[a], everything(bt)...)
 		}
 	}
 	var changed []string
 	diff := func(x, y map[string]string) {
 		for l, p := range x {
 			if y[l] != p {
-				changed = append(changed, l)
+				changed = append(changed, "p"+l)
+				if occurrences(y[l]) != occurrences(p) {
+					changed = append(changed, "1"+l, searchText)
+				}
 			}
 		}
 	}
@@ -502,20 +528,17 @@ func searchBumps(before, after *domain.Task, bt, at domain.SearchText) map[strin
 	diff(bt.Description, at.Description)
 	diff(at.Description, bt.Description)
 	if bt.TitleEnd != at.TitleEnd {
-		for l := range bt.Title {
-			changed = append(changed, l)
-		}
-		for l := range at.Title {
-			changed = append(changed, l)
+		for _, t := range []map[string]string{bt.Title, at.Title} {
+			for l := range t {
+				changed = append(changed, "p"+l)
+			}
 		}
 	}
 	for _, a := range aa {
 		if slices.Contains(ab, a) {
-			if len(changed) > 0 {
-				out[a] = append(out[a], changed...)
-			}
+			out[a] = append(out[a], changed...)
 		} else {
-			out[a] = append(append(out[a], searchAny), lexemes(at)...)
+			out[a] = append(out[a], everything(at)...)
 		}
 	}
 	return out
