@@ -336,6 +336,15 @@ func checkPlans(ctx context.Context, o Options) Check {
 		{"subtasks_task_position_idx", func() error { _, err := repo.SubtasksByTaskIDs(ctx, []string{taskID}, nil); return err }},
 		{"task_events_task_created_idx", func() error { _, err := repo.EventsByTaskIDs(ctx, []string{taskID}, 20); return err }},
 		{"tasks_search_idx", func() error { _, err := repo.SearchTasks(ctx, admin, "cache invalidation", 20, ""); return err }},
+		// A user's private search candidates (the entity cache's), both sides by index.
+		{"tasks_private_assignee_idx", func() error {
+			ts, ok := repo.(domain.TaskSearcher)
+			if !ok {
+				return nil
+			}
+			_, err := ts.SearchCandidates(ctx, "u:"+admin.UserID, "cache invalidation")
+			return err
+		}},
 	}
 	var problems []string
 	for _, p := range paths {
