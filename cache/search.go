@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,7 +92,15 @@ func (s *store) candidates(ctx context.Context, ts domain.TaskSearcher, v domain
 		}
 		keys = append(keys, s.c.searchGenKey(a, searchText))
 	}
-	gens, err := s.c.getMany(ctx, append(keys, s.c.keys.Epoch()))
+	var deltas []string // the shared audiences' additions since their entries (one-word queries)
+	if q.Single != "" && !s.c.cluster {
+		for _, a := range auds {
+			if sharedAudience(a) {
+				deltas = append(deltas, s.c.searchDeltaKey(a, q.Single))
+			}
+		}
+	}
+	gens, added, err := s.c.searchRead(ctx, append(keys, s.c.keys.Epoch()), deltas)
 	if err != nil {
 		s.c.stats.kinds[KindSearch].errors.Add(1)
 		return nil, false, nil
@@ -137,7 +146,11 @@ func (s *store) candidates(ctx context.Context, ts domain.TaskSearcher, v domain
 		if c == nil || !c.valid() {
 			return nil, false, nil
 		}
-		all = append(all, c.hits()...)
+		hits := c.hits()
+		if d := added[s.c.searchDeltaKey(audOf[id], q.Single)]; len(d) > 0 {
+			hits = withAdded(hits, d, strconv.FormatInt(epoch, 10))
+		}
+		all = append(all, hits...)
 	}
 	// The audiences are disjoint: the union's newest are its candidates.
 	slices.SortFunc(all, func(a, b domain.SearchHit) int {
@@ -450,6 +463,38 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 			}
 		}
 	}
+	// The shared audiences' additions (see searchAddScript): a creation
+	// adds to them instead of bumping the one-word generations, any other
+	// bump of one takes the task out.
+	created := len(states) == 2 && states[0] == nil
+	var adds []string          // shared audiences the created task joins
+	takes := map[string]bool{} // additions that lose the task
+	if !s.c.cluster {
+		for a, deps := range bumps {
+			if !sharedAudience(a) {
+				continue
+			}
+			if created {
+				adds = append(adds, a)
+				bumps[a] = slices.DeleteFunc(deps, func(d string) bool {
+					_, scored := texts[0].Scores[strings.TrimPrefix(d, "1")]
+					return strings.HasPrefix(d, "1") && scored
+				})
+				continue
+			}
+			for _, d := range deps {
+				if l, ok := strings.CutPrefix(d, "1"); ok {
+					takes[s.c.searchDeltaKey(a, l)] = true
+				}
+			}
+		}
+	}
+	defer func() {
+		if err := s.searchAdditions(ctx, rows[0], texts[0], adds, slices.Collect(maps.Keys(takes))); err != nil {
+			s.c.stats.kinds[KindSearch].errors.Add(1)
+			s.c.trusted.Store(false)
+		}
+	}()
 	ttl := s.c.searchGenTTL()
 	pipe := s.c.wrdb.Pipeline()
 	n := 0
@@ -549,4 +594,130 @@ func searchBumps(before, after *domain.Task, bt, at domain.SearchText) map[strin
 func changesSearch(before, after *domain.Task) bool {
 	return before.Title != after.Title || before.Description != after.Description ||
 		!slices.Equal(domain.Audiences(before), domain.Audiences(after))
+}
+
+// Creations. A task created holding lexeme L enters the candidates of the
+// one-word query L in its shared audiences ("all", "pub") as their newest:
+// rather than retire those entries, which are read from the whole table,
+// the write adds the task to the audience's additions for L (a sorted set
+// by creation time, the newest domain.MaxSearchCandidates kept), and a
+// reader merges them into the entry. A later write that changes the task's
+// occurrences of L, or moves it out of the audience, retires the entry and
+// takes the task out of the additions. An addition is stored only while no
+// later write of the task has stored its row (the write-through version),
+// so an addition that reaches Redis after such a write, which would have
+// taken it out, is not made; and each carries the epoch it was made in.
+// Not on Redis Cluster, where the keys of one script may span slots: there
+// a creation bumps, as any other write.
+
+// sharedAudience reports whether an audience is one every viewer of its
+// kind shares (its entries are read from the whole table).
+func sharedAudience(a string) bool { return a == "all" || a == "pub" }
+
+// searchDeltaKey is the additions of a shared audience for lexeme l.
+func (c *Cache) searchDeltaKey(aud, l string) string { return c.keys.prefix + ":sd:" + aud + ":" + l }
+
+// searchAddScript adds a created task to additions. KEYS[1]: the task's
+// write-through version key; KEYS[2]: the epoch; KEYS[3...]: additions.
+// ARGV: the task's version, its creation time (µs), its id, the TTL (ms),
+// then its score for each addition's lexeme.
+var searchAddScript = redis.NewScript(`local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end
+local ep = redis.call('GET', KEYS[2]) or '0'
+for i = 3, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[2], ep .. '|' .. ARGV[3] .. '|' .. ARGV[i + 2])
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -` + strconv.Itoa(domain.MaxSearchCandidates+1) + `)
+  redis.call('PEXPIRE', KEYS[i], ARGV[4])
+end
+return 1`)
+
+// searchTakeScript takes a task (ARGV[1]) out of additions (KEYS).
+var searchTakeScript = redis.NewScript(`for i = 1, #KEYS do
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    local a = string.find(m, '|', 1, true)
+    local b = a and string.find(m, '|', a + 1, true)
+    if b and string.sub(m, a + 1, b - 1) == ARGV[1] then redis.call('ZREM', KEYS[i], m) end
+  end
+end
+return 1`)
+
+// searchRead reads keys (as getMany) and, in the same round trip, the
+// newest additions of each delta key, by key.
+func (c *Cache) searchRead(ctx context.Context, keys, deltas []string) ([]any, map[string][]redis.Z, error) {
+	if len(deltas) == 0 {
+		vals, err := c.getMany(ctx, keys)
+		return vals, nil, err
+	}
+	var vals []any
+	added := make(map[string][]redis.Z, len(deltas))
+	err := c.do(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		mget := pipe.MGet(ctx, keys...)
+		zs := make([]*redis.ZSliceCmd, len(deltas))
+		for i, k := range deltas {
+			zs[i] = pipe.ZRevRangeWithScores(ctx, k, 0, domain.MaxSearchCandidates-1)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return err
+		}
+		var err error
+		if vals, err = mget.Result(); err != nil {
+			return err
+		}
+		for i, k := range deltas {
+			if added[k], err = zs[i].Result(); err != nil && err != redis.Nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return vals, added, err
+}
+
+// withAdded merges additions made in epoch into an entry's hits, newest
+// first; a task in both is the entry's.
+func withAdded(hits []domain.SearchHit, added []redis.Z, epoch string) []domain.SearchHit {
+	seen := make(map[string]bool, len(hits))
+	for _, h := range hits {
+		seen[h.ID] = true
+	}
+	for _, z := range added {
+		m, _ := z.Member.(string)
+		parts := strings.SplitN(m, "|", 3)
+		if len(parts) != 3 || parts[0] != epoch || seen[parts[1]] {
+			continue
+		}
+		score, err := strconv.ParseFloat(parts[2], 64)
+		if err != nil {
+			continue
+		}
+		seen[parts[1]] = true
+		hits = append(hits, domain.SearchHit{ID: parts[1], CreatedAt: time.UnixMicro(int64(z.Score)).UTC(), Score: score})
+	}
+	slices.SortFunc(hits, func(a, b domain.SearchHit) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+	})
+	return hits[:min(len(hits), domain.MaxSearchCandidates)]
+}
+
+// searchAdditions takes task t out of the additions takes, then adds it
+// (created, with text) to those of auds for each of its lexemes.
+func (s *store) searchAdditions(ctx context.Context, t *domain.Task, text domain.SearchText, auds, takes []string) error {
+	if len(takes) > 0 {
+		if err := searchTakeScript.Run(ctx, s.c.wrdb, takes, t.ID).Err(); err != nil {
+			return err
+		}
+	}
+	if len(auds) == 0 || len(text.Scores) == 0 {
+		return nil
+	}
+	keys := []string{s.c.keys.For(KindTask, t.ID) + ":version", s.c.keys.Epoch()}
+	args := []any{t.Version, t.CreatedAt.UnixMicro(), t.ID, s.c.searchGenTTL().Milliseconds()}
+	for _, a := range auds {
+		for l, score := range text.Scores {
+			keys = append(keys, s.c.searchDeltaKey(a, l))
+			args = append(args, strconv.FormatFloat(score, 'g', -1, 64))
+		}
+	}
+	return searchAddScript.Run(ctx, s.c.wrdb, keys, args...).Err()
 }

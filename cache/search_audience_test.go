@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -202,4 +203,62 @@ func TestSearchRankFollowsTitleLength(t *testing.T) {
 	want := oracle.OK(t, admin, searchPageQuery, vars)
 	require.Equal(t, []string{far, near}, order(want), "the longer title now ranks last")
 	assert.Equal(t, want, api.OK(t, admin, searchPageQuery, vars))
+}
+
+// TestSearchCreationJoinsSharedCandidates: a task created with a word joins
+// the cached public and admin candidates of that word without retiring
+// them; a later edit that drops the word, or a deletion, takes it out.
+func TestSearchCreationJoinsSharedCandidates(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, admin := api.User(t, domain.RoleAdmin)
+	_, editor := api.User(t, domain.RoleEditor)
+	api.NewTask(t, admin, map[string]any{"title": "Quokka census"})
+	vars := map[string]any{"q": "quokka"}
+	check := func(step string, wantMisses int64) {
+		t.Helper()
+		for _, tok := range []string{admin, ""} {
+			before := searchStat(api)
+			want := oracle.OK(t, tok, searchPageQuery, vars)
+			assert.Equal(t, want, api.OK(t, tok, searchPageQuery, vars), "%s (token %t)", step, tok != "")
+			after := searchStat(api)
+			assert.Equal(t, wantMisses, after.Misses-before.Misses, "%s (token %t): entries read again", step, tok != "")
+		}
+	}
+	check("first read", 1)
+	check("cached", 0)
+	created, _ := api.NewTask(t, editor, map[string]any{"title": "Quokka habitat, new"})
+	check("a creation joins the cached candidates", 0)
+	d := api.OK(t, "", searchPageQuery, vars)
+	require.Equal(t, 2, apitest.Num(d, "searchTasks", "totalCount"))
+	api.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Wombat habitat"}) { id } }`, map[string]any{"id": created})
+	check("an edit that drops the word takes it out", 1)
+	other, _ := api.NewTask(t, editor, map[string]any{"title": "Quokka diet"})
+	check("another creation", 0)
+	api.OK(t, editor, `mutation($id: ID!) { deleteTask(id: $id) }`, map[string]any{"id": other})
+	check("a deletion takes it out", 1)
+}
+
+// TestSearchAdditionsBelongToTheirEpoch: when the cache stops trusting what
+// it holds (a write whose Redis work failed: here, a deletion Redis never
+// heard of), the epoch moves on, and additions made before it are no longer
+// merged into the candidates.
+func TestSearchAdditionsBelongToTheirEpoch(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, admin := api.User(t, domain.RoleAdmin)
+	api.NewTask(t, admin, map[string]any{"title": "Quokka census"})
+	vars := map[string]any{"q": "quokka"}
+	api.OK(t, "", searchPageQuery, vars)
+	created, _ := api.NewTask(t, admin, map[string]any{"title": "Quokka habitat"})
+	require.Equal(t, oracle.OK(t, "", searchPageQuery, vars), api.OK(t, "", searchPageQuery, vars))
+
+	ctx := context.Background()
+	_, err := api.Pool().Exec(ctx, "DELETE FROM tasks WHERE id = $1", created)
+	require.NoError(t, err)
+	require.NoError(t, api.Redis.Incr(ctx, api.Cache.Keys().Epoch()).Err())
+	assert.Equal(t, oracle.OK(t, "", searchPageQuery, vars), api.OK(t, "", searchPageQuery, vars),
+		"the addition of the deleted task belongs to the retired epoch")
 }

@@ -71,6 +71,9 @@ type SearchQuery struct {
 type SearchText struct {
 	Title, Description map[string]string
 	TitleEnd           int
+	// Scores are the task's score for the query made of each lexeme alone
+	// (lexemes holding a backslash left out).
+	Scores map[string]float64
 }
 
 // ViewerAudiences are the disjoint audiences whose tasks v may see.

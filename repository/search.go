@@ -437,7 +437,8 @@ func (r *Repo) SearchPostings(ctx context.Context, audience string, limit int) (
 }
 
 // SearchTexts returns each task's searched text as the search column is
-// made of it (domain.SearchText).
+// made of it (domain.SearchText), with its score for each one-lexeme query
+// (the lexeme as a tsquery literal, as SearchPostings makes it).
 func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task) ([]domain.SearchText, error) {
 	titles, descs := make([]string, len(tasks)), make([]string, len(tasks))
 	for i, t := range tasks {
@@ -446,8 +447,13 @@ func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task) ([]domain.
 	rows, err := r.pools.Read.Query(ctx, `SELECT
 			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.title)) u),
 			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.description)) u),
-			(SELECT coalesce(max(p), 0) FROM unnest(to_tsvector('english', x.title)) u, unnest(u.positions) p)::int
-		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(title, description, i) ORDER BY x.i`, titles, descs)
+			(SELECT coalesce(max(p), 0) FROM unnest(to_tsvector('english', x.title)) u, unnest(u.positions) p)::int,
+			(SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM unnest(v.search) u WHERE strpos(u.lexeme, '\') = 0),
+			(SELECT coalesce(array_agg(ts_rank_cd(v.search, ('''' || replace(u.lexeme, '''', '''''') || '''')::tsquery)::float8 ORDER BY u.lexeme), '{}')
+				FROM unnest(v.search) u WHERE strpos(u.lexeme, '\') = 0)
+		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(title, description, i),
+			LATERAL (SELECT setweight(to_tsvector('english', x.title), 'A') || setweight(to_tsvector('english', x.description), 'B') AS search) v
+		ORDER BY x.i`, titles, descs)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -460,11 +466,20 @@ func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task) ([]domain.
 		return m
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.SearchText, error) {
-		var title, desc []string
+		var title, desc, lexemes []string
+		var scores []float64
 		var st domain.SearchText
-		err := row.Scan(&title, &desc, &st.TitleEnd)
+		if err := row.Scan(&title, &desc, &st.TitleEnd, &lexemes, &scores); err != nil {
+			return st, err
+		}
 		st.Title, st.Description = split(title), split(desc)
-		return st, err
+		st.Scores = make(map[string]float64, len(lexemes))
+		for i, l := range lexemes {
+			if i < len(scores) {
+				st.Scores[l] = scores[i]
+			}
+		}
+		return st, nil
 	})
 	if err == nil && len(out) != len(tasks) {
 		err = fmt.Errorf("search texts: %d rows for %d tasks", len(out), len(tasks))
