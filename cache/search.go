@@ -446,7 +446,8 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 	// Outlive the request: a bump that is skipped leaves entries stale.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.c.writeTimeout())
 	defer cancel()
-	texts, err := ts.SearchTexts(ctx, rows)
+	// Scores only for a creation, which adds the task to additions.
+	texts, err := ts.SearchTexts(ctx, rows, len(states) == 2 && states[0] == nil && !s.c.cluster)
 	if err != nil {
 		s.c.stats.kinds[KindSearch].errors.Add(1)
 		s.c.trusted.Store(false)

@@ -39,8 +39,8 @@ type TaskSearcher interface {
 	// backslash are left out.
 	SearchPostings(ctx context.Context, audience string, limit int) (postings map[string][]SearchHit, complete bool, err error)
 	// SearchTexts returns each task's searched text as lexemes (see
-	// SearchText).
-	SearchTexts(ctx context.Context, tasks []*Task) ([]SearchText, error)
+	// SearchText), with Scores only when scores is set.
+	SearchTexts(ctx context.Context, tasks []*Task, scores bool) ([]SearchText, error)
 	// SearchCursor is the cursor of h in a search for text whose words
 	// matched as given.
 	SearchCursor(text string, h SearchHit) string

@@ -437,9 +437,10 @@ func (r *Repo) SearchPostings(ctx context.Context, audience string, limit int) (
 }
 
 // SearchTexts returns each task's searched text as the search column is
-// made of it (domain.SearchText), with its score for each one-lexeme query
-// (the lexeme as a tsquery literal, as SearchPostings makes it).
-func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task) ([]domain.SearchText, error) {
+// made of it (domain.SearchText), and, when asked, its score for each
+// one-lexeme query (the lexeme as a tsquery literal, as SearchPostings makes
+// it).
+func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task, scores bool) ([]domain.SearchText, error) {
 	titles, descs := make([]string, len(tasks)), make([]string, len(tasks))
 	for i, t := range tasks {
 		titles[i], descs[i] = t.Title, t.Description
@@ -448,12 +449,12 @@ func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task) ([]domain.
 			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.title)) u),
 			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.description)) u),
 			(SELECT coalesce(max(p), 0) FROM unnest(to_tsvector('english', x.title)) u, unnest(u.positions) p)::int,
-			(SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM unnest(v.search) u WHERE strpos(u.lexeme, '\') = 0),
+			(SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM unnest(v.search) u WHERE $3 AND strpos(u.lexeme, '\') = 0),
 			(SELECT coalesce(array_agg(ts_rank_cd(v.search, ('''' || replace(u.lexeme, '''', '''''') || '''')::tsquery)::float8 ORDER BY u.lexeme), '{}')
-				FROM unnest(v.search) u WHERE strpos(u.lexeme, '\') = 0)
+				FROM unnest(v.search) u WHERE $3 AND strpos(u.lexeme, '\') = 0)
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(title, description, i),
 			LATERAL (SELECT setweight(to_tsvector('english', x.title), 'A') || setweight(to_tsvector('english', x.description), 'B') AS search) v
-		ORDER BY x.i`, titles, descs)
+		ORDER BY x.i`, titles, descs, scores)
 	if err != nil {
 		return nil, translate(err)
 	}
