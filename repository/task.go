@@ -111,7 +111,9 @@ func taskFilter(v domain.Viewer, f domain.TaskFilter, tagID string) sq.And {
 		// in due-date order)
 		const open = "t.status NOT IN ('COMPLETED', 'CANCELLED') AND t.due_date IS NOT NULL"
 		if *f.Overdue {
-			w = append(w, sq.Expr(open+" AND t.due_date < now()"))
+			// The index's expression, so that now() bounds a range of it
+			// (equal to due_date here, which is not null).
+			w = append(w, sq.Expr(open+" AND COALESCE(t.due_date, 'infinity'::timestamptz) < now()"))
 		} else {
 			w = append(w, sq.Expr("NOT ("+open+" AND t.due_date < now())"))
 		}
