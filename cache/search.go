@@ -49,7 +49,12 @@ const searchTermsCached = 4096
 // "1"+L, which a write bumps when L's occurrences change in number (in the
 // title or the description): that query's score is the sum of its
 // occurrences' weights, wherever they are. Any other query depends on "p"+L
-// for each of its lexemes, bumped when L's positions change. searchAny is
+// for each of its lexemes, bumped when L's positions change in a task, and
+// on "c"+L, bumped when a task holding L enters the audience (created, made
+// visible to it) or leaves it: for each of its lexemes, or, when every
+// match holds every lexeme (AND and FOLLOWED BY alone), only for its
+// Required one, so that a creation holding another of its words leaves it
+// (a creation bumps no "p": it moves no existing task). searchAny is
 // the generation of every query a task can match without holding one of
 // its lexemes, bumped when a task enters or leaves the audience; postings
 // (the audience's one-lexeme candidates) are kept under searchText, bumped
@@ -183,6 +188,12 @@ func (s *store) searchQuery(ctx context.Context, ts domain.TaskSearcher, text st
 	default:
 		for _, l := range q.lexemes {
 			q.deps = append(q.deps, "p"+l)
+			if p.Required == "" {
+				q.deps = append(q.deps, "c"+l)
+			}
+		}
+		if p.Required != "" {
+			q.deps = append(q.deps, "c"+p.Required)
 		}
 		if p.Open {
 			q.deps = append(q.deps, searchAny)
@@ -490,6 +501,13 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 			}
 		}
 	}
+	if created {
+		// A new task moves no existing task's positions: the queries it
+		// enters depend on its lexemes' "c" generations (see searchQuery).
+		for a, deps := range bumps {
+			bumps[a] = slices.DeleteFunc(deps, func(d string) bool { return strings.HasPrefix(d, "p") })
+		}
+	}
 	defer func() {
 		if err := s.searchAdditions(ctx, rows[0], texts[0], adds, slices.Collect(maps.Keys(takes))); err != nil {
 			s.c.stats.kinds[KindSearch].errors.Add(1)
@@ -527,7 +545,7 @@ func everything(t domain.SearchText) []string {
 	out := []string{searchAny, searchText}
 	for _, part := range []map[string]string{t.Title, t.Description} {
 		for l := range part {
-			out = append(out, "p"+l, "1"+l)
+			out = append(out, "p"+l, "1"+l, "c"+l)
 		}
 	}
 	return out

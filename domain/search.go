@@ -60,6 +60,10 @@ type SearchQuery struct {
 	// Single is the query's one lexeme when it is made of nothing else
 	// (and holds no quote or backslash), "" otherwise.
 	Single string
+	// Required is a lexeme every task matching the query holds (the
+	// longest, likely the rarest, of a query whose operators are all AND
+	// or FOLLOWED BY), "" when there is none.
+	Required string
 }
 
 // SearchText is a task's searched text (its title with weight A, then its

@@ -325,7 +325,45 @@ func (r *Repo) SearchTerms(ctx context.Context, text string) (domain.SearchQuery
 			q.Single = l
 		}
 	}
+	q.Required = requiredLexeme(query)
 	return q, nil
+}
+
+// requiredLexeme reads a tsquery as PostgreSQL prints it ('a' & 'b' <-> 'c')
+// and returns its longest operand when every operator is & or <->, so that
+// a match holds every operand; "" otherwise (an OR, a negation, a
+// backslash, which the printed form does not escape, or no operand).
+func requiredLexeme(query string) string {
+	if strings.ContainsRune(query, '\\') {
+		return ""
+	}
+	var best string
+	for i := 0; i < len(query); i++ {
+		switch query[i] {
+		case '|', '!':
+			return ""
+		case '\'':
+			var b strings.Builder
+			for i++; i < len(query); i++ {
+				if query[i] == '\'' {
+					if i+1 < len(query) && query[i+1] == '\'' { // a quote, doubled
+						b.WriteByte('\'')
+						i++
+						continue
+					}
+					break
+				}
+				b.WriteByte(query[i])
+			}
+			if i+1 < len(query) && query[i+1] == ':' { // a prefix or weights: 'a':*
+				return ""
+			}
+			if l := b.String(); len(l) > len(best) || (len(l) == len(best) && l < best) {
+				best = l
+			}
+		}
+	}
+	return best
 }
 
 // SearchCandidates returns the candidates of text among an audience's

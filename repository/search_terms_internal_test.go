@@ -1,0 +1,26 @@
+package repository
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestRequiredLexeme: a lexeme every match holds is only read from a query
+// of ANDs and FOLLOWED BYs, as PostgreSQL prints it.
+func TestRequiredLexeme(t *testing.T) {
+	for query, want := range map[string]string{
+		`'rate' & 'limit'`:                    "limit",
+		`'cach' <-> 'invalid'`:                "invalid",
+		`'e-mail' <-> 'e' <-> 'mail' & 'fix'`: "e-mail",
+		`'it''s' & 'x'`:                       "it's",
+		`'rate' | 'limit'`:                    "",
+		`'rate' & !'limit'`:                   "",
+		`!'limit'`:                            "",
+		`'rate':* & 'limit'`:                  "",
+		`'back\slash' & 'x'`:                  "",
+		``:                                    "",
+	} {
+		assert.Equal(t, want, requiredLexeme(query), query)
+	}
+}
