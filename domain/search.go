@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,15 @@ type TaskSearcher interface {
 	// row's keys, and exact false for a search whose words were corrected.
 	// A cursor that does not decode is EINVALID on "after".
 	DecodeSearchCursor(after, text string) (h SearchHit, exact bool, err error)
+}
+
+// NewestFirst orders hits by creation time, newest first, then by id
+// descending: the order in which a search takes its candidates.
+func NewestFirst(a, b SearchHit) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(b.ID, a.ID)
 }
 
 // SearchQuery is what a query text is made of.

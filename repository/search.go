@@ -1,7 +1,6 @@
 package repository
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -466,9 +465,7 @@ func (r *Repo) SearchPostings(ctx context.Context, audience string, limit int) (
 		return nil, false, nil
 	}
 	for l, hits := range out {
-		slices.SortFunc(hits, func(a, b domain.SearchHit) int {
-			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
-		})
+		slices.SortFunc(hits, domain.NewestFirst)
 		out[l] = hits[:min(len(hits), searchCandidates)]
 	}
 	return out, true, nil

@@ -29,33 +29,17 @@ func prefixed(prefix string, ids []string) []string {
 // Audiences. A task is seen by admins ("all"), and by everyone when public
 // ("pub"), else by its creator and its assignee ("u:<id>"). A list depends
 // only on the tasks of its viewer's audiences, so a write of a private task
-// leaves every other user's lists alone.
-
-func taskAudiences(t *domain.Task) []string {
-	out := []string{"all"}
-	if t.Visibility == domain.VisibilityPublic {
-		return append(out, "pub")
-	}
-	for _, u := range []*string{t.CreatedByID, t.AssigneeID} {
-		if u != nil && !slices.Contains(out, "u:"+*u) {
-			out = append(out, "u:"+*u)
-		}
-	}
-	return out
-}
+// leaves every other user's lists alone (domain.Audiences,
+// domain.ViewerAudiences).
 
 func viewerAudiences(v domain.Viewer, only *domain.Visibility) []string {
 	switch {
 	case only != nil && *only == domain.VisibilityPublic:
 		return []string{"pub"}
-	case v.IsAdmin():
-		return []string{"all"}
-	case v.Anonymous():
-		return []string{"pub"}
-	case only != nil && *only == domain.VisibilityPrivate:
+	case only != nil && *only == domain.VisibilityPrivate && !v.IsAdmin() && !v.Anonymous():
 		return []string{"u:" + v.UserID}
 	}
-	return []string{"pub", "u:" + v.UserID}
+	return domain.ViewerAudiences(v)
 }
 
 // Partitions. Within an audience a list is tagged by the narrowest
@@ -86,7 +70,7 @@ func orDash(s *string) string {
 func partitionsOf(t *domain.Task) []string {
 	dims := []string{"", "tg", "as:" + orDash(t.AssigneeID), "cb:" + orDash(t.CreatedByID), "st:" + string(t.Status)}
 	var out []string
-	for _, a := range taskAudiences(t) {
+	for _, a := range domain.Audiences(t) {
 		for _, d := range dims {
 			out = append(out, listTag(a, d))
 		}
@@ -490,12 +474,12 @@ func (t *tagging) taskWritten(ctx context.Context, id string, priors *domain.Pri
 	for _, s := range states {
 		tags = append(tags, partitionsOf(s)...)
 	}
-	if len(states) == 2 && !slices.Equal(taskAudiences(states[0]), taskAudiences(states[1])) {
+	if len(states) == 2 && !slices.Equal(domain.Audiences(states[0]), domain.Audiences(states[1])) {
 		searchable = true // who may find it changed
 	}
 	if searchable {
 		for _, s := range states {
-			for _, a := range taskAudiences(s) {
+			for _, a := range domain.Audiences(s) {
 				tags = append(tags, searchTag(a))
 			}
 		}
@@ -517,7 +501,7 @@ func (t *tagging) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Ta
 	if x != nil {
 		tags = append(tags, seqTag(x.Seq))
 		tags = append(tags, partitionsOf(x)...)
-		for _, a := range taskAudiences(x) {
+		for _, a := range domain.Audiences(x) {
 			tags = append(tags, searchTag(a))
 		}
 	}
@@ -547,7 +531,7 @@ func (t *tagging) DeleteTask(ctx context.Context, id string, guard domain.Guard)
 	tags := []string{taskTag(id)}
 	if d != nil && d.Task != nil {
 		tags = append(tags, partitionsOf(d.Task)...)
-		for _, a := range taskAudiences(d.Task) {
+		for _, a := range domain.Audiences(d.Task) {
 			tags = append(tags, searchTag(a))
 		}
 		tags = append(tags, prefixed("s:", d.SubtaskIDs)...)
@@ -603,7 +587,7 @@ func (t *tagging) DeleteSubtask(ctx context.Context, id string, guard domain.Gua
 func (t *tagging) tagsWritten(ctx context.Context, id string, x *domain.Task, err error) {
 	tags := []string{taskTag(id), tagTags}
 	if x != nil {
-		for _, a := range taskAudiences(x) {
+		for _, a := range domain.Audiences(x) {
 			tags = append(tags, listTag(a, "tg"))
 		}
 	}
