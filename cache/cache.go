@@ -75,6 +75,8 @@ type Cache struct {
 	decoded *lru.Cache[string, decodedValue]
 	// listMax is the largest partition the list index keeps (listMaxPartition).
 	listMax int
+	// postingsMax is the most postings a user's search hash keeps (searchPostingsMax).
+	postingsMax int
 	// knownTags holds the tags this instance has read: tags never change.
 	knownTags *lru.Cache[string, *domain.Tag]
 	// searchTerms holds each query text parsed (searchQuery): it follows
@@ -98,7 +100,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	c := &Cache{rdb: rdb, wrdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats(),
-		listMax: listMaxPartition}
+		listMax: listMaxPartition, postingsMax: searchPostingsMax}
 	if one, ok := rdb.(*redis.Client); ok {
 		c.wrdb = one.WithTimeout(c.writeTimeout()) // same connection pool
 	}

@@ -10,3 +10,6 @@ func (c *Cache) SetAfterListLoad(f func(part string)) { c.afterListLoad.Store(&f
 
 // SetListMaxPartition lowers the largest partition the list index keeps.
 func (c *Cache) SetListMaxPartition(n int) { c.listMax = n }
+
+// SetSearchPostingsMax lowers the most postings a user's search hash keeps.
+func (c *Cache) SetSearchPostingsMax(n int) { c.postingsMax = n }

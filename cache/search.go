@@ -158,9 +158,7 @@ func (s *store) candidates(ctx context.Context, ts domain.TaskSearcher, v domain
 		all = append(all, hits...)
 	}
 	// The audiences are disjoint: the union's newest are its candidates.
-	slices.SortFunc(all, func(a, b domain.SearchHit) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
-	})
+	slices.SortFunc(all, domain.NewestFirst)
 	return all[:min(len(all), domain.MaxSearchCandidates)], true, nil
 }
 
@@ -287,7 +285,7 @@ func (s *store) privateCandidates(ctx context.Context, ts domain.TaskSearcher, a
 // one transaction with their marker; nil when they cannot be had.
 func (s *store) fillPostings(ctx context.Context, ts domain.TaskSearcher, aud, key string) map[string]*searchCands {
 	st := &s.c.stats.kinds[KindSearch]
-	hits, complete, err := ts.SearchPostings(ctx, aud, searchPostingsMax)
+	hits, complete, err := ts.SearchPostings(ctx, aud, s.c.postingsMax)
 	if err != nil {
 		return nil
 	}
@@ -713,9 +711,7 @@ func withAdded(hits []domain.SearchHit, added []redis.Z, epoch string) []domain.
 		seen[parts[1]] = true
 		hits = append(hits, domain.SearchHit{ID: parts[1], CreatedAt: time.UnixMicro(int64(z.Score)).UTC(), Score: score})
 	}
-	slices.SortFunc(hits, func(a, b domain.SearchHit) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
-	})
+	slices.SortFunc(hits, domain.NewestFirst)
 	return hits[:min(len(hits), domain.MaxSearchCandidates)]
 }
 

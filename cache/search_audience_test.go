@@ -262,3 +262,33 @@ func TestSearchAdditionsBelongToTheirEpoch(t *testing.T) {
 	assert.Equal(t, oracle.OK(t, "", searchPageQuery, vars), api.OK(t, "", searchPageQuery, vars),
 		"the addition of the deleted task belongs to the retired epoch")
 }
+
+// TestSearchPostingsOverTheCap: a user whose private tasks hold more
+// postings than the cache keeps gets a marker instead of the hash, and
+// their searches are still the database's, through entries of their own.
+func TestSearchPostingsOverTheCap(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	api.Cache.SetSearchPostingsMax(3)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, user := api.User(t, domain.RoleEditor)
+	mine, _ := api.NewTask(t, user, map[string]any{"title": "Quokka notes one", "visibility": "PRIVATE"})
+	api.NewTask(t, user, map[string]any{"title": "Quokka notes two", "visibility": "PRIVATE"})
+	api.NewTask(t, user, map[string]any{"title": "Public quokka"})
+	vars := map[string]any{"q": "quokka"}
+	for i := range 2 {
+		want := oracle.OK(t, user, searchPageQuery, vars)
+		require.Equal(t, want, api.OK(t, user, searchPageQuery, vars), "read %d", i)
+		require.Equal(t, 3, apitest.Num(want, "searchTasks", "totalCount"))
+	}
+	keys, err := api.Redis.Keys(context.Background(), strings.TrimSuffix(api.Cache.Keys().Epoch(), ":epoch")+":sp:*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys, "the postings key holds a marker")
+	for _, k := range keys {
+		fields, err := api.Redis.HGetAll(context.Background(), k).Result()
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"~": "big"}, fields, "over the cap: no postings kept")
+	}
+	api.OK(t, user, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Wombat notes"}) { id } }`, map[string]any{"id": mine})
+	assert.Equal(t, oracle.OK(t, user, searchPageQuery, vars), api.OK(t, user, searchPageQuery, vars), "after an edit")
+}
