@@ -153,7 +153,7 @@ func (a *App) wire() {
 		cc := cfg.Cache
 		a.Cache = cache.New(a.Redis, cache.Options{Prefix: cc.Prefix, EntityTTL: cc.EntityTTL, RelationTTL: cc.RelationTTL,
 			NegativeTTL: cc.NegativeTTL, StatsTTL: cc.StatsTTL, SearchTTL: cc.SearchTTL, LeaseTTL: cc.LeaseTTL,
-			Jitter: 0.1, Timeout: cc.Timeout})
+			Jitter: 0.1, Timeout: cc.Timeout, AutoPipeline: cc.AutoPipeline})
 		store = cache.Wrap(store, a.Cache)
 	}
 	if a.Redis != nil && cfg.ResponseCache {
@@ -163,7 +163,8 @@ func (a *App) wire() {
 		}
 		a.Responses = respcache.New(a.Redis, respcache.Options{Prefix: cfg.Cache.Prefix, TTL: cfg.Cache.ResponseTTL,
 			Operations: cfg.Cache.ResponseOperations, Local: cfg.Cache.ResponseLocal, Timeout: cfg.Cache.Timeout,
-			StaleTTL: staleTTL, MinHitRatio: float64(cfg.Cache.ResponseMinHitPercent) / 100})
+			AutoPipeline: cfg.Cache.AutoPipeline,
+			StaleTTL:     staleTTL, MinHitRatio: float64(cfg.Cache.ResponseMinHitPercent) / 100})
 		store = respcache.Tagging(store, a.Responses)
 	}
 	a.Store = store

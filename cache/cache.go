@@ -48,6 +48,11 @@ type Options struct {
 	LeaseTTL    time.Duration // how long a reader may hold a fill lease
 	Jitter      float64       // TTLs are stretched by up to this fraction, at random
 	Timeout     time.Duration // per Redis round trip
+	// AutoPipeline sends the reads of concurrent requests to one Redis as
+	// shared pipelines (go-redis's AutoPipeliner): a request's round trips
+	// ride with others' instead of each costing a write and a read system
+	// call on both sides. Ignored on Redis Cluster.
+	AutoPipeline bool
 }
 
 // Cache is the Redis layer. A nil *Cache is valid and caches nothing.
@@ -103,6 +108,14 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		listMax: listMaxPartition, postingsMax: searchPostingsMax}
 	if one, ok := rdb.(*redis.Client); ok {
 		c.wrdb = one.WithTimeout(c.writeTimeout()) // same connection pool
+		if o.AutoPipeline {
+			// The blocking face keeps each caller's order; a batch is bounded
+			// by the connection's read timeout, which is the reads' Timeout.
+			// It fails only on an invalid configuration; the default is valid.
+			if ap, err := one.AutoPipeline(); err == nil {
+				c.rdb = ap
+			}
+		}
 	}
 	c.decoded, _ = lru.New[string, decodedValue](decodedValues)
 	c.knownTags, _ = lru.New[string, *domain.Tag](decodedValues)

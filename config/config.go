@@ -95,6 +95,7 @@ type CostConfig struct {
 // CacheConfig tunes the Redis layer.
 type CacheConfig struct {
 	Timeout           time.Duration
+	AutoPipeline      bool // REDIS_AUTOPIPELINE: concurrent reads share pipelines
 	EntityTTL         time.Duration
 	RelationTTL       time.Duration
 	NegativeTTL       time.Duration
@@ -171,6 +172,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SlowQuery:              time.Duration(p.int("SLOW_QUERY_MS", 200, 1, 3_600_000)) * time.Millisecond,
 		Cache: CacheConfig{
 			Timeout:            p.duration("CACHE_TIMEOUT", 50*time.Millisecond),
+			AutoPipeline:       p.onOff("REDIS_AUTOPIPELINE", true),
 			EntityTTL:          p.duration("CACHE_ENTITY_TTL", 10*time.Minute),
 			RelationTTL:        p.duration("CACHE_RELATION_TTL", 10*time.Minute),
 			NegativeTTL:        p.duration("CACHE_NEGATIVE_TTL", 30*time.Second),

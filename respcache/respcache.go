@@ -75,6 +75,9 @@ type Options struct {
 	Operations []string      // operation names that may be cached; empty or "*" means all
 	Local      int           // entries kept decoded in process (0: none)
 	Timeout    time.Duration // per Redis round trip
+	// AutoPipeline shares pipelines between concurrent lookups (see
+	// cache.Options.AutoPipeline).
+	AutoPipeline bool
 	// StaleTTL is how long an entry is kept as its key's last answer, to
 	// be served flagged stale while PostgreSQL is unreachable (0: never).
 	StaleTTL time.Duration
@@ -111,7 +114,8 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 		o.StaleTTL = 0
 	}
 	c := &Cache{
-		infra: cache.New(rdb, cache.Options{Prefix: o.Prefix + ":rc", Timeout: o.Timeout}),
+		infra: cache.New(rdb, cache.Options{Prefix: o.Prefix + ":rc", Timeout: o.Timeout,
+			AutoPipeline: o.AutoPipeline}),
 		opts:  o,
 		all:   len(o.Operations) == 0 || slices.Contains(o.Operations, "*"),
 		admit: newAdmission(o.MinHitRatio, admissionShapes),
