@@ -69,12 +69,21 @@ type searchHit struct {
 }
 
 // searchPlan says when a search walks the newest tasks: from which share
-// of tasks a query is common enough (search_frequency), and how many of the
-// newest tasks the walk reads at most.
+// of tasks a query is common enough (search_frequency), how many of the
+// newest tasks the walk reads at most, and how many of them the sample that
+// confirms the share reads first.
 type searchPlan struct {
-	share float64
-	walk  int
+	share  float64
+	walk   int
+	sample int
 }
+
+// searchSampleHits sizes the sample of the newest tasks that confirms a
+// query's share: searchSampleHits/share rows hold that many matches on
+// average when the query's share is the walk's threshold. A search walks
+// when the sample holds at least half of them: a query nearer the threshold
+// costs about the same either way, and both ways find the same candidates.
+const searchSampleHits = 10
 
 // planSearch scales the walk to a table of about tasks rows. Walking finds
 // the searchCandidates newest matches after about searchCandidates/share
@@ -86,9 +95,18 @@ type searchPlan struct {
 // twice the rows that share needs (at most searchRecent), so a query whose
 // words are each common but rarely together (the vocabulary only bounds a
 // query's share by its rarest word) gives up early and asks the index.
+//
+// The vocabulary bounds a query's share by its rarest word only: two words
+// each in 20% of tasks may be together in none, or in 15%. So before it
+// walks, a search counts the matches among the newest searchSampleHits/share
+// tasks (a twentieth of the walk's bound) and walks only when they hold
+// about as many matches as the threshold share would put there: words
+// rarely together go to the index after the sample instead of after the
+// whole walk, words often together still walk.
 func planSearch(tasks float64) searchPlan {
 	share := math.Max(float64(searchCandidates)/searchRecent, math.Sqrt(searchCandidates/(2*math.Max(tasks, 1))))
-	return searchPlan{share: share, walk: min(searchRecent, int(math.Ceil(2*searchCandidates/share)))}
+	return searchPlan{share: share, walk: min(searchRecent, int(math.Ceil(2*searchCandidates/share))),
+		sample: int(math.Ceil(searchSampleHits / share))}
 }
 
 // candidatesCTE is the candidate set of text among the tasks that satisfy
@@ -97,8 +115,9 @@ func planSearch(tasks float64) searchPlan {
 func candidatesCTE(vis string, vargs []any, config, text string, plan searchPlan) (string, []any) {
 	match := "t.search @@ websearch_to_tsquery(?::regconfig, ?)"
 	// recent walks the newest tasks (index: tasks_created_keyset_idx); the
-	// frequency test has no column, so the planner evaluates it once and
-	// skips the walk when it fails. matches is every match (index:
+	// frequency test and the sample have no column, so the planner
+	// evaluates them once (the sample only when the frequency passed: CASE
+	// keeps that order) and skips the walk when they fail. matches is every match (index:
 	// tasks_search_idx), a fence so the planner does not walk the created
 	// index for it; it is read, and so computed, only when recent came short,
 	// and holds no tsvector: only the newest searchCandidates fetch theirs,
@@ -107,7 +126,12 @@ func candidatesCTE(vis string, vargs []any, config, text string, plan searchPlan
 			SELECT t.id, t.created_at, t.search FROM (
 				SELECT t.id, t.created_at, t.search FROM tasks t WHERE ` + vis + `
 				ORDER BY t.created_at DESC, t.id DESC LIMIT ?) t
-			WHERE ` + match + ` AND search_frequency(websearch_to_tsquery(?::regconfig, ?)) >= ?
+			WHERE ` + match + ` AND CASE WHEN search_frequency(websearch_to_tsquery(?::regconfig, ?)) >= ?
+				THEN (SELECT count(*) FROM (
+					SELECT t.search FROM tasks t WHERE ` + vis + `
+					ORDER BY t.created_at DESC, t.id DESC LIMIT ?) s
+					WHERE s.search @@ websearch_to_tsquery(?::regconfig, ?)) >= ?
+				ELSE false END
 			ORDER BY t.created_at DESC, t.id DESC LIMIT ?),
 		matches AS MATERIALIZED (
 			SELECT t.id, t.created_at FROM tasks t WHERE ` + vis + ` AND ` + match + `),
@@ -119,7 +143,8 @@ func candidatesCTE(vis string, vargs []any, config, text string, plan searchPlan
 			CROSS JOIN LATERAL (SELECT t.search FROM tasks t WHERE t.id = m.id OFFSET 0) s),
 		x AS (SELECT c.id, c.created_at, ts_rank_cd(c.search, websearch_to_tsquery(?::regconfig, ?))::float8 AS score FROM c)`
 	var args []any
-	args = append(append(args, vargs...), plan.walk, config, text, config, text, plan.share, searchCandidates)
+	args = append(append(args, vargs...), plan.walk, config, text, config, text, plan.share)
+	args = append(append(args, vargs...), plan.sample, config, text, searchSampleHits/2, searchCandidates)
 	args = append(append(args, vargs...), config, text)
 	args = append(args, searchCandidates, searchCandidates, searchCandidates, config, text)
 	return sql, args
