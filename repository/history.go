@@ -138,9 +138,9 @@ func (r *Repo) TaskEventsSnapshot(ctx context.Context) (domain.LogSnapshot, erro
 	return domain.ParseLogSnapshot(text)
 }
 
-// insertEvents appends history rows in one statement, with the actor of
-// ctx where an event names none, and wakes every instance's subscription
-// broker at commit.
+// insertEvents appends history rows, with the actor of ctx where an event
+// names none, and wakes every instance's subscription broker at commit, in
+// one statement (a data-modifying CTE runs whether or not it is read).
 func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -167,20 +167,18 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) err
 			private[i], createdBy[i], assignee[i] = &p, e.Was.CreatedByID, e.Was.AssigneeID
 		}
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase, to_phase, reason,
-			field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
+	_, err := tx.Exec(ctx, `WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
+			to_phase, reason, field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
 		SELECT k.task_id, k.actor_id, k.kind, k.from_status, k.to_status, k.from_phase, k.to_phase, k.reason,
 			k.field, k.old_value, k.new_value, k.subtask_id, k.private, k.created_by, k.assignee, COALESCE(k.at, now())
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[]::task_event_kind[], $4::text[]::task_status[], $5::text[]::task_status[],
 			$6::text[]::workflow_phase[], $7::text[]::workflow_phase[], $8::text[], $9::text[], $10::text[], $11::text[],
 			$12::uuid[], $13::boolean[], $14::uuid[], $15::uuid[], $16::timestamptz[])
 			AS k(task_id, actor_id, kind, from_status, to_status, from_phase, to_phase, reason, field, old_value, new_value,
-				subtask_id, private, created_by, assignee, at)`,
-		taskIDs, actors, kinds, fromS, toS, fromP, toP, reasons, fields, olds, news, subs, private, createdBy, assignee, at)
-	if err != nil {
-		return translate(err)
-	}
-	_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", pubsub.Channel)
+				subtask_id, private, created_by, assignee, at))
+		SELECT pg_notify($17, '')`,
+		taskIDs, actors, kinds, fromS, toS, fromP, toP, reasons, fields, olds, news, subs, private, createdBy, assignee, at,
+		pubsub.Channel)
 	return translate(err)
 }
 

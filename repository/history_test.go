@@ -1,0 +1,46 @@
+package repository_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/pubsub"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWriteRecordsAndWakesTheBroker: a write appends its history row and
+// notifies the subscription channel at commit, not before, so a broker
+// that reads the log on the notification finds the row.
+func TestWriteRecordsAndWakesTheBroker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, repo := seeded(t, 5, 1)
+	var id string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT id::text FROM tasks ORDER BY number LIMIT 1").Scan(&id))
+	events := func() (n int) {
+		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM task_events WHERE task_id = $1", id).Scan(&n))
+		return n
+	}
+	before := events()
+
+	listener, err := pgx.Connect(ctx, pool.Config().ConnString())
+	require.NoError(t, err)
+	t.Cleanup(func() { listener.Close(context.Background()) })
+	_, err = listener.Exec(ctx, "LISTEN "+pgx.Identifier{pubsub.Channel}.Sanitize())
+	require.NoError(t, err)
+
+	high := domain.PriorityLow
+	_, err = repo.UpdateTask(ctx, id, domain.TaskPatch{Priority: &high}, nil)
+	require.NoError(t, err)
+
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := listener.WaitForNotification(wctx)
+	require.NoError(t, err, "the write notified the channel")
+	assert.Equal(t, pubsub.Channel, n.Channel)
+	assert.Equal(t, before+1, events(), "the write recorded its change")
+}
