@@ -58,6 +58,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNegotiate$$' -fuzztime $(FUZZTIME) ./httpspec
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./httpspec
 	$(GO) test -run '^$$' -fuzz '^FuzzRules$$' -fuzztime $(FUZZTIME) ./limits
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./cost
+	$(GO) test -run '^$$' -fuzz '^FuzzActual$$' -fuzztime $(FUZZTIME) ./cost
 
 ## bench: the load scenarios (cmd/herobench) against the real server binary
 ## on a seeded herotasks_bench database; a table, and JSON in bench/out/.
