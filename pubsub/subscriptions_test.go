@@ -350,17 +350,30 @@ func TestStalledSubscriberDoesNotHoldUpOthers(t *testing.T) {
 	stalled.SetReadLimit(1 << 20)
 	readCtx, readCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer readCancel()
+	//
+	// Under a loaded machine the stalled subscription's writer may instead
+	// lag the broker by a whole buffer before the kernel's buffers fill: the
+	// broker then cuts it off with no write blocked, the server writes the
+	// error and has nothing left to send, and the idle connection is not
+	// closed (it holds nothing but what the kernel buffered). Either way the
+	// subscription ended and the healthy client got every event.
 	var got int
+	var endedBehind bool
 	for {
 		_, b, err := stalled.Read(readCtx)
 		if err != nil {
-			require.NoError(t, readCtx.Err(), "the server never closed the stalled connection (%d events read): %v", got, err)
+			if readCtx.Err() != nil {
+				require.True(t, endedBehind, "the server never closed the stalled connection nor ended its subscription (%d events read): %v", got, err)
+			}
 			break
 		}
 		var m apitest.WSMessage
 		require.NoError(t, json.Unmarshal(b, &m))
 		if m.Type == "next" {
 			got++
+		}
+		if strings.Contains(string(m.Payload), "fell too far behind") {
+			endedBehind = true
 		}
 	}
 	assert.Less(t, got, batches*per, "the stalled client was cut off before the writes ended")
