@@ -71,6 +71,10 @@ func (r *Repo) TaskHistory(ctx context.Context, taskID, before string, limit int
 		ORDER BY e.created_at DESC, e.id DESC LIMIT $4`, []any{taskID, at, id, limit}, scanEvent)
 }
 
+// cursorKept tests that an event cursor's own event is still kept, given
+// the placeholders of its id and creation time.
+const cursorKept = "EXISTS (SELECT 1 FROM task_events k WHERE k.id = $%d AND k.created_at = $%d)"
+
 // TaskEventsAfter returns the events of every task after the cursor after
 // ("": from the start) in log order, at most limit, up to the oldest transaction still writing
 // (index task_events_log_idx). A cursor whose event is no longer kept is
@@ -85,23 +89,31 @@ func (r *Repo) TaskEventsAfter(ctx context.Context, after string, limit int) ([]
 	}
 	var out []*domain.TaskEvent
 	err := r.primary(func(q querier) error {
+		// The cursor's own event must still be kept, or retention dropped
+		// events after it too. The test has no column, so it is a one-time
+		// filter of the read: rows come back only when it holds, and only
+		// an empty read asks which way it was.
+		kept, args := "true", []any{strconv.FormatUint(c.Tx, 10), c.ID, limit}
 		if after != "" {
-			var kept bool
-			if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM task_events WHERE id = $1 AND created_at = $2)", c.ID, c.At).Scan(&kept); err != nil {
-				return translate(err)
-			}
-			if !kept {
-				return domain.ErrCursorExpired
-			}
+			kept, args = fmt.Sprintf(cursorKept, 4, 5), append(args, c.ID, c.At)
 		}
 		rows, err := q.Query(ctx, `SELECT `+eventCols+` FROM task_events e
-			WHERE (e.txid, e.id) > ($1::text::xid8, $2) AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-			ORDER BY e.txid, e.id LIMIT $3`, strconv.FormatUint(c.Tx, 10), c.ID, limit)
+			WHERE (e.txid, e.id) > ($1::text::xid8, $2) AND e.txid < pg_snapshot_xmin(pg_current_snapshot()) AND `+kept+`
+			ORDER BY e.txid, e.id LIMIT $3`, args...)
 		if err != nil {
 			return translate(err)
 		}
-		out, err = pgx.CollectRows(rows, scanEvent)
-		return translate(err)
+		if out, err = pgx.CollectRows(rows, scanEvent); err != nil || len(out) > 0 || after == "" {
+			return translate(err)
+		}
+		var still bool
+		if err := q.QueryRow(ctx, "SELECT "+fmt.Sprintf(cursorKept, 1, 2), c.ID, c.At).Scan(&still); err != nil {
+			return translate(err)
+		}
+		if !still {
+			return domain.ErrCursorExpired
+		}
+		return nil
 	})
 	return out, err
 }

@@ -44,3 +44,33 @@ func TestWriteRecordsAndWakesTheBroker(t *testing.T) {
 	assert.Equal(t, pubsub.Channel, n.Channel)
 	assert.Equal(t, before+1, events(), "the write recorded its change")
 }
+
+// TestTaskEventsAfterAnExpiredCursor: a cursor whose own event is no longer
+// kept (retention dropped its month) is refused, whether or not later events
+// exist, so the broker never passes over events it could not read; a kept
+// cursor reads on.
+func TestTaskEventsAfterAnExpiredCursor(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, repo := seeded(t, 5, 1)
+	all, err := repo.TaskEventsAfter(ctx, "", 1000)
+	require.NoError(t, err)
+	require.Greater(t, len(all), 2, "the seed recorded history")
+	first, last := all[0], all[len(all)-1]
+
+	later, err := repo.TaskEventsAfter(ctx, first.Cursor(), 1000)
+	require.NoError(t, err)
+	assert.Equal(t, all[1:], later, "a kept cursor reads on")
+	none, err := repo.TaskEventsAfter(ctx, last.Cursor(), 1000)
+	require.NoError(t, err)
+	assert.Empty(t, none, "nothing after the head")
+
+	for _, e := range []*domain.TaskEvent{first, last} {
+		_, err = pool.Exec(ctx, "DELETE FROM task_events WHERE id = $1", e.ID)
+		require.NoError(t, err)
+	}
+	_, err = repo.TaskEventsAfter(ctx, first.Cursor(), 1000)
+	assert.ErrorIs(t, err, domain.ErrCursorExpired, "later events exist, but the cursor's own is gone")
+	_, err = repo.TaskEventsAfter(ctx, last.Cursor(), 1000)
+	assert.ErrorIs(t, err, domain.ErrCursorExpired, "no later event, and the cursor's own is gone")
+}
