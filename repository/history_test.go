@@ -6,7 +6,10 @@ import (
 	"time"
 
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/apitest"
 	"github.com/herotasks/api/pubsub"
+	"github.com/herotasks/api/repository"
+	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,7 +55,16 @@ func TestWriteRecordsAndWakesTheBroker(t *testing.T) {
 func TestTaskEventsAfterAnExpiredCursor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, repo := seeded(t, 5, 1)
+	// A private PostgreSQL: the log is read up to the cluster's oldest
+	// writing transaction, and other packages' tests hold theirs open on
+	// the shared one.
+	_, dbURL := apitest.MigratedServer(t)
+	pool, err := repository.Open(ctx, dbURL, repository.PoolOptions{})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 5, Seed: 1})
+	require.NoError(t, err)
+	repo := repository.New(pool)
 	all, err := repo.TaskEventsAfter(ctx, "", 1000)
 	require.NoError(t, err)
 	require.Greater(t, len(all), 2, "the seed recorded history")
