@@ -122,11 +122,18 @@ func (s *store) candidates(ctx context.Context, ts domain.TaskSearcher, v domain
 				continue
 			}
 		}
+		// Texts of one query share an entry ("Cache webhook", "webhook
+		// cache"); the generations are named, so two queries whose
+		// dependencies differ never share a key.
+		key := q.Key
+		if key == "" {
+			key = "text:" + text
+		}
 		h := sha256.New()
-		h.Write([]byte(a + "\x00" + text))
-		for _, n := range g[:len(deps)] {
+		h.Write([]byte(a + "\x00" + key))
+		for i, n := range g[:len(deps)] {
 			n, _ := n.(string) // a generation never bumped is nil: zero
-			h.Write([]byte("\x00" + n))
+			h.Write([]byte("\x00" + deps[i] + "=" + n))
 		}
 		id := "c:" + hex.EncodeToString(h.Sum(nil)[:16])
 		entries = append(entries, id)

@@ -292,3 +292,30 @@ func TestSearchPostingsOverTheCap(t *testing.T) {
 	api.OK(t, user, `mutation($id: ID!) { updateTask(id: $id, input: {title: "Wombat notes"}) { id } }`, map[string]any{"id": mine})
 	assert.Equal(t, oracle.OK(t, user, searchPageQuery, vars), api.OK(t, user, searchPageQuery, vars), "after an edit")
 }
+
+// TestSearchTextsOfOneQueryShareAnEntry: texts that make the same query
+// (case, punctuation, stop words, the order of words joined by AND) share
+// one entry, and the answers are an uncached server's; a phrase, whose
+// order matters, does not share with its reverse.
+func TestSearchTextsOfOneQueryShareAnEntry(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, a := api.User(t, domain.RoleEditor)
+	api.NewTask(t, a, map[string]any{"title": "Zanzibar harbour survey"})
+	api.NewTask(t, a, map[string]any{"title": "Harbour of Zanzibar, the survey"})
+	api.NewTask(t, a, map[string]any{"title": "Zanzibar ferry timetable"})
+	misses := func(text string) int64 {
+		vars := map[string]any{"q": text}
+		before := searchStat(api)
+		require.Equal(t, oracle.OK(t, "", searchPageQuery, vars), api.OK(t, "", searchPageQuery, vars), text)
+		return searchStat(api).Misses - before.Misses
+	}
+	assert.Equal(t, int64(1), misses("zanzibar harbour"), "the first text fills the entry")
+	for _, text := range []string{"Harbour Zanzibar", "the harbour, zanzibar!", "ZANZIBAR and harbours"} {
+		assert.Zero(t, misses(text), "%q is the same query", text)
+	}
+	assert.Equal(t, int64(1), misses(`"zanzibar harbour"`), "a phrase is another query")
+	assert.Equal(t, int64(1), misses(`"harbour zanzibar"`), "and its reverse another still")
+	assert.Equal(t, int64(1), misses("zanzibar or harbour"), "so is an OR")
+}

@@ -350,7 +350,31 @@ func (r *Repo) SearchTerms(ctx context.Context, text string) (domain.SearchQuery
 		}
 	}
 	q.Required = requiredLexeme(query)
+	q.Key = queryKey(query)
 	return q, nil
+}
+
+// queryKey is a canonical form of a tsquery as PostgreSQL prints it: the
+// printed form itself, with the operands sorted when every operator is &
+// (AND commutes, in the matches and in ts_rank_cd's covers; FOLLOWED BY
+// does not). "" when the printed form is ambiguous (a backslash, which it
+// does not escape).
+func queryKey(query string) string {
+	if query == "" || strings.ContainsRune(query, '\\') {
+		return ""
+	}
+	if strings.ContainsAny(query, "|!<()") {
+		return query
+	}
+	terms := strings.Split(query, " & ")
+	for _, t := range terms {
+		// a quoted operand with no quote inside but doubled ones: 'it''s'
+		if len(t) < 2 || t[0] != '\'' || t[len(t)-1] != '\'' || strings.Count(t[1:len(t)-1], "'")%2 != 0 {
+			return query
+		}
+	}
+	slices.Sort(terms)
+	return strings.Join(terms, " & ")
 }
 
 // requiredLexeme reads a tsquery as PostgreSQL prints it ('a' & 'b' <-> 'c')

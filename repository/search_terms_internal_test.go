@@ -24,3 +24,22 @@ func TestRequiredLexeme(t *testing.T) {
 		assert.Equal(t, want, requiredLexeme(query), query)
 	}
 }
+
+func TestQueryKey(t *testing.T) {
+	for query, want := range map[string]string{
+		`'webhook' & 'cach'`:        `'cach' & 'webhook'`,
+		`'cach' & 'webhook'`:        `'cach' & 'webhook'`,
+		`'it''s' & 'a'`:             `'a' & 'it''s'`,
+		`'test' & 'test'`:           `'test' & 'test'`,
+		`'webhook'`:                 `'webhook'`,
+		`'webhook' <-> 'cach'`:      `'webhook' <-> 'cach'`,
+		`'webhook' | 'cach'`:        `'webhook' | 'cach'`,
+		`'webhook' & !'cach'`:       `'webhook' & !'cach'`,
+		`'webhook' & ( 'a' | 'b' )`: `'webhook' & ( 'a' | 'b' )`,
+		`'rate':* & 'limit'`:        `'rate':* & 'limit'`,
+		`'back\slash' & 'x'`:        "",
+		``:                          "",
+	} {
+		assert.Equal(t, want, queryKey(query), query)
+	}
+}
