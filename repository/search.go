@@ -354,43 +354,32 @@ func (r *Repo) SearchTerms(ctx context.Context, text string) (domain.SearchQuery
 	return q, nil
 }
 
-// queryKey is a canonical form of a tsquery as PostgreSQL prints it: the
-// printed form itself, with the operands sorted when every operator is &
-// (AND commutes, in the matches and in ts_rank_cd's covers; FOLLOWED BY
-// does not). "" when the printed form is ambiguous (a backslash, which it
-// does not escape).
-func queryKey(query string) string {
-	if query == "" || strings.ContainsRune(query, '\\') {
-		return ""
-	}
-	if strings.ContainsAny(query, "|!<()") {
-		return query
-	}
-	terms := strings.Split(query, " & ")
-	for _, t := range terms {
-		// a quoted operand with no quote inside but doubled ones: 'it''s'
-		if len(t) < 2 || t[0] != '\'' || t[len(t)-1] != '\'' || strings.Count(t[1:len(t)-1], "'")%2 != 0 {
-			return query
-		}
-	}
-	slices.Sort(terms)
-	return strings.Join(terms, " & ")
+// printedQuery is a tsquery as PostgreSQL prints it ('a' & 'b' <-> 'c'),
+// read once: its operands (each as printed, quotes included, and as a
+// lexeme) and whether it holds anything but operands joined by & and <->.
+type printedQuery struct {
+	operands, lexemes []string
+	followedBy        bool // a <-> (or <N>) between operands
+	grouped           bool // parentheses
+	other             bool // |, !, a prefix or weights ('a':*)
 }
 
-// requiredLexeme reads a tsquery as PostgreSQL prints it ('a' & 'b' <-> 'c')
-// and returns its longest operand when every operator is & or <->, so that
-// a match holds every operand; "" otherwise (an OR, a negation, a
-// backslash, which the printed form does not escape, or no operand).
-func requiredLexeme(query string) string {
+// readPrinted reads query; ok false when the printed form is ambiguous (a
+// backslash, which PostgreSQL does not escape) or holds no operand.
+func readPrinted(query string) (q printedQuery, ok bool) {
 	if strings.ContainsRune(query, '\\') {
-		return ""
+		return q, false
 	}
-	var best string
 	for i := 0; i < len(query); i++ {
 		switch query[i] {
 		case '|', '!':
-			return ""
+			q.other = true
+		case '(', ')':
+			q.grouped = true
+		case '<':
+			q.followedBy = true
 		case '\'':
+			start := i
 			var b strings.Builder
 			for i++; i < len(query); i++ {
 				if query[i] == '\'' {
@@ -403,12 +392,46 @@ func requiredLexeme(query string) string {
 				}
 				b.WriteByte(query[i])
 			}
-			if i+1 < len(query) && query[i+1] == ':' { // a prefix or weights: 'a':*
-				return ""
+			q.operands = append(q.operands, query[start:min(i+1, len(query))])
+			q.lexemes = append(q.lexemes, b.String())
+			if i+1 < len(query) && query[i+1] == ':' {
+				q.other = true
 			}
-			if l := b.String(); len(l) > len(best) || (len(l) == len(best) && l < best) {
-				best = l
-			}
+		}
+	}
+	return q, len(q.operands) > 0
+}
+
+// queryKey is a canonical form of a tsquery as PostgreSQL prints it: the
+// printed form itself, with the operands sorted when every operator is &
+// (AND commutes, in the matches and in ts_rank_cd's covers; FOLLOWED BY
+// does not). "" when the printed form is ambiguous.
+func queryKey(query string) string {
+	q, ok := readPrinted(query)
+	switch {
+	case !ok:
+		return ""
+	case q.other || q.followedBy || q.grouped:
+		return query
+	}
+	terms := slices.Clone(q.operands)
+	slices.Sort(terms)
+	return strings.Join(terms, " & ")
+}
+
+// requiredLexeme returns the longest operand of a tsquery as PostgreSQL
+// prints it when every operator is & or <->, so that a match holds every
+// operand; "" otherwise (an OR, a negation, a prefix, an ambiguous printed
+// form, or no operand).
+func requiredLexeme(query string) string {
+	q, ok := readPrinted(query)
+	if !ok || q.other {
+		return ""
+	}
+	var best string
+	for _, l := range q.lexemes {
+		if len(l) > len(best) || (len(l) == len(best) && l < best) {
+			best = l
 		}
 	}
 	return best

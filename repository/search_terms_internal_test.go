@@ -14,6 +14,7 @@ func TestRequiredLexeme(t *testing.T) {
 		`'cach' <-> 'invalid'`:                "invalid",
 		`'e-mail' <-> 'e' <-> 'mail' & 'fix'`: "e-mail",
 		`'it''s' & 'x'`:                       "it's",
+		`'x' & ( 'a' <-> 'bb' )`:              "bb",
 		`'rate' | 'limit'`:                    "",
 		`'rate' & !'limit'`:                   "",
 		`!'limit'`:                            "",
