@@ -10,8 +10,9 @@ import (
 )
 
 // TestDecodedValueReused: the same bytes read again give the value decoded
-// the first time, without decoding; bytes changed by an invalidation and a
-// fill give the new value.
+// the first time, without decoding, and the bytes a reader stored give the
+// value it loaded; bytes changed by an invalidation and a fill give the new
+// value.
 func TestDecodedValueReused(t *testing.T) {
 	c, _ := testCache(t)
 	ctx := context.Background()
@@ -27,11 +28,12 @@ func TestDecodedValueReused(t *testing.T) {
 		require.NoError(t, err)
 		return m["x"]
 	}
-	read() // miss: loads and fills
+	loaded := read() // miss: loads and fills
 	first := read()
 	second := read()
 	assert.Equal(t, 1, loads, "both later reads hit Redis")
 	assert.Equal(t, "first", first.Title)
+	assert.Same(t, loaded, first, "the bytes it stored: the value it loaded")
 	assert.Same(t, first, second, "the same bytes: the value decoded before")
 
 	title = "second"
@@ -39,6 +41,6 @@ func TestDecodedValueReused(t *testing.T) {
 	read() // miss: loads the new row and fills
 	third := read()
 	assert.Equal(t, 2, loads)
-	assert.Equal(t, "second", third.Title, "new bytes are decoded")
+	assert.Equal(t, "second", third.Title, "new bytes are read")
 	assert.NotSame(t, first, third)
 }

@@ -195,18 +195,30 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 	case kind == KindSearch:
 		ttl = c.opts.SearchTTL
 	}
+	type stored struct {
+		key, val string
+		v        V
+		cmd      *redis.Cmd
+	}
+	var values []stored
 	err := c.do(ctx, func(ctx context.Context) error {
 		pipe := c.rdb.Pipeline()
+		values = values[:0]
 		for id, lease := range leases {
+			key := c.keys.For(kind, id)
 			val, d := envelope(tagNegative, epoch, nil), c.ttl(c.opts.NegativeTTL)
-			if v, ok := loaded[id]; ok {
+			v, ok := loaded[id]
+			if ok {
 				payload, err := msgpack.Marshal(v)
 				if err != nil {
 					continue
 				}
 				val, d = envelope(tagValue, epoch, payload), c.ttl(ttl)
 			}
-			casScript.Eval(ctx, pipe, []string{c.keys.For(kind, id)}, lease, val, strconv.FormatInt(d.Milliseconds(), 10))
+			cmd := casScript.Eval(ctx, pipe, []string{key}, lease, val, strconv.FormatInt(d.Milliseconds(), 10))
+			if ok {
+				values = append(values, stored{key, string(val), v, cmd})
+			}
 		}
 		_, err := pipe.Exec(ctx) // do treats redis.Nil (a script returning false) as success
 		return err
@@ -214,6 +226,14 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 	if err != nil {
 		c.stats.kinds[kind].errors.Add(1)
 		return
+	}
+	// What this reader stored is what the next reads decode: they get the
+	// value it loaded, the one it answered with (a value keeps its
+	// identity from its first read, graph.NodeMemo).
+	for _, s := range values {
+		if res, _ := s.cmd.Result(); res == "OK" {
+			c.decoded.Add(s.key, decodedValue{raw: s.val, v: s.v})
+		}
 	}
 	c.stats.kinds[kind].fills.Add(int64(len(leases)))
 }
