@@ -114,6 +114,13 @@ func (a *App) graphQL() http.Handler {
 		}})
 	}
 	srv.Use(a.metrics.Extension())
+	if a.Cache != nil {
+		// Cards rendered from the entity cache's shared values are written
+		// from memory while those values stay the same (graph/memo.go).
+		memo := graph.NewNodeMemo(es)
+		srv.AroundFields(memo.Middleware)
+		a.metrics.WatchNodeMemo(memo.Stats)
+	}
 	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Observe: a.metrics.ObserveBatch}
 	if !cfg.Loaders {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query

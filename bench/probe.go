@@ -96,7 +96,7 @@ func (p *Probes) take(ctx context.Context) (snapshot, error) {
 // serverMetrics are the counters of Hero Tasks' /metrics that explain a
 // run, summed over every label but event: cache events of the entity cache
 // (all kinds) and of the response cache, the statements the server itself
-// counted per operation, the acquires that waited for a connection and the
+// counted per operation, the tasks of pages written from memory or rendered, the acquires that waited for a connection and the
 // time acquires took (every pool), and the garbage collector's cycles and
 // stop-the-world seconds: what to look at when a tail latency is high.
 // scrape adds the queries (operations of type query: "queries", and those
@@ -106,6 +106,7 @@ var serverMetrics = map[string]string{
 	"herotasks_cache_events_total":                   "entity_cache_",
 	"herotasks_cache_epoch_bumps_total":              "entity_cache_epoch_bumps",
 	"herotasks_response_cache_events_total":          "response_cache_",
+	"herotasks_rendered_nodes_total":                 "rendered_nodes_",
 	"herotasks_sql_statements_per_operation_sum":     "sql_statements",
 	"herotasks_graphql_operations_total":             "operations",
 	"herotasks_graphql_operations_without_sql_total": "operations_without_sql",

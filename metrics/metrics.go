@@ -257,6 +257,26 @@ func (f respCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// WatchNodeMemo reports the tasks of pages written from memory (hit) and
+// rendered (miss) (graph.NodeMemo).
+func (m *Metrics) WatchNodeMemo(stats func() (hits, misses int64)) {
+	m.reg.MustRegister(memoCollector(stats))
+}
+
+type memoCollector func() (hits, misses int64)
+
+var memoEvents = prometheus.NewDesc("herotasks_rendered_nodes_total",
+	"Tasks of pages written from the rendered-node memo (hit) or rendered by the executor (miss).",
+	[]string{"event"}, nil)
+
+func (memoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- memoEvents }
+
+func (f memoCollector) Collect(ch chan<- prometheus.Metric) {
+	hits, misses := f()
+	ch <- prometheus.MustNewConstMetric(memoEvents, prometheus.CounterValue, float64(hits), "hit")
+	ch <- prometheus.MustNewConstMetric(memoEvents, prometheus.CounterValue, float64(misses), "miss")
+}
+
 // cacheCollector reports the cache's counters and breaker.
 type cacheCollector struct{ c *cache.Cache }
 

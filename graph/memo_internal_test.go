@@ -1,0 +1,88 @@
+package graph
+
+import (
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2"
+)
+
+// TestPlanNodes: which card selections the memo keeps, and that the name
+// it keeps them under tells apart every two selections that render
+// differently (aliases, limits, fields, their order) while fragments,
+// skipped fields and variables that come to the same fields share it.
+func TestPlanNodes(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	plan := func(query string, vars map[string]any) (*memoPlan, bool) {
+		t.Helper()
+		doc, errs := gqlparser.LoadQuery(schema, query)
+		require.Empty(t, errs, query)
+		oc := &graphql.OperationContext{RawQuery: query, Doc: doc, Operation: doc.Operations[0], Variables: vars}
+		tasks := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, queryImplementors)
+		conn := graphql.CollectFields(oc, tasks[0].Selections, taskConnectionImplementors)
+		return planNodes(oc, conn[0].Selections)
+	}
+	sig := func(query string, vars map[string]any) string {
+		t.Helper()
+		p, ok := plan(query, vars)
+		require.True(t, ok, query)
+		return p.sig
+	}
+
+	p, ok := plan(`{ tasks { nodes { id version title assignee { name } tags { name color } subtasks(first: 3) { number title tags { name } } } } }`, nil)
+	require.True(t, ok)
+	assert.True(t, p.tags)
+	assert.True(t, p.assignee)
+	assert.False(t, p.createdBy)
+	assert.Equal(t, []subtaskPlan{{limit: 3, tags: true}}, p.subtasks)
+
+	// Anything that follows the viewer, the clock or another loader is
+	// rendered by the executor every time.
+	for _, q := range []string{
+		`{ tasks { nodes { id isOverdue } } }`,
+		`{ tasks { nodes { assignee { email } } } }`,
+		`{ tasks { nodes { createdBy { id email } } } }`,
+		`{ tasks { nodes { dependencies { id } } } }`,
+		`{ tasks { nodes { dependents { id } } } }`,
+		`{ tasks { nodes { history { kind } } } }`,
+		`{ tasks { nodes { subtasks { task { id } } } } }`,
+		`{ tasks { nodes { tags { tasks { totalCount } } } } }`,
+		`{ tasks { nodes { subtasks(first: -1) { id } } } }`,
+		`{ tasks { nodes { subtasks { tags { tasks { totalCount } } } } } }`,
+	} {
+		_, ok := plan(q, nil)
+		assert.False(t, ok, q)
+	}
+
+	// Selections that render differently never share a name.
+	distinct := []string{
+		`{ tasks { nodes { id title } } }`,
+		`{ tasks { nodes { title id } } }`,
+		`{ tasks { nodes { id name: title } } }`,
+		`{ tasks { nodes { id title: number } } }`,
+		`{ tasks { nodes { id title tags { name } } } }`,
+		`{ tasks { nodes { id title tags { color } } } }`,
+		`{ tasks { nodes { id title subtasks { title } } } }`,
+		`{ tasks { nodes { id title subtasks(first: 2) { title } } } }`,
+		`{ tasks { nodes { id title subtasks(first: 2) { title tags { name } } } } }`,
+		`{ tasks { nodes { id title assignee { name } } } }`,
+		`{ tasks { nodes { id title createdBy { name } } } }`,
+	}
+	seen := map[string]string{}
+	for _, q := range distinct {
+		s := sig(q, nil)
+		if prev, dup := seen[s]; dup {
+			t.Errorf("%s and %s share %q", prev, q, s)
+		}
+		seen[s] = q
+	}
+
+	// The same fields however they are written share one.
+	same := sig(`{ tasks { nodes { id title subtasks(first: 2) { title } } } }`, nil)
+	assert.Equal(t, same, sig(`{ tasks { nodes { ...C } } } fragment C on Task { id title subtasks(first: 2) { title } }`, nil))
+	assert.Equal(t, same, sig(`query($n: Int) { tasks { nodes { id title subtasks(first: $n) { title } } } }`, map[string]any{"n": 2}))
+	assert.Equal(t, same, sig(`query($s: Boolean!) { tasks { nodes { id title version @skip(if: $s) subtasks(first: 2) { title } } } }`, map[string]any{"s": true}))
+	assert.NotEqual(t, same, sig(`query($s: Boolean!) { tasks { nodes { id title version @skip(if: $s) subtasks(first: 2) { title } } } }`, map[string]any{"s": false}))
+}
