@@ -148,6 +148,10 @@ func writeResponse(w http.ResponseWriter, mediaType string, resp *graphql.Respon
 		w.Header().Set("Retry-After", apierror.UnavailableRetryAfter)
 		status = http.StatusServiceUnavailable
 	}
+	// The whole body is known: with its length the server sends it as is
+	// rather than in chunks (a large answer would otherwise cost extra
+	// writes for chunk framing).
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
