@@ -135,6 +135,13 @@ func TestHTTPNegotiation(t *testing.T) {
 	r := api.Do(t, "GET", "/graphql?query=%7B__typename%7D", "", "Accept", "application/graphql-response+json")
 	assert.Equal(t, 200, r.Status)
 	assert.JSONEq(t, `{"data":{"__typename":"Query"}}`, apitest.WithoutCost(t, []byte(r.Body)))
+
+	// A large answer goes whole with its length, not in chunks.
+	big := apitest.JSON(t, map[string]any{"query": "{ __schema { types { name description fields { name description } } } }"})
+	r = api.Do(t, "POST", "/graphql", big, "Content-Type", "application/json")
+	require.Equal(t, 200, r.Status, r.Body)
+	require.Greater(t, len(r.Body), 16<<10)
+	assert.Equal(t, strconv.Itoa(len(r.Body)), r.Header.Get("Content-Length"))
 }
 
 // TestCrossSiteRequests: a browser's cross-site POST is refused unless its
