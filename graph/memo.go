@@ -22,26 +22,30 @@ import (
 // a write changes one card of a board, not twenty. Yet gqlgen renders every
 // field of every card again, and on a warm entity cache that rendering is
 // most of a list's cost (a context, a field context and a marshaler per
-// field). NodeMemo keeps the JSON of each task a list rendered, keyed by
-// the shape of the selection and the task's id, together with the values
-// it was rendered from: the task, its tags, its users, its subtasks and
-// their tags, each the very value the request's loaders hold.
+// field). NodeMemo keeps the JSON of each task it rendered, keyed by the
+// shape of the selection and the task's id, together with the values it
+// was rendered from: the task, its tags, its users, its subtasks and their
+// tags, the dependencies the viewer may see, each the very value the
+// request's loaders hold.
 //
 // The entity cache hands out one shared, never modified value per cached
-// row (cache.fetch's decoded values), so a card whose values are the same
+// row (cache.fetch's decoded values), so a task whose values are the same
 // pointers as last time would render to the same bytes, and is written
 // from memory. A write gives its task a new value (its row is written
-// through and decoded anew), so its cards no longer match and render
-// again. Whether a value is current is the entity cache's concern alone:
-// the memo never answers from anything the loaders did not hand this
-// request, so it keeps every guarantee of the cache it sits behind.
+// through and decoded anew), so it no longer matches and renders again.
+// Whether a value is current is the entity cache's concern alone: the memo
+// never answers from anything the loaders did not hand this request, so
+// it keeps every guarantee of the cache it sits behind. And what a viewer
+// may see is in the values compared: the dependencies are compared as the
+// resolver filters them for this viewer.
 //
 // Only what is a function of those values is kept: the selection may
 // read a task's own fields (not isOverdue, which follows the clock), its
 // assignee and creator (not email, which follows the viewer), its tags,
-// and its subtasks with their tags (not dependencies, filtered by the
-// viewer). Any other selection renders as gqlgen generated it. It applies
-// to TaskConnection.nodes of serial operations (every level loaded ahead).
+// its subtasks with their tags, and its dependencies' and dependents' own
+// fields. Any other selection renders as gqlgen generated it. It applies
+// to the tasks of a page (nodes, edges' node) and a root task of serial
+// operations (every level loaded ahead, graph/serial.go).
 
 // memoEntries bounds how many rendered tasks an instance keeps, and
 // memoMaxBytes the size of one: a task with hundreds of subtasks renders
@@ -81,62 +85,59 @@ func NewNodeMemo(es graphql.ExecutableSchema) *NodeMemo {
 func (m *NodeMemo) Stats() (hits, misses int64) { return m.hits.Load(), m.misses.Load() }
 
 // Middleware is the field middleware (handler.AroundFields) that renders
-// TaskConnection.nodes through the memo; every other field passes through.
+// tasks through the memo: a page's (TaskConnection.nodes), an edge's
+// (TaskEdge.node) and a root task (task, taskByNumber) of a serial
+// operation. Every other field passes through.
 func (m *NodeMemo) Middleware(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Object != "TaskConnection" || fc.Field.Name != "nodes" || !isSerial(ctx) {
+	if fc == nil || !isSerial(ctx) {
+		return next(ctx)
+	}
+	var marshal func(ec *executionContext, ctx context.Context, sel ast.SelectionSet, t *domain.Task) graphql.Marshaler
+	switch {
+	case fc.Object == "TaskConnection" && fc.Field.Name == "nodes":
+	case fc.Object == "TaskEdge" && fc.Field.Name == "node":
+		marshal = (*executionContext).marshalNTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTask
+	case fc.Object == "Query" && (fc.Field.Name == "task" || fc.Field.Name == "taskByNumber"):
+		marshal = (*executionContext).marshalOTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTask
+	default:
 		return next(ctx)
 	}
 	res, err := next(ctx)
-	tasks, ok := res.([]*domain.Task)
-	if err != nil || !ok {
+	if err != nil {
 		return res, err
 	}
 	oc := graphql.GetOperationContext(ctx)
-	p, ok := planNodes(oc, fc.Field.Selections)
-	if !ok {
-		return res, nil
+	sel := fc.Field.Selections
+	switch v := res.(type) {
+	case []*domain.Task:
+		if p, ok := planNodes(oc, sel); ok && marshal == nil {
+			return m.list(ctx, newExecutionContext(oc, m.schema, nil), sel, p, v), nil
+		}
+	case *domain.Task:
+		if p, ok := planNodes(oc, sel); ok && marshal != nil && v != nil {
+			ec := newExecutionContext(oc, m.schema, nil)
+			return m.one(ctx, loaders.For(ctx), p, v, nil, func(ctx context.Context) graphql.Marshaler {
+				return marshal(ec, ctx, sel, v)
+			}), nil
+		}
 	}
-	ec := newExecutionContext(oc, m.schema, nil)
-	return m.render(ctx, ec, fc.Field.Selections, p, tasks), nil
+	return res, nil
 }
 
-// render is marshalNTask2ᚕ… (the list's generated marshaler) with each
-// element taken from the memo when its values are the ones it was
-// rendered from.
-func (m *NodeMemo) render(ctx context.Context, ec *executionContext, sel ast.SelectionSet, p *memoPlan, tasks []*domain.Task) graphql.Marshaler {
+// list is marshalNTask2ᚕ… (a page's generated marshaler) with each task
+// through the memo.
+func (m *NodeMemo) list(ctx context.Context, ec *executionContext, sel ast.SelectionSet, p *memoPlan, tasks []*domain.Task) graphql.Marshaler {
 	l := loaders.For(ctx)
 	ret := make(graphql.Array, len(tasks))
 	var scratch []any
 	for i, t := range tasks {
-		var deps []any
-		if t != nil {
-			var ok bool
-			if deps, ok = p.deps(ctx, l, t, scratch[:0]); ok {
-				scratch = deps
-				if e, hit := m.cache.Get(memoKey{p.sig, t.ID}); hit && sameDeps(e.deps, deps) {
-					m.hits.Add(1)
-					ret[i] = e.out
-					continue
-				}
-			} else {
-				deps = nil
-			}
-		}
-		m.misses.Add(1)
-		errs := len(graphql.GetErrors(ctx))
-		v := renderTask(ctx, ec, sel, tasks, i)
-		if v == graphql.Null {
-			ret[i] = v
+		render := func(ctx context.Context) graphql.Marshaler { return renderTask(ctx, ec, sel, tasks, i) }
+		if t == nil {
+			ret[i] = render(ctx)
 			continue
 		}
-		var buf bytes.Buffer
-		v.MarshalGQL(&buf)
-		out := rawJSON(buf.Bytes())
-		ret[i] = out
-		if deps != nil && buf.Len() <= memoMaxBytes && len(graphql.GetErrors(ctx)) == errs {
-			m.cache.Add(memoKey{p.sig, t.ID}, &memoEntry{deps: append([]any(nil), deps...), out: out})
-		}
+		ret[i] = m.one(ctx, l, p, t, &scratch, render)
 	}
 	for _, e := range ret {
 		if e == graphql.Null {
@@ -144,6 +145,42 @@ func (m *NodeMemo) render(ctx context.Context, ec *executionContext, sel ast.Sel
 		}
 	}
 	return ret
+}
+
+// one answers a task from the memo when the values it renders from are
+// the ones it was rendered from, else renders it and keeps the result
+// (unless its rendering reported an error). scratch, when not nil, is
+// space to reuse.
+func (m *NodeMemo) one(ctx context.Context, l *loaders.Loaders, p *memoPlan, t *domain.Task, scratch *[]any,
+	render func(ctx context.Context) graphql.Marshaler) graphql.Marshaler {
+	var buf []any
+	if scratch != nil {
+		buf = (*scratch)[:0]
+	}
+	deps, ok := p.deps(ctx, l, t, buf)
+	if ok && scratch != nil {
+		*scratch = deps
+	}
+	key := memoKey{p.sig, t.ID}
+	if ok {
+		if e, hit := m.cache.Get(key); hit && sameDeps(e.deps, deps) {
+			m.hits.Add(1)
+			return e.out
+		}
+	}
+	m.misses.Add(1)
+	errs := len(graphql.GetErrors(ctx))
+	v := render(ctx)
+	if v == graphql.Null {
+		return v
+	}
+	var b bytes.Buffer
+	v.MarshalGQL(&b)
+	out := rawJSON(b.Bytes())
+	if ok && b.Len() <= memoMaxBytes && len(graphql.GetErrors(ctx)) == errs {
+		m.cache.Add(key, &memoEntry{deps: append([]any(nil), deps...), out: out})
+	}
+	return out
 }
 
 // renderTask renders element i as the generated list marshaler does: its
@@ -175,10 +212,11 @@ func sameDeps(a, b []any) bool {
 // the selection (every field's alias and name, and the subtasks' limit, in
 // order), so two selections that render alike share it.
 type memoPlan struct {
-	sig                 string
-	tags                bool
-	assignee, createdBy bool
-	subtasks            []subtaskPlan
+	sig                      string
+	tags                     bool
+	assignee, createdBy      bool
+	dependencies, dependents bool
+	subtasks                 []subtaskPlan
 }
 
 type subtaskPlan struct {
@@ -208,6 +246,20 @@ func (p *memoPlan) deps(ctx context.Context, l *loaders.Loaders, t *domain.Task,
 			}
 			buf = append(buf, user)
 		}
+	}
+	if p.dependencies {
+		tasks, err := l.DependenciesByTaskID().Load(ctx, t.ID)
+		if err != nil {
+			return nil, false
+		}
+		buf = appendList(buf, visible(ctx, tasks)) // as the resolver filters them
+	}
+	if p.dependents {
+		tasks, err := l.DependentsByTaskID().Load(ctx, t.ID)
+		if err != nil {
+			return nil, false
+		}
+		buf = appendList(buf, visible(ctx, tasks))
 	}
 	for _, sp := range p.subtasks {
 		subs, err := l.SubtasksByTaskID().Load(ctx, loaders.LimitKey{ID: t.ID, Limit: sp.limit})
@@ -283,6 +335,19 @@ func planNodes(oc *graphql.OperationContext, sel ast.SelectionSet) (*memoPlan, b
 				p.createdBy = true
 			}
 			if !w.leaf(f.Selections, userImplementors, memoUserFields) {
+				return nil, false
+			}
+		case f.Name == "dependencies" || f.Name == "dependents":
+			// Their tasks' own fields only: the lookahead loads no level
+			// below them, and what they show follows the viewer (the
+			// resolver drops the tasks it may not see), which deps
+			// compares.
+			if f.Name == "dependencies" {
+				p.dependencies = true
+			} else {
+				p.dependents = true
+			}
+			if !w.leaf(f.Selections, taskImplementors, memoTaskFields) {
 				return nil, false
 			}
 		case f.Name == "subtasks":

@@ -37,6 +37,12 @@ func TestPlanNodes(t *testing.T) {
 	assert.True(t, p.assignee)
 	assert.False(t, p.createdBy)
 	assert.Equal(t, []subtaskPlan{{limit: 3, tags: true}}, p.subtasks)
+	assert.False(t, p.dependencies)
+
+	p, ok = plan(`{ tasks { nodes { id dependencies { id number title status } } } }`, nil)
+	require.True(t, ok)
+	assert.True(t, p.dependencies)
+	assert.False(t, p.dependents)
 
 	// Anything that follows the viewer, the clock or another loader is
 	// rendered by the executor every time.
@@ -44,8 +50,9 @@ func TestPlanNodes(t *testing.T) {
 		`{ tasks { nodes { id isOverdue } } }`,
 		`{ tasks { nodes { assignee { email } } } }`,
 		`{ tasks { nodes { createdBy { id email } } } }`,
-		`{ tasks { nodes { dependencies { id } } } }`,
-		`{ tasks { nodes { dependents { id } } } }`,
+		`{ tasks { nodes { dependencies { id isOverdue } } } }`,
+		`{ tasks { nodes { dependents { assignee { name } } } } }`,
+		`{ tasks { nodes { dependencies { tags { name } } } } }`,
 		`{ tasks { nodes { history { kind } } } }`,
 		`{ tasks { nodes { subtasks { task { id } } } } }`,
 		`{ tasks { nodes { tags { tasks { totalCount } } } } }`,
@@ -69,6 +76,8 @@ func TestPlanNodes(t *testing.T) {
 		`{ tasks { nodes { id title subtasks(first: 2) { title tags { name } } } } }`,
 		`{ tasks { nodes { id title assignee { name } } } }`,
 		`{ tasks { nodes { id title createdBy { name } } } }`,
+		`{ tasks { nodes { id title dependencies { id } } } }`,
+		`{ tasks { nodes { id title dependents { id } } } }`,
 	}
 	seen := map[string]string{}
 	for _, q := range distinct {

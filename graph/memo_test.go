@@ -58,13 +58,22 @@ func TestRenderedNodesFollowEveryValue(t *testing.T) {
 		d := api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "step"}) { id } }`, map[string]any{"id": id})
 		subs = append(subs, apitest.Str(d, "createSubtask", "id"))
 	}
-	const page = `{ tasks(first: 10) { nodes { id version title priority assignee { id name } tags { name color }
-		subtasks(first: 5) { number title status tags { name } } } } }`
+	const card = `id version title priority assignee { id name } tags { name color }
+		subtasks(first: 5) { number title status tags { name } } dependencies { id title }`
+	// The same cards as a page's nodes, as a page's edges, and as a root
+	// task each (one request each: a root task runs serially alone).
+	queries := []string{`{ tasks(first: 10) { nodes { ` + card + ` } edges { cursor node { ` + card + ` } } } }`}
+	for _, id := range ids {
+		queries = append(queries, `{ task(id: "`+id+`") { `+card+` } }`)
+	}
+	const perRead = 12 // four tasks, three times each
 	same := func(step string) {
 		t.Helper()
-		_, got := api.Request(t, editor, page, nil)
-		_, want := oracle.Request(t, editor, page, nil)
-		require.Equal(t, apitest.WithoutCost(t, want), apitest.WithoutCost(t, got), step)
+		for _, q := range queries {
+			_, got := api.Request(t, editor, q, nil)
+			_, want := oracle.Request(t, editor, q, nil)
+			require.Equal(t, apitest.WithoutCost(t, want), apitest.WithoutCost(t, got), step)
+		}
 	}
 	// A value is the same value from its second read from Redis on (the
 	// first read fills from PostgreSQL, the next decodes what was stored).
@@ -75,7 +84,7 @@ func TestRenderedNodesFollowEveryValue(t *testing.T) {
 		hits, misses := renderedNodes(t, api)
 		same(step)
 		hits2, misses2 := renderedNodes(t, api)
-		assert.Equal(t, 4, hits2-hits, "%s: every card of an unchanged page comes from memory", step)
+		assert.Equal(t, perRead, hits2-hits, "%s: every card of an unchanged page comes from memory", step)
 		assert.Equal(t, 0, misses2-misses, step)
 	}
 	settle("first reads")
@@ -91,6 +100,8 @@ func TestRenderedNodesFollowEveryValue(t *testing.T) {
 		{"subtask tags", `mutation($id: ID!) { addSubtaskTags(subtaskId: $id, tags: ["infra"]) { id } }`, map[string]any{"id": subs[0]}},
 		{"subtask added", `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "another"}) { id } }`, map[string]any{"id": ids[1]}},
 		{"subtask removed", `mutation($id: ID!) { deleteSubtask(id: $id) }`, map[string]any{"id": subs[2]}},
+		{"dependency added", `mutation($id: ID!, $on: ID!) { addDependency(taskId: $id, dependsOnId: $on) { id } }`, map[string]any{"id": ids[3], "on": ids[0]}},
+		{"dependency's row", `mutation($id: ID!) { updateTask(id: $id, input: {title: "Card zero"}) { id } }`, map[string]any{"id": ids[0]}},
 	} {
 		api.OK(t, editor, w.mutation, w.vars)
 		_, misses := renderedNodes(t, api)
@@ -102,20 +113,36 @@ func TestRenderedNodesFollowEveryValue(t *testing.T) {
 }
 
 // TestRenderedNodesKeepViewerFields: a card whose fields follow the viewer
-// (a user's email) is rendered for each viewer, never written from what
-// another viewer was shown.
+// (a user's email) is rendered for each viewer, and a task's dependencies
+// are compared as this viewer may see them: neither is ever written from
+// what another viewer was shown.
 func TestRenderedNodesKeepViewerFields(t *testing.T) {
 	apitest.RequireRedis(t)
 	t.Parallel()
 	api := apitest.New(t)
 	ownerID, owner := api.User(t, domain.RoleEditor)
 	_, other := api.User(t, domain.RoleEditor)
-	api.NewTask(t, owner, map[string]any{"title": "Mine", "assigneeId": ownerID})
+	waiting, _ := api.NewTask(t, owner, map[string]any{"title": "Mine", "assigneeId": ownerID})
+	private, _ := api.NewTask(t, owner, map[string]any{"title": "Secret", "visibility": "PRIVATE", "assigneeId": ownerID})
+	api.OK(t, owner, `mutation($id: ID!, $on: ID!) { addDependency(taskId: $id, dependsOnId: $on) { id } }`,
+		map[string]any{"id": waiting, "on": private})
 	const page = `{ tasks(first: 5) { nodes { id title assignee { id email } } } }`
-	for range 2 {
+	const detail = `query($id: ID!) { task(id: $id) { id title dependencies { id title } } }`
+	for range 3 {
 		d := api.OK(t, owner, page, nil)
 		assert.NotEmpty(t, apitest.Str(d, "tasks", "nodes", 0, "assignee", "email"), "the owner sees their own email")
 		d = api.OK(t, other, page, nil)
 		assert.Nil(t, apitest.Get(d, "tasks", "nodes", 0, "assignee", "email"), "another user does not")
+
+		for range 2 {
+			d = api.OK(t, owner, detail, map[string]any{"id": waiting})
+			assert.Len(t, apitest.List(d, "task", "dependencies"), 1, "the owner sees their private dependency")
+		}
+		for range 2 {
+			d = api.OK(t, other, detail, map[string]any{"id": waiting})
+			assert.Empty(t, apitest.List(d, "task", "dependencies"), "another user does not")
+		}
 	}
+	hits, _ := renderedNodes(t, api)
+	assert.Positive(t, hits, "the detail is kept, for what its viewer may see")
 }
