@@ -141,8 +141,9 @@ func TestLeaseStopsStaleFill(t *testing.T) {
 }
 
 // TestCoherenceTwoInstances: two servers share PostgreSQL and Redis; writers
-// bump a task through one or the other, readers read through either, and no
-// read that starts after a write was acknowledged sees an older version.
+// bump a task through one or the other, readers read a task or a page
+// through either, and no read that starts after a write was acknowledged
+// sees an older version.
 func TestCoherenceTwoInstances(t *testing.T) {
 	apitest.RequireRedis(t)
 	api := apitest.New(t)
@@ -179,10 +180,32 @@ func TestCoherenceTwoInstances(t *testing.T) {
 			}
 		})
 	}
+	index := map[string]int{}
+	for i, id := range tasks {
+		index[id] = i
+	}
 	for r := range 6 {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(deadline); n++ {
 				i := (r + n) % len(tasks)
+				if n%2 == 1 {
+					// The page: each of its tasks, rendered or written from
+					// memory (graph/memo.go), against its own floor.
+					var floors [4]int64
+					for j := range floors {
+						floors[j] = acked[j].Load()
+					}
+					d := servers[(r+n)%2].OK(t, "", `{ tasks(first: 10) { nodes { id version } } }`, nil)
+					for _, node := range apitest.List(d, "tasks", "nodes") {
+						j := index[apitest.Str(node, "id")]
+						if got := int64(apitest.Num(node, "version")); got < floors[j] {
+							stale.Add(1)
+							t.Errorf("task %d on a page: read version %d after version %d was acknowledged", j, got, floors[j])
+						}
+					}
+					reads.Add(1)
+					continue
+				}
 				floor := acked[i].Load()
 				d := servers[(r+n)%2].OK(t, "", `query($id: ID!) { task(id: $id) { version } }`, map[string]any{"id": tasks[i]})
 				if got := int64(apitest.Num(d, "task", "version")); got < floor {
