@@ -301,6 +301,23 @@ var (
 	memoTagFields  = fieldSet("__typename", "id", "name", "color")
 )
 
+// memoLeaves are a task's fields below which the memo keeps only their
+// objects' own fields: the dependencies' and dependents' too, since the
+// lookahead loads no level below them (and what they show follows the
+// viewer: the resolver drops the tasks it may not see, and deps compares
+// them as it does).
+var memoLeaves = map[string]struct {
+	flag         func(*memoPlan) *bool
+	implementors []string
+	allowed      map[string]bool
+}{
+	"tags":         {func(p *memoPlan) *bool { return &p.tags }, tagImplementors, memoTagFields},
+	"assignee":     {func(p *memoPlan) *bool { return &p.assignee }, userImplementors, memoUserFields},
+	"createdBy":    {func(p *memoPlan) *bool { return &p.createdBy }, userImplementors, memoUserFields},
+	"dependencies": {func(p *memoPlan) *bool { return &p.dependencies }, taskImplementors, memoTaskFields},
+	"dependents":   {func(p *memoPlan) *bool { return &p.dependents }, taskImplementors, memoTaskFields},
+}
+
 func fieldSet(names ...string) map[string]bool {
 	m := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -323,31 +340,10 @@ func planNodes(oc *graphql.OperationContext, sel ast.SelectionSet) (*memoPlan, b
 		w.name(f)
 		switch {
 		case memoTaskFields[f.Name]:
-		case f.Name == "tags":
-			p.tags = true
-			if !w.leaf(f.Selections, tagImplementors, memoTagFields) {
-				return nil, false
-			}
-		case f.Name == "assignee" || f.Name == "createdBy":
-			if f.Name == "assignee" {
-				p.assignee = true
-			} else {
-				p.createdBy = true
-			}
-			if !w.leaf(f.Selections, userImplementors, memoUserFields) {
-				return nil, false
-			}
-		case f.Name == "dependencies" || f.Name == "dependents":
-			// Their tasks' own fields only: the lookahead loads no level
-			// below them, and what they show follows the viewer (the
-			// resolver drops the tasks it may not see), which deps
-			// compares.
-			if f.Name == "dependencies" {
-				p.dependencies = true
-			} else {
-				p.dependents = true
-			}
-			if !w.leaf(f.Selections, taskImplementors, memoTaskFields) {
+		case memoLeaves[f.Name].flag != nil:
+			leaf := memoLeaves[f.Name]
+			*leaf.flag(p) = true
+			if !w.leaf(f.Selections, leaf.implementors, leaf.allowed) {
 				return nil, false
 			}
 		case f.Name == "subtasks":
