@@ -44,8 +44,8 @@ import (
 // assignee and creator (not email, which follows the viewer), its tags,
 // its subtasks with their tags, and its dependencies' and dependents' own
 // fields. Any other selection renders as gqlgen generated it. It applies
-// to the tasks of a page (nodes, edges' node) and a root task of serial
-// operations (every level loaded ahead, graph/serial.go).
+// to the tasks of a page (nodes, edges' node) and a root task by id of
+// serial operations (every level loaded ahead, graph/serial.go).
 
 // memoEntries bounds how many rendered tasks an instance keeps, and
 // memoMaxBytes the size of one: a task with hundreds of subtasks renders
@@ -86,11 +86,11 @@ func (m *NodeMemo) Stats() (hits, misses int64) { return m.hits.Load(), m.misses
 
 // Middleware is the field middleware (handler.AroundFields) that renders
 // tasks through the memo: a page's (TaskConnection.nodes), an edge's
-// (TaskEdge.node) and a root task (task, taskByNumber) of a serial
+// (TaskEdge.node) and a root task by id (Query.task) of a serial
 // operation. Every other field passes through.
 func (m *NodeMemo) Middleware(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || !isSerial(ctx) {
+	if fc == nil {
 		return next(ctx)
 	}
 	var marshal func(ec *executionContext, ctx context.Context, sel ast.SelectionSet, t *domain.Task) graphql.Marshaler
@@ -98,9 +98,14 @@ func (m *NodeMemo) Middleware(ctx context.Context, next graphql.Resolver) (any, 
 	case fc.Object == "TaskConnection" && fc.Field.Name == "nodes":
 	case fc.Object == "TaskEdge" && fc.Field.Name == "node":
 		marshal = (*executionContext).marshalNTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTask
-	case fc.Object == "Query" && (fc.Field.Name == "task" || fc.Field.Name == "taskByNumber"):
+	case fc.Object == "Query" && fc.Field.Name == "task":
+		// Not taskByNumber: it reads its task from PostgreSQL, a new
+		// value each time, which would never match.
 		marshal = (*executionContext).marshalOTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTask
 	default:
+		return next(ctx)
+	}
+	if !isSerial(ctx) {
 		return next(ctx)
 	}
 	res, err := next(ctx)
@@ -372,10 +377,13 @@ type memoWalk struct {
 	b  *strings.Builder
 }
 
+// fields collects sel as gqlgen does; false on @defer, and on a field with
+// arguments other than the subtasks' limit (which the shape names): the
+// shape names fields by alias and name only.
 func (w memoWalk) fields(sel ast.SelectionSet, implementors []string) ([]graphql.CollectedField, bool) {
 	fs := graphql.CollectFields(w.oc, sel, implementors)
 	for _, f := range fs {
-		if len(f.Deferrables) > 0 {
+		if len(f.Deferrables) > 0 || (len(f.Arguments) > 0 && f.Name != "subtasks") {
 			return nil, false
 		}
 	}
