@@ -117,7 +117,7 @@ func (a *App) graphQL() http.Handler {
 	if a.Cache != nil {
 		// Cards rendered from the entity cache's shared values are written
 		// from memory while those values stay the same (graph/memo.go).
-		memo := graph.NewNodeMemo(es)
+		memo := graph.NewNodeMemo(es, a.Cache.Shared)
 		srv.AroundFields(memo.Middleware)
 		a.metrics.WatchNodeMemo(memo.Stats)
 	}

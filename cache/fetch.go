@@ -110,6 +110,19 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 	return out, nil
 }
 
+// Shared reports whether t is the value this instance hands out for its
+// task's cached bytes (fetch's decoded values): the same value is handed to
+// every later read of those bytes, so what is derived from it may be kept
+// with it (graph.NodeMemo). A row read from PostgreSQL for a page that the
+// cache does not answer is not.
+func (c *Cache) Shared(t *domain.Task) bool {
+	if c == nil || t == nil {
+		return false
+	}
+	d, ok := c.decoded.Peek(c.keys.For(KindTask, t.ID))
+	return ok && d.v == any(t)
+}
+
 func parseEpoch(v any) int64 {
 	s, _ := v.(string)
 	n, _ := strconv.ParseInt(s, 10, 64)

@@ -58,9 +58,11 @@ const (
 // NodeMemo remembers rendered tasks (see above).
 type NodeMemo struct {
 	schema *executableSchema
+	shared func(*domain.Task) bool
 	cache  *lru.Cache[memoKey, *memoEntry]
 	hits   atomic.Int64
 	misses atomic.Int64
+	skips  atomic.Int64
 }
 
 type memoKey struct{ sig, id string }
@@ -76,13 +78,20 @@ type rawJSON []byte
 func (r rawJSON) MarshalGQL(w io.Writer) { _, _ = w.Write(r) }
 
 // NewNodeMemo returns a memo for the executable schema of this package.
-func NewNodeMemo(es graphql.ExecutableSchema) *NodeMemo {
+// shared tells a task value the entity cache hands to every reader of the
+// same bytes (cache.Cache.Shared) from one read for this request alone (a
+// page the cache does not answer): only the former is kept, since the
+// latter would never be seen again.
+func NewNodeMemo(es graphql.ExecutableSchema, shared func(*domain.Task) bool) *NodeMemo {
 	c, _ := lru.New[memoKey, *memoEntry](memoEntries)
-	return &NodeMemo{schema: es.(*executableSchema), cache: c}
+	return &NodeMemo{schema: es.(*executableSchema), shared: shared, cache: c}
 }
 
-// Stats reports the tasks written from memory and those rendered.
-func (m *NodeMemo) Stats() (hits, misses int64) { return m.hits.Load(), m.misses.Load() }
+// Stats reports the tasks written from memory, those rendered and kept,
+// and those rendered without the memo (values read for one request).
+func (m *NodeMemo) Stats() (hits, misses, skips int64) {
+	return m.hits.Load(), m.misses.Load(), m.skips.Load()
+}
 
 // Middleware is the field middleware (handler.AroundFields) that renders
 // tasks through the memo: a page's (TaskConnection.nodes), an edge's
@@ -158,6 +167,10 @@ func (m *NodeMemo) list(ctx context.Context, ec *executionContext, sel ast.Selec
 // space to reuse.
 func (m *NodeMemo) one(ctx context.Context, l *loaders.Loaders, p *memoPlan, t *domain.Task, scratch *[]any,
 	render func(ctx context.Context) graphql.Marshaler) graphql.Marshaler {
+	if !m.shared(t) {
+		m.skips.Add(1)
+		return render(ctx)
+	}
 	var buf []any
 	if scratch != nil {
 		buf = (*scratch)[:0]

@@ -14,6 +14,12 @@ import (
 
 // renderedNodes reads the memo's hits and misses from /metrics.
 func renderedNodes(t *testing.T, api *apitest.API) (hits, misses int) {
+	hits, misses, _ = memoEvents(t, api)
+	return hits, misses
+}
+
+// memoEvents reads the memo's hits, misses and skips from /metrics.
+func memoEvents(t *testing.T, api *apitest.API) (hits, misses, skips int) {
 	t.Helper()
 	res := api.Do(t, "GET", "/metrics", "")
 	require.Equal(t, 200, res.Status)
@@ -30,9 +36,11 @@ func renderedNodes(t *testing.T, api *apitest.API) (hits, misses int) {
 			hits = int(n)
 		case `herotasks_rendered_nodes_total{event="miss"}`:
 			misses = int(n)
+		case `herotasks_rendered_nodes_total{event="skip"}`:
+			skips = int(n)
 		}
 	}
-	return hits, misses
+	return hits, misses, skips
 }
 
 // TestRenderedNodesFollowEveryValue: a page's cards are written from
@@ -145,4 +153,37 @@ func TestRenderedNodesKeepViewerFields(t *testing.T) {
 	}
 	hits, _ := renderedNodes(t, api)
 	assert.Positive(t, hits, "the detail is kept, for what its viewer may see")
+}
+
+// TestRenderedNodesOnlyOfSharedValues: a page the entity cache does not
+// answer (one after a cursor comes from its keyset statement, new values
+// for this request alone) renders without the memo: kept, its tasks would
+// never be seen again and would push out the cards that are.
+func TestRenderedNodesOnlyOfSharedValues(t *testing.T) {
+	apitest.RequireRedis(t)
+	t.Parallel()
+	api := apitest.New(t)
+	_, editor := api.User(t, domain.RoleEditor)
+	for i := range 4 {
+		api.NewTask(t, editor, map[string]any{"title": "Page " + strconv.Itoa(i)})
+	}
+	d := api.OK(t, editor, `{ tasks(first: 2) { pageInfo { endCursor } } }`, nil)
+	after := apitest.Str(d, "tasks", "pageInfo", "endCursor")
+	const later = `query($after: String) { tasks(first: 2, after: $after) { nodes { id title } } }`
+	hits, misses, skips := memoEvents(t, api)
+	for range 3 {
+		d = api.OK(t, editor, later, map[string]any{"after": after})
+		require.Len(t, apitest.List(d, "tasks", "nodes"), 2)
+	}
+	hits2, misses2, skips2 := memoEvents(t, api)
+	assert.Equal(t, 6, skips2-skips, "every task of the later page renders without the memo")
+	assert.Equal(t, 0, hits2-hits)
+	assert.Equal(t, 0, misses2-misses, "and none is kept")
+
+	const first = `{ tasks(first: 2) { nodes { id title } } }`
+	for range 3 {
+		api.OK(t, editor, first, nil)
+	}
+	hits3, _, _ := memoEvents(t, api)
+	assert.Positive(t, hits3-hits2, "the first page, from the cache, is kept")
 }

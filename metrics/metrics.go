@@ -257,24 +257,25 @@ func (f respCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// WatchNodeMemo reports the tasks of pages written from memory (hit) and
-// rendered (miss) (graph.NodeMemo).
-func (m *Metrics) WatchNodeMemo(stats func() (hits, misses int64)) {
+// WatchNodeMemo reports the tasks written from memory (hit), rendered and
+// kept (miss), and rendered without the memo (skip) (graph.NodeMemo).
+func (m *Metrics) WatchNodeMemo(stats func() (hits, misses, skips int64)) {
 	m.reg.MustRegister(memoCollector(stats))
 }
 
-type memoCollector func() (hits, misses int64)
+type memoCollector func() (hits, misses, skips int64)
 
 var memoEvents = prometheus.NewDesc("herotasks_rendered_nodes_total",
-	"Tasks of pages written from the rendered-node memo (hit) or rendered by the executor (miss).",
+	"Tasks written from the rendered-task memo (hit), rendered and kept (miss), or rendered without it from a value read for one request (skip).",
 	[]string{"event"}, nil)
 
 func (memoCollector) Describe(ch chan<- *prometheus.Desc) { ch <- memoEvents }
 
 func (f memoCollector) Collect(ch chan<- prometheus.Metric) {
-	hits, misses := f()
+	hits, misses, skips := f()
 	ch <- prometheus.MustNewConstMetric(memoEvents, prometheus.CounterValue, float64(hits), "hit")
 	ch <- prometheus.MustNewConstMetric(memoEvents, prometheus.CounterValue, float64(misses), "miss")
+	ch <- prometheus.MustNewConstMetric(memoEvents, prometheus.CounterValue, float64(skips), "skip")
 }
 
 // cacheCollector reports the cache's counters and breaker.
