@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -181,7 +182,7 @@ func (m *NodeMemo) one(ctx context.Context, l *loaders.Loaders, p *memoPlan, t *
 	}
 	key := memoKey{p.sig, t.ID}
 	if ok {
-		if e, hit := m.cache.Get(key); hit && sameDeps(e.deps, deps) {
+		if e, hit := m.cache.Get(key); hit && slices.Equal(e.deps, deps) {
 			m.hits.Add(1)
 			return e.out
 		}
@@ -189,13 +190,13 @@ func (m *NodeMemo) one(ctx context.Context, l *loaders.Loaders, p *memoPlan, t *
 	m.misses.Add(1)
 	errs := len(graphql.GetErrors(ctx))
 	v := render(ctx)
-	if v == graphql.Null {
-		return v
+	if v == graphql.Null || !ok {
+		return v // nothing to keep: no copy
 	}
 	var b bytes.Buffer
 	v.MarshalGQL(&b)
 	out := rawJSON(b.Bytes())
-	if ok && b.Len() <= memoMaxBytes && len(graphql.GetErrors(ctx)) == errs {
+	if b.Len() <= memoMaxBytes && len(graphql.GetErrors(ctx)) == errs {
 		m.cache.Add(key, &memoEntry{deps: append([]any(nil), deps...), out: out})
 	}
 	return out
@@ -212,18 +213,6 @@ func renderTask(ctx context.Context, ec *executionContext, sel ast.SelectionSet,
 		}
 	}()
 	return ec.marshalNTask2ᚖgithubᚗcomᚋherotasksᚋapiᚋdomainᚐTask(ctx, sel, tasks[i])
-}
-
-func sameDeps(a, b []any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // memoPlan is what a task's rendering under one selection reads: sig names
