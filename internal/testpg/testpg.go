@@ -59,7 +59,38 @@ func (s *Server) Replica(t testing.TB) *Server {
 	}
 	r.configure(t)
 	r.Start(t)
+	r.waitStreaming(t)
 	return r
+}
+
+// waitStreaming waits until the standby's WAL receiver streams from its
+// primary: pg_ctl start returns once the standby accepts read-only
+// connections, which on a loaded machine can be before the receiver has
+// connected, and a test that checks replication would see "none".
+func (s *Server) waitStreaming(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		t.Fatalf("testpg: connect to replica: %v", err)
+	}
+	defer c.Close(context.Background())
+	for {
+		var streaming bool
+		err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')").Scan(&streaming)
+		if err != nil {
+			t.Fatalf("testpg: replica's wal receiver: %v", err)
+		}
+		if streaming {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("testpg: replica not streaming after 60s")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // URL is a connection string for database db on this server.
