@@ -17,7 +17,7 @@ func scanTaskLink(row pgx.CollectableRow) (domain.Link[*domain.Task], error) {
 // statement on the task_dependencies primary key (task_id, depends_on_id).
 func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
 	return readQuery(ctx, r, psql.Select("d.task_id", taskCols).From("task_dependencies d").
-		Join("tasks t ON t.id = d.depends_on_id").Where("d.task_id = ANY(?::uuid[])", taskIDs).
+		Join("tasks t ON t.id = d.depends_on_id").Where("d.task_id = ANY(?::uuid[])", keys(taskIDs)).
 		OrderBy("d.task_id", "t.number"), scanTaskLink)
 }
 
@@ -25,7 +25,7 @@ func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]d
 // statement on index task_dependencies_depends_on_idx.
 func (r *Repo) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
 	return readQuery(ctx, r, psql.Select("d.depends_on_id", taskCols).From("task_dependencies d").
-		Join("tasks t ON t.id = d.task_id").Where("d.depends_on_id = ANY(?::uuid[])", taskIDs).
+		Join("tasks t ON t.id = d.task_id").Where("d.depends_on_id = ANY(?::uuid[])", keys(taskIDs)).
 		OrderBy("d.depends_on_id", "t.number"), scanTaskLink)
 }
 

@@ -25,6 +25,10 @@ type PoolOptions struct {
 	// Lazy skips the connection check at start: a replica that is down when
 	// the server starts is used once it answers.
 	Lazy bool
+	// GenericPlans has PostgreSQL plan each prepared statement once per
+	// connection (plan_cache_mode=force_generic_plan), for a pool whose
+	// statements take the same plan whatever their arguments.
+	GenericPlans bool
 }
 
 // Open connects a pool to url and checks that the server answers.
@@ -63,6 +67,9 @@ func Open(ctx context.Context, url string, o PoolOptions) (*pgxpool.Pool, error)
 	rp["idle_in_transaction_session_timeout"] = fmt.Sprint(o.IdleInTxTimeout.Milliseconds())
 	rp["application_name"] = name
 	rp["timezone"] = "UTC" // month partitions and date_trunc agree on one calendar
+	if o.GenericPlans {
+		rp["plan_cache_mode"] = "force_generic_plan"
+	}
 	cfg.HealthCheckPeriod = o.HealthCheckPeriod
 	cfg.MaxConnIdleTime = o.MaxConnIdleTime
 	cfg.MaxConnLifetime = o.MaxConnLifetime

@@ -92,3 +92,29 @@ func queryRow[T any](ctx context.Context, q querier, sql string, args []any, sca
 	v, err := pgx.CollectExactlyOneRow(rows, scan)
 	return v, translate(err)
 }
+
+// genericPlanKeys is the length below which keys pads a batch of keys.
+// PostgreSQL plans a prepared statement for its arguments (a custom plan)
+// until a plan made without them (generic) costs no more than the custom
+// plans' average, planning included. A generic plan estimates "= ANY($1)"
+// at 10 elements, so a batch of one or two keys (an entity cache miss)
+// made every custom plan look cheaper, and each such lookup was planned
+// again: more PostgreSQL time than the lookup itself.
+const genericPlanKeys = 10
+
+// keys is a batch of keys for "col = ANY($1)", repeated up to
+// genericPlanKeys so that its custom plans cost what the generic plan does
+// and PostgreSQL keeps the generic plan after its first five runs. The
+// index scan drops the repeats (a btree sorts and deduplicates an array's
+// keys), and "= ANY" matches a row once however often its key appears.
+func keys(ids []string) []string {
+	if len(ids) == 0 || len(ids) >= genericPlanKeys {
+		return ids
+	}
+	out := make([]string, genericPlanKeys)
+	n := copy(out, ids)
+	for i := n; i < genericPlanKeys; i++ {
+		out[i] = ids[0]
+	}
+	return out
+}

@@ -24,11 +24,11 @@ func scanSubtask(row pgx.CollectableRow) (*domain.Subtask, error) {
 // the limit.
 func (r *Repo) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
 	return readRows(ctx, r, `SELECT `+subtaskCols+`
-		FROM unnest($1::uuid[]) AS k(task_id)
-		JOIN tasks t ON t.id = k.task_id
+		FROM tasks t
 		CROSS JOIN LATERAL (
-			SELECT * FROM subtasks s WHERE s.task_id = k.task_id ORDER BY s.position, s.number LIMIT $2
-		) s`, []any{taskIDs, limit}, scanSubtask)
+			SELECT * FROM subtasks s WHERE s.task_id = t.id ORDER BY s.position, s.number LIMIT $2
+		) s
+		WHERE t.id = ANY($1::uuid[])`, []any{keys(taskIDs), limit}, scanSubtask)
 }
 
 // SubtaskIDsByTaskID returns the ids of a task's subtasks (index
@@ -40,7 +40,7 @@ func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string,
 // SubtasksByIDs returns the subtasks with these ids (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
 	return readQuery(ctx, r, psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id").
-		Where("s.id = ANY(?::uuid[])", ids), scanSubtask)
+		Where("s.id = ANY(?::uuid[])", keys(ids)), scanSubtask)
 }
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and

@@ -25,7 +25,7 @@ func scanTag(row pgx.CollectableRow) (*domain.Tag, error) {
 func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	return readQuery(ctx, r, psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
 		From("task_tags tt").Join("tags g ON g.id = tt.tag_id").
-		Where("tt.task_id = ANY(?::uuid[])", taskIDs).OrderBy("tt.task_id", "g.name"), scanTagLink)
+		Where("tt.task_id = ANY(?::uuid[])", keys(taskIDs)).OrderBy("tt.task_id", "g.name"), scanTagLink)
 }
 
 // TagsBySubtaskIDs returns the tags of each subtask, by name, in one
@@ -33,7 +33,7 @@ func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Li
 func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	return readQuery(ctx, r, psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
 		From("subtask_tags st").Join("tags g ON g.id = st.tag_id").
-		Where("st.subtask_id = ANY(?::uuid[])", subtaskIDs).OrderBy("st.subtask_id", "g.name"), scanTagLink)
+		Where("st.subtask_id = ANY(?::uuid[])", keys(subtaskIDs)).OrderBy("st.subtask_id", "g.name"), scanTagLink)
 }
 
 // ListTags returns tags by name after the given name (index tags_name_key).
@@ -47,7 +47,7 @@ func (r *Repo) ListTags(ctx context.Context, first int, afterName string) ([]*do
 
 // TagsByIDs returns the tags with these ids.
 func (r *Repo) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
-	return readQuery(ctx, r, psql.Select("id, name, color, created_at").From("tags").Where("id = ANY(?::uuid[])", ids), scanTag)
+	return readQuery(ctx, r, psql.Select("id, name, color, created_at").From("tags").Where("id = ANY(?::uuid[])", keys(ids)), scanTag)
 }
 
 // ensureTags returns the ids of the named tags, creating missing ones. A

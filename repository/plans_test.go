@@ -1,0 +1,120 @@
+package repository_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/herotasks/api/repository"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLookupsKeepGenericPlans: an entity cache miss reads one or two keys
+// at a time. Each batch read by key must settle on PostgreSQL's generic
+// plan after its five custom ones, instead of being planned on every call,
+// and still return each row once. The subscriptions' log read is planned
+// once per connection.
+func TestLookupsKeepGenericPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := seeded(t, 200, 3)
+	one, err := repository.Open(ctx, pool.Config().ConnString(), repository.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	r := repository.New(one)
+
+	var task, subtask, tag, user string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT s.task_id::text, s.id::text, tt.tag_id::text, t.created_by::text
+		FROM subtasks s JOIN tasks t ON t.id = s.task_id JOIN task_tags tt ON tt.task_id = t.id
+		WHERE (SELECT count(*) FROM subtasks x WHERE x.task_id = t.id) >= 2
+		  AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = t.id) LIMIT 1`).Scan(&task, &subtask, &tag, &user))
+	var subtasks, tags, deps int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM subtasks WHERE task_id = $1),
+		(SELECT count(*) FROM task_tags WHERE task_id = $1), (SELECT count(*) FROM task_dependencies WHERE task_id = $1)`, task).
+		Scan(&subtasks, &tags, &deps))
+
+	lookups := map[string]func() (int, error){
+		"tt.task_id = ANY": func() (int, error) { l, err := r.TagsByTaskIDs(ctx, []string{task}); return len(l), err },
+		"st.subtask_id = ANY": func() (int, error) {
+			l, err := r.TagsBySubtaskIDs(ctx, []string{subtask})
+			return min(len(l), 1), err
+		},
+		"FROM tags WHERE id = ANY": func() (int, error) { l, err := r.TagsByIDs(ctx, []string{tag}); return len(l), err },
+		"t.id = ANY($1::uuid[])": func() (int, error) {
+			l, err := r.SubtasksByTaskIDs(ctx, []string{task}, nil)
+			return len(l), err
+		},
+		"s.id = ANY":           func() (int, error) { l, err := r.SubtasksByIDs(ctx, []string{subtask}); return len(l), err },
+		"FROM tasks t WHERE t": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
+		"FROM users WHERE id":  func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
+		"d.task_id = ANY":      func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
+		"d.depends_on_id = ANY": func() (int, error) {
+			_, err := r.DependentsByTaskIDs(ctx, []string{task})
+			return 0, err
+		},
+	}
+	want := map[string]int{"tt.task_id = ANY": tags, "st.subtask_id = ANY": 1, "FROM tags WHERE id = ANY": 1,
+		"t.id = ANY($1::uuid[])": subtasks, "s.id = ANY": 1, "FROM tasks t WHERE t": 1, "FROM users WHERE id": 1,
+		"d.task_id = ANY": deps, "d.depends_on_id = ANY": 0}
+	for range 8 {
+		for name, lookup := range lookups {
+			n, err := lookup()
+			require.NoError(t, err, name)
+			require.Equal(t, want[name], n, "%s: each row once", name)
+		}
+	}
+	plans := preparedPlans(t, one)
+	for name := range lookups {
+		p, ok := findPlan(plans, name)
+		require.True(t, ok, "%s: not prepared on the connection", name)
+		assert.Equal(t, 5, p.custom, "%s: planned for its arguments after its fifth run", name)
+		assert.Equal(t, 3, p.generic, name)
+	}
+
+	// The broker's pool plans the log read once.
+	logPool, err := repository.Open(ctx, pool.Config().ConnString(), repository.PoolOptions{MaxConns: 1, GenericPlans: true})
+	require.NoError(t, err)
+	t.Cleanup(logPool.Close)
+	log := repository.New(logPool)
+	head, err := log.TaskEventsHead(ctx)
+	require.NoError(t, err)
+	for range 3 {
+		_, err := log.TaskEventsAfter(ctx, head, 100)
+		require.NoError(t, err)
+	}
+	p, ok := findPlan(preparedPlans(t, logPool), "(e.txid, e.id) >")
+	require.True(t, ok)
+	assert.Equal(t, 0, p.custom)
+	assert.Equal(t, 3, p.generic)
+}
+
+type plan struct {
+	statement       string
+	generic, custom int
+}
+
+// preparedPlans lists the statements prepared on the pool's one connection.
+func preparedPlans(t *testing.T, pool *pgxpool.Pool) []plan {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+	require.NoError(t, err)
+	var out []plan
+	for rows.Next() {
+		var p plan
+		require.NoError(t, rows.Scan(&p.statement, &p.generic, &p.custom))
+		out = append(out, p)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+func findPlan(plans []plan, fragment string) (plan, bool) {
+	for _, p := range plans {
+		if strings.Contains(p.statement, fragment) {
+			return p, true
+		}
+	}
+	return plan{}, false
+}
