@@ -48,11 +48,12 @@ func scanEvent(row pgx.CollectableRow) (*domain.TaskEvent, error) {
 // per task, in one statement: a LATERAL subquery per task walks index
 // task_events_task_created_idx on every partition and stops at the limit.
 func (r *Repo) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
+	// DISTINCT: keys repeats a short batch's first id (see keys).
 	return readRows(ctx, r, `SELECT `+eventCols+`
-		FROM unnest($1::uuid[]) AS k(task_id)
+		FROM (SELECT DISTINCT unnest($1::uuid[])) AS k(task_id)
 		CROSS JOIN LATERAL (
 			SELECT * FROM task_events e WHERE e.task_id = k.task_id ORDER BY e.created_at DESC, e.id DESC LIMIT $2
-		) e`, []any{taskIDs, limit}, scanEvent)
+		) e`, []any{keys(taskIDs), limit}, scanEvent)
 }
 
 // TaskHistory returns a task's events older than before (a cursor of its

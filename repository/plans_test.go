@@ -30,10 +30,12 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 		FROM subtasks s JOIN tasks t ON t.id = s.task_id JOIN task_tags tt ON tt.task_id = t.id
 		WHERE (SELECT count(*) FROM subtasks x WHERE x.task_id = t.id) >= 2
 		  AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = t.id) LIMIT 1`).Scan(&task, &subtask, &tag, &user))
-	var subtasks, tags, deps int
+	var subtasks, tags, deps, events int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM subtasks WHERE task_id = $1),
-		(SELECT count(*) FROM task_tags WHERE task_id = $1), (SELECT count(*) FROM task_dependencies WHERE task_id = $1)`, task).
-		Scan(&subtasks, &tags, &deps))
+		(SELECT count(*) FROM task_tags WHERE task_id = $1), (SELECT count(*) FROM task_dependencies WHERE task_id = $1),
+		(SELECT least(count(*), 100) FROM task_events WHERE task_id = $1)`, task).
+		Scan(&subtasks, &tags, &deps, &events))
+	require.True(t, subtasks >= 2 && tags >= 1 && deps >= 1 && events >= 1, "a task with rows at every level")
 
 	lookups := map[string]func() (int, error){
 		"tt.task_id = ANY": func() (int, error) { l, err := r.TagsByTaskIDs(ctx, []string{task}); return len(l), err },
@@ -50,6 +52,10 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 		"FROM tasks t WHERE t": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
 		"FROM users WHERE id":  func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
 		"d.task_id = ANY":      func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
+		"SELECT DISTINCT unnest": func() (int, error) {
+			l, err := r.EventsByTaskIDs(ctx, []string{task}, 100)
+			return len(l), err
+		},
 		"d.depends_on_id = ANY": func() (int, error) {
 			_, err := r.DependentsByTaskIDs(ctx, []string{task})
 			return 0, err
@@ -57,7 +63,7 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 	}
 	want := map[string]int{"tt.task_id = ANY": tags, "st.subtask_id = ANY": 1, "FROM tags WHERE id = ANY": 1,
 		"t.id = ANY($1::uuid[])": subtasks, "s.id = ANY": 1, "FROM tasks t WHERE t": 1, "FROM users WHERE id": 1,
-		"d.task_id = ANY": deps, "d.depends_on_id = ANY": 0}
+		"d.task_id = ANY": deps, "d.depends_on_id = ANY": 0, "SELECT DISTINCT unnest": events}
 	for range 8 {
 		for name, lookup := range lookups {
 			n, err := lookup()
