@@ -126,11 +126,11 @@ func (m *NodeMemo) Middleware(ctx context.Context, next graphql.Resolver) (any, 
 	sel := fc.Field.Selections
 	switch v := res.(type) {
 	case []*domain.Task:
-		if p, ok := planNodes(oc, sel); ok && marshal == nil {
+		if p, ok := operationPlan(ctx, oc, fc.Field.Field, sel); ok && marshal == nil {
 			return m.list(ctx, newExecutionContext(oc, m.schema, nil), sel, p, v), nil
 		}
 	case *domain.Task:
-		if p, ok := planNodes(oc, sel); ok && marshal != nil && v != nil {
+		if p, ok := operationPlan(ctx, oc, fc.Field.Field, sel); ok && marshal != nil && v != nil {
 			ec := newExecutionContext(oc, m.schema, nil)
 			return m.one(ctx, loaders.For(ctx), p, v, nil, func(ctx context.Context) graphql.Marshaler {
 				return marshal(ec, ctx, sel, v)
@@ -331,6 +331,26 @@ func fieldSet(names ...string) map[string]bool {
 		m[n] = true
 	}
 	return m
+}
+
+// operationPlan is planNodes for field f of the running serial operation,
+// made once per operation (serialState).
+func operationPlan(ctx context.Context, oc *graphql.OperationContext, f *ast.Field, sel ast.SelectionSet) (*memoPlan, bool) {
+	st, _ := ctx.Value(serialKey{}).(*serialState)
+	if st == nil || f == nil {
+		return planNodes(oc, sel)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if pl, ok := st.plans[f]; ok {
+		return pl.plan, pl.ok
+	}
+	p, ok := planNodes(oc, sel)
+	if st.plans == nil {
+		st.plans = map[*ast.Field]plannedNodes{}
+	}
+	st.plans[f] = plannedNodes{p, ok}
+	return p, ok
 }
 
 // planNodes walks a task selection; false when it reads anything the memo

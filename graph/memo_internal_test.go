@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"context"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -94,4 +95,36 @@ func TestPlanNodes(t *testing.T) {
 	assert.Equal(t, same, sig(`query($n: Int) { tasks { nodes { id title subtasks(first: $n) { title } } } }`, map[string]any{"n": 2}))
 	assert.Equal(t, same, sig(`query($s: Boolean!) { tasks { nodes { id title version @skip(if: $s) subtasks(first: 2) { title } } } }`, map[string]any{"s": true}))
 	assert.NotEqual(t, same, sig(`query($s: Boolean!) { tasks { nodes { id title version @skip(if: $s) subtasks(first: 2) { title } } } }`, map[string]any{"s": false}))
+}
+
+// TestOperationPlan: a serial operation plans a task selection once (a page
+// read as edges meets it once per edge); another operation, whose
+// variables may differ, plans it again.
+func TestOperationPlan(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	query := `query($n: Int) { tasks { edges { node { id subtasks(first: $n) { title } } } } }`
+	doc, errs := gqlparser.LoadQuery(schema, query)
+	require.Empty(t, errs)
+	node := func(vars map[string]any) (*graphql.OperationContext, graphql.CollectedField) {
+		oc := &graphql.OperationContext{RawQuery: query, Doc: doc, Operation: doc.Operations[0], Variables: vars}
+		tasks := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, queryImplementors)
+		edges := graphql.CollectFields(oc, tasks[0].Selections, taskConnectionImplementors)
+		nodes := graphql.CollectFields(oc, edges[0].Selections, taskEdgeImplementors)
+		return oc, nodes[0]
+	}
+
+	oc, f := node(map[string]any{"n": 2})
+	op := WithSerial(context.Background())
+	first, ok := operationPlan(op, oc, f.Field, f.Selections)
+	require.True(t, ok)
+	again, _ := operationPlan(op, oc, f.Field, f.Selections)
+	assert.Same(t, first, again, "planned once per operation")
+	assert.Equal(t, []subtaskPlan{{limit: 2}}, first.subtasks)
+
+	oc, f = node(map[string]any{"n": 5})
+	next, ok := operationPlan(WithSerial(context.Background()), oc, f.Field, f.Selections)
+	require.True(t, ok)
+	assert.NotSame(t, first, next)
+	assert.Equal(t, []subtaskPlan{{limit: 5}}, next.subtasks)
+	assert.NotEqual(t, first.sig, next.sig)
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -41,10 +42,24 @@ import (
 
 type serialKey struct{}
 
+// serialState is what a serial operation keeps while it runs: the memo's
+// plan of each task selection it rendered (graph/memo.go), so a page read
+// as edges plans its selection once, not once per edge. Variables are fixed
+// for an operation, so a selection's plan is too.
+type serialState struct {
+	mu    sync.Mutex // a subscription's events may run one beside another
+	plans map[*ast.Field]plannedNodes
+}
+
+type plannedNodes struct {
+	plan *memoPlan
+	ok   bool
+}
+
 // WithSerial marks ctx: the operation's fields and list elements resolve
 // one after the other. Only for an operation Serial accepts.
 func WithSerial(ctx context.Context) context.Context {
-	return context.WithValue(ctx, serialKey{}, true)
+	return context.WithValue(ctx, serialKey{}, &serialState{})
 }
 
 func isSerial(ctx context.Context) bool { return ctx.Value(serialKey{}) != nil }
