@@ -44,3 +44,31 @@ func TestDecodedValueReused(t *testing.T) {
 	assert.Equal(t, "second", third.Title, "new bytes are read")
 	assert.NotSame(t, first, third)
 }
+
+// TestSharedValueModifiedIsCaught: with the check on (as every server a test
+// starts has it), a reader that modified a value the cache handed out is
+// caught at the next read of the same bytes, instead of every later reader
+// getting the changed value.
+func TestSharedValueModifiedIsCaught(t *testing.T) {
+	c, _ := testCache(t)
+	ctx := context.Background()
+	CheckSharedValues()
+	load := func(context.Context, []string) (map[string]*domain.Task, error) {
+		return map[string]*domain.Task{"x": {ID: "x", Title: "stored"}}, nil
+	}
+	read := func() *domain.Task {
+		m, err := fetch(ctx, c, KindTask, []string{"x"}, load)
+		require.NoError(t, err)
+		return m["x"]
+	}
+	read()
+	assert.NotPanics(t, func() { read() }, "an unmodified value is handed out again")
+	read().Title = "changed by a caller"
+	var caught any
+	func() {
+		defer func() { caught = recover() }()
+		read()
+	}()
+	require.IsType(t, "", caught, "the next read of the same bytes panics")
+	assert.Contains(t, caught, "the shared value of "+c.keys.For(KindTask, "x")+" was modified by a caller")
+}

@@ -2,7 +2,10 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/herotasks/api/domain"
@@ -67,6 +70,9 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 		case tag == tagValue:
 			if d, ok := c.decoded.Get(keys[i]); ok && d.raw == raw {
 				if v, ok := d.v.(V); ok {
+					if checkShared.Load() {
+						mustBeUnmodified(keys[i], payload, v)
+					}
 					out[id] = v
 					st.hits.Add(1)
 					continue
@@ -394,4 +400,25 @@ func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
 		return
 	}
 	c.stats.kinds[KindTask].invalidations.Add(1)
+}
+
+// checkShared, when set, has each reuse of a decoded value first compare it
+// with a fresh decoding of its bytes. Every read of the same bytes shares
+// one value, and the rendered tasks of graph.NodeMemo are kept by its
+// identity, so a caller that modified a value it was handed would change
+// what every later reader gets. No caller may; tests hold them to it.
+var checkShared atomic.Bool
+
+// CheckSharedValues turns the check on for this process: for tests (the
+// check decodes every value again, and panics on a modified one).
+func CheckSharedValues() { checkShared.Store(true) }
+
+func mustBeUnmodified[V any](key string, payload []byte, shared V) {
+	var fresh V
+	if err := msgpack.Unmarshal(payload, &fresh); err != nil {
+		panic(fmt.Sprintf("cache: %s no longer decodes: %v", key, err))
+	}
+	if !reflect.DeepEqual(fresh, shared) {
+		panic(fmt.Sprintf("cache: the shared value of %s was modified by a caller (it holds %+v; its bytes %+v)", key, shared, fresh))
+	}
 }

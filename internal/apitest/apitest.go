@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/herotasks/api/app"
+	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/config"
 	"github.com/herotasks/api/cost"
 	"github.com/herotasks/api/domain"
@@ -32,6 +33,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
+
+// Every server a test starts holds its callers to the entity cache's rule:
+// no one modifies a value the cache handed out (cache.CheckSharedValues).
+func init() { cache.CheckSharedValues() }
 
 // Secret is the JWT secret the servers are configured with.
 const Secret = "test-secret-that-is-long-enough-0123456789"
