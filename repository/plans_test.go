@@ -20,6 +20,11 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, _ := seeded(t, 200, 3)
+	// With statistics, as autovacuum leaves a live database: "col = ANY($1)"
+	// was estimated from the very keys asked for, and one subtask's tags
+	// stayed on custom plans.
+	_, err := pool.Exec(context.Background(), "ANALYZE")
+	require.NoError(t, err)
 	one, err := repository.Open(ctx, pool.Config().ConnString(), repository.PoolOptions{MaxConns: 1})
 	require.NoError(t, err)
 	t.Cleanup(one.Close)
@@ -38,32 +43,32 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 	require.True(t, subtasks >= 2 && tags >= 1 && deps >= 1 && events >= 1, "a task with rows at every level")
 
 	lookups := map[string]func() (int, error){
-		"tt.task_id = ANY": func() (int, error) { l, err := r.TagsByTaskIDs(ctx, []string{task}); return len(l), err },
-		"st.subtask_id = ANY": func() (int, error) {
+		"tt.task_id = k.key_id": func() (int, error) { l, err := r.TagsByTaskIDs(ctx, []string{task}); return len(l), err },
+		"st.subtask_id = k.key_id": func() (int, error) {
 			l, err := r.TagsBySubtaskIDs(ctx, []string{subtask})
 			return min(len(l), 1), err
 		},
-		"FROM tags WHERE id = ANY": func() (int, error) { l, err := r.TagsByIDs(ctx, []string{tag}); return len(l), err },
-		"t.id = ANY($1::uuid[])": func() (int, error) {
+		"g.id = k.key_id": func() (int, error) { l, err := r.TagsByIDs(ctx, []string{tag}); return len(l), err },
+		"ORDER BY s.position, s.number LIMIT": func() (int, error) {
 			l, err := r.SubtasksByTaskIDs(ctx, []string{task}, nil)
 			return len(l), err
 		},
-		"s.id = ANY":           func() (int, error) { l, err := r.SubtasksByIDs(ctx, []string{subtask}); return len(l), err },
-		"FROM tasks t WHERE t": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
-		"FROM users WHERE id":  func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
-		"d.task_id = ANY":      func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
-		"SELECT DISTINCT unnest": func() (int, error) {
+		"s.id = k.key_id":            func() (int, error) { l, err := r.SubtasksByIDs(ctx, []string{subtask}); return len(l), err },
+		"tasks t ON t.id = k.key_id": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
+		"users.id = k.key_id":        func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
+		"d.task_id = k.key_id":       func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
+		"e.task_id = k.task_id": func() (int, error) {
 			l, err := r.EventsByTaskIDs(ctx, []string{task}, 100)
 			return len(l), err
 		},
-		"d.depends_on_id = ANY": func() (int, error) {
+		"d.depends_on_id = k.key_id": func() (int, error) {
 			_, err := r.DependentsByTaskIDs(ctx, []string{task})
 			return 0, err
 		},
 	}
-	want := map[string]int{"tt.task_id = ANY": tags, "st.subtask_id = ANY": 1, "FROM tags WHERE id = ANY": 1,
-		"t.id = ANY($1::uuid[])": subtasks, "s.id = ANY": 1, "FROM tasks t WHERE t": 1, "FROM users WHERE id": 1,
-		"d.task_id = ANY": deps, "d.depends_on_id = ANY": 0, "SELECT DISTINCT unnest": events}
+	want := map[string]int{"tt.task_id = k.key_id": tags, "st.subtask_id = k.key_id": 1, "g.id = k.key_id": 1,
+		"ORDER BY s.position, s.number LIMIT": subtasks, "s.id = k.key_id": 1, "tasks t ON t.id = k.key_id": 1, "users.id = k.key_id": 1,
+		"d.task_id = k.key_id": deps, "d.depends_on_id = k.key_id": 0, "e.task_id = k.task_id": events}
 	for range 8 {
 		for name, lookup := range lookups {
 			n, err := lookup()

@@ -96,17 +96,13 @@ func queryRow[T any](ctx context.Context, q querier, sql string, args []any, sca
 // genericPlanKeys is the length below which keys pads a batch of keys.
 // PostgreSQL plans a prepared statement for its arguments (a custom plan)
 // until a plan made without them (generic) costs no more than the custom
-// plans' average, planning included. A generic plan estimates "= ANY($1)"
-// at 10 elements, so a batch of one or two keys (an entity cache miss)
-// made every custom plan look cheaper, and each such lookup was planned
-// again: more PostgreSQL time than the lookup itself.
+// plans' average, planning included. A generic plan estimates an array
+// parameter at 10 elements, so a batch of one or two keys (an entity cache
+// miss) made every custom plan look cheaper, and each such lookup was
+// planned again: more PostgreSQL time than the lookup itself.
 const genericPlanKeys = 10
 
-// keys is a batch of keys for "col = ANY($1)", repeated up to
-// genericPlanKeys so that its custom plans cost what the generic plan does
-// and PostgreSQL keeps the generic plan after its first five runs. The
-// index scan drops the repeats (a btree sorts and deduplicates an array's
-// keys), and "= ANY" matches a row once however often its key appears.
+// keys is a batch of keys repeated up to genericPlanKeys, for keySet.
 func keys(ids []string) []string {
 	if len(ids) == 0 || len(ids) >= genericPlanKeys {
 		return ids
@@ -117,4 +113,14 @@ func keys(ids []string) []string {
 		out[i] = ids[0]
 	}
 	return out
+}
+
+// keySet is the FROM item "(SELECT DISTINCT unnest(keys)) AS k(key_id)" that
+// batch reads by key join their table to. A custom plan estimates it from
+// the array's length alone (never from which keys it holds, as "col =
+// ANY($1)" is estimated), so with at least genericPlanKeys elements every
+// custom plan costs what the generic plan does, and PostgreSQL keeps the
+// generic plan after its first five runs. DISTINCT drops keys' repeats.
+func keySet(ids []string) sq.SelectBuilder {
+	return sq.Select().Column(sq.Expr("DISTINCT unnest(?::uuid[]) AS key_id", keys(ids)))
 }

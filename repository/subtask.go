@@ -24,11 +24,11 @@ func scanSubtask(row pgx.CollectableRow) (*domain.Subtask, error) {
 // the limit.
 func (r *Repo) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
 	return readRows(ctx, r, `SELECT `+subtaskCols+`
-		FROM tasks t
+		FROM (SELECT DISTINCT unnest($1::uuid[])) AS k(id)
+		JOIN tasks t ON t.id = k.id
 		CROSS JOIN LATERAL (
 			SELECT * FROM subtasks s WHERE s.task_id = t.id ORDER BY s.position, s.number LIMIT $2
-		) s
-		WHERE t.id = ANY($1::uuid[])`, []any{keys(taskIDs), limit}, scanSubtask)
+		) s`, []any{keys(taskIDs), limit}, scanSubtask)
 }
 
 // SubtaskIDsByTaskID returns the ids of a task's subtasks (index
@@ -39,8 +39,8 @@ func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string,
 
 // SubtasksByIDs returns the subtasks with these ids (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
-	return readQuery(ctx, r, psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id").
-		Where("s.id = ANY(?::uuid[])", keys(ids)), scanSubtask)
+	return readQuery(ctx, r, psql.Select(subtaskCols).FromSelect(keySet(ids), "k").Join("subtasks s ON s.id = k.key_id").
+		Join("tasks t ON t.id = s.task_id"), scanSubtask)
 }
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and
