@@ -359,11 +359,13 @@ func TestStalledSubscriberDoesNotHoldUpOthers(t *testing.T) {
 	// subscription ended and the healthy client got every event.
 	var got int
 	var endedBehind bool
+	var others []string // what came that was not an event, for a failure's message
 	for {
 		_, b, err := stalled.Read(readCtx)
 		if err != nil {
 			if readCtx.Err() != nil {
-				require.True(t, endedBehind, "the server never closed the stalled connection nor ended its subscription (%d events read): %v", got, err)
+				require.True(t, endedBehind, "the server never closed the stalled connection nor ended its subscription (%d events read, then %v): %v",
+					got, others, err)
 			}
 			break
 		}
@@ -371,6 +373,8 @@ func TestStalledSubscriberDoesNotHoldUpOthers(t *testing.T) {
 		require.NoError(t, json.Unmarshal(b, &m))
 		if m.Type == "next" {
 			got++
+		} else {
+			others = append(others, m.Type+" "+string(m.Payload[:min(len(m.Payload), 200)]))
 		}
 		if strings.Contains(string(m.Payload), "fell too far behind") {
 			endedBehind = true
