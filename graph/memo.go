@@ -342,14 +342,16 @@ func operationPlan(ctx context.Context, oc *graphql.OperationContext, f *ast.Fie
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if pl, ok := st.plans[f]; ok {
-		return pl.plan, pl.ok
+	for _, pl := range st.plans[f] {
+		if slices.Equal(pl.sel, sel) {
+			return pl.plan, pl.ok
+		}
 	}
 	p, ok := planNodes(oc, sel)
 	if st.plans == nil {
-		st.plans = map[*ast.Field]plannedNodes{}
+		st.plans = map[*ast.Field][]plannedNodes{}
 	}
-	st.plans[f] = plannedNodes{p, ok}
+	st.plans[f] = append(st.plans[f], plannedNodes{sel, p, ok})
 	return p, ok
 }
 

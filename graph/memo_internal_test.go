@@ -128,3 +128,31 @@ func TestOperationPlan(t *testing.T) {
 	assert.Equal(t, []subtaskPlan{{limit: 5}}, next.subtasks)
 	assert.NotEqual(t, first.sig, next.sig)
 }
+
+// TestOperationPlanFollowsMergedSelection: a field written in a fragment is
+// one *ast.Field wherever the fragment is spread, but gqlgen merges into it
+// each place's own sub-selections. A plan made under one parent must not
+// serve another whose merged selection differs (here b also reads the
+// assignee's email, which the memo may never keep).
+func TestOperationPlanFollowsMergedSelection(t *testing.T) {
+	schema := NewExecutableSchema(Config{}).Schema()
+	query := `query { a: tasks { ...C } b: tasks(first: 5) { ...C nodes { assignee { email } } } }
+		fragment C on TaskConnection { nodes { id } }`
+	doc, errs := gqlparser.LoadQuery(schema, query)
+	require.Empty(t, errs)
+	oc := &graphql.OperationContext{RawQuery: query, Doc: doc, Operation: doc.Operations[0]}
+	roots := graphql.CollectFields(oc, doc.Operations[0].SelectionSet, queryImplementors)
+	require.Len(t, roots, 2)
+	nodesA := graphql.CollectFields(oc, roots[0].Selections, taskConnectionImplementors)[0]
+	nodesB := graphql.CollectFields(oc, roots[1].Selections, taskConnectionImplementors)[0]
+	require.Same(t, nodesA.Field, nodesB.Field, "one field, from the fragment")
+
+	op := WithSerial(context.Background())
+	a, ok := operationPlan(op, oc, nodesA.Field, nodesA.Selections)
+	require.True(t, ok)
+	assert.Equal(t, "id:id;", a.sig)
+	_, ok = operationPlan(op, oc, nodesB.Field, nodesB.Selections)
+	assert.False(t, ok, "b's merged selection reads an email: not kept, whatever a's plan was")
+	again, _ := operationPlan(op, oc, nodesA.Field, nodesA.Selections)
+	assert.Same(t, a, again)
+}

@@ -151,6 +151,18 @@ func TestRenderedNodesKeepViewerFields(t *testing.T) {
 			assert.Empty(t, apitest.List(d, "task", "dependencies"), "another user does not")
 		}
 	}
+	// A field written in a fragment is one field wherever the fragment is
+	// spread, with each place's own sub-selections merged in: under b it
+	// also reads the email, which a's cards must not stand in for
+	// (TestOperationPlanFollowsMergedSelection).
+	const spread = `query { a: tasks(first: 5) { ...C } b: tasks(first: 5) { ...C nodes { assignee { email } } } }
+		fragment C on TaskConnection { nodes { id } }`
+	for range 3 {
+		d := api.OK(t, owner, spread, nil)
+		assert.NotEmpty(t, apitest.Str(d, "b", "nodes", 0, "assignee", "email"), "b's cards carry what b selected")
+		_, raw := api.Request(t, other, `{ tasks(first: 5) { nodes { id } } }`, nil)
+		assert.NotContains(t, string(raw), "email", "never a card rendered for another selection")
+	}
 	hits, _ := renderedNodes(t, api)
 	assert.Positive(t, hits, "the detail is kept, for what its viewer may see")
 }

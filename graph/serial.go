@@ -45,13 +45,18 @@ type serialKey struct{}
 // serialState is what a serial operation keeps while it runs: the memo's
 // plan of each task selection it rendered (graph/memo.go), so a page read
 // as edges plans its selection once, not once per edge. Variables are fixed
-// for an operation, so a selection's plan is too.
+// for an operation, so a selection's plan is too. A field is not enough to
+// name a selection: one written in a fragment is one *ast.Field wherever
+// the fragment is spread, and gqlgen merges into it the sub-selections of
+// each place, which differ; so a plan is kept with the merged selection it
+// was made for, and used again only for the same one.
 type serialState struct {
-	mu    sync.Mutex // a subscription's events may run one beside another
-	plans map[*ast.Field]plannedNodes
+	mu    sync.Mutex // serial operations run on one goroutine; the lock keeps that an assumption, not a race
+	plans map[*ast.Field][]plannedNodes
 }
 
 type plannedNodes struct {
+	sel  ast.SelectionSet
 	plan *memoPlan
 	ok   bool
 }
