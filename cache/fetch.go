@@ -413,6 +413,10 @@ var checkShared atomic.Bool
 // check decodes every value again, and panics on a modified one).
 func CheckSharedValues() { checkShared.Store(true) }
 
+// mustBeUnmodified compares with reflect.DeepEqual, which holds for a value
+// loaded from PostgreSQL and its own bytes decoded again only while both
+// give times in the same location (pgx and msgpack both use time.Local):
+// a change there shows up as this check failing on every hit.
 func mustBeUnmodified[V any](key string, payload []byte, shared V) {
 	var fresh V
 	if err := msgpack.Unmarshal(payload, &fresh); err != nil {

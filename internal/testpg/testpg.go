@@ -80,6 +80,9 @@ func (s *Server) waitStreaming(t testing.TB) {
 		var streaming bool
 		err := c.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')").Scan(&streaming)
 		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("testpg: replica not streaming after 60s")
+			}
 			t.Fatalf("testpg: replica's wal receiver: %v", err)
 		}
 		if streaming {
