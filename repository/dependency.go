@@ -16,16 +16,16 @@ func scanTaskLink(row pgx.CollectableRow) (domain.Link[*domain.Task], error) {
 // DependenciesByTaskIDs returns the tasks each task waits for, in one
 // statement on the task_dependencies primary key (task_id, depends_on_id).
 func (r *Repo) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
-	return readQuery(ctx, r, psql.Select("d.task_id", taskCols).FromSelect(keySet(taskIDs), "k").
-		Join("task_dependencies d ON d.task_id = k.key_id").Join("tasks t ON t.id = d.depends_on_id").
+	return readQuery(ctx, r, byKeys(psql.Select("d.task_id", taskCols).From("task_dependencies d").
+		Join("tasks t ON t.id = d.depends_on_id"), "d.task_id", taskIDs).
 		OrderBy("d.task_id", "t.number"), scanTaskLink)
 }
 
 // DependentsByTaskIDs returns the tasks waiting for each task, in one
 // statement on index task_dependencies_depends_on_idx.
 func (r *Repo) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
-	return readQuery(ctx, r, psql.Select("d.depends_on_id", taskCols).FromSelect(keySet(taskIDs), "k").
-		Join("task_dependencies d ON d.depends_on_id = k.key_id").Join("tasks t ON t.id = d.task_id").
+	return readQuery(ctx, r, byKeys(psql.Select("d.depends_on_id", taskCols).From("task_dependencies d").
+		Join("tasks t ON t.id = d.task_id"), "d.depends_on_id", taskIDs).
 		OrderBy("d.depends_on_id", "t.number"), scanTaskLink)
 }
 

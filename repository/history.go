@@ -48,7 +48,7 @@ func scanEvent(row pgx.CollectableRow) (*domain.TaskEvent, error) {
 // per task, in one statement: a LATERAL subquery per task walks index
 // task_events_task_created_idx on every partition and stops at the limit.
 func (r *Repo) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
-	// The key set of keys, as keySet reads it.
+	// DISTINCT: keys repeats a short batch's first id (see byKeys).
 	return readRows(ctx, r, `SELECT `+eventCols+`
 		FROM (SELECT DISTINCT unnest($1::uuid[])) AS k(task_id)
 		CROSS JOIN LATERAL (

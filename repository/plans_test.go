@@ -54,7 +54,7 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 			return len(l), err
 		},
 		"s.id = k.key_id":            func() (int, error) { l, err := r.SubtasksByIDs(ctx, []string{subtask}); return len(l), err },
-		"tasks t ON t.id = k.key_id": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
+		"ON t.id = k.key_id": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
 		"users.id = k.key_id":        func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
 		"d.task_id = k.key_id":       func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
 		"e.task_id = k.task_id": func() (int, error) {
@@ -67,7 +67,7 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 		},
 	}
 	want := map[string]int{"tt.task_id = k.key_id": tags, "st.subtask_id = k.key_id": 1, "g.id = k.key_id": 1,
-		"ORDER BY s.position, s.number LIMIT": subtasks, "s.id = k.key_id": 1, "tasks t ON t.id = k.key_id": 1, "users.id = k.key_id": 1,
+		"ORDER BY s.position, s.number LIMIT": subtasks, "s.id = k.key_id": 1, "ON t.id = k.key_id": 1, "users.id = k.key_id": 1,
 		"d.task_id = k.key_id": deps, "d.depends_on_id = k.key_id": 0, "e.task_id = k.task_id": events}
 	for range 8 {
 		for name, lookup := range lookups {
@@ -84,6 +84,27 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 		assert.Equal(t, 3, p.generic, name)
 	}
 
+	// A batch of many keys is one index scan over them ("= ANY"), on its
+	// generic plan too.
+	var many []string
+	rows, err := pool.Query(ctx, "SELECT id::text FROM tasks ORDER BY number LIMIT 40")
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		many = append(many, id)
+	}
+	require.NoError(t, rows.Err())
+	for range 8 {
+		got, err := r.TasksByIDs(ctx, many)
+		require.NoError(t, err)
+		require.Len(t, got, len(many))
+	}
+	p, ok := findPlan(preparedPlans(t, one), "t.id = ANY")
+	require.True(t, ok)
+	assert.Equal(t, 5, p.custom)
+	assert.Equal(t, 3, p.generic)
+
 	// The broker's pool plans the log read once.
 	logPool, err := repository.Open(ctx, pool.Config().ConnString(), repository.PoolOptions{MaxConns: 1, GenericPlans: true})
 	require.NoError(t, err)
@@ -95,7 +116,7 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 		_, err := log.TaskEventsAfter(ctx, head, 100)
 		require.NoError(t, err)
 	}
-	p, ok := findPlan(preparedPlans(t, logPool), "(e.txid, e.id) >")
+	p, ok = findPlan(preparedPlans(t, logPool), "(e.txid, e.id) >")
 	require.True(t, ok)
 	assert.Equal(t, 0, p.custom)
 	assert.Equal(t, 3, p.generic)

@@ -39,8 +39,8 @@ func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string,
 
 // SubtasksByIDs returns the subtasks with these ids (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
-	return readQuery(ctx, r, psql.Select(subtaskCols).FromSelect(keySet(ids), "k").Join("subtasks s ON s.id = k.key_id").
-		Join("tasks t ON t.id = s.task_id"), scanSubtask)
+	return readQuery(ctx, r, byKeys(psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id"), "s.id", ids),
+		scanSubtask)
 }
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and

@@ -23,17 +23,15 @@ func scanTag(row pgx.CollectableRow) (*domain.Tag, error) {
 // TagsByTaskIDs returns the tags of each task, by name, in one statement on
 // the task_tags primary key (task_id, tag_id).
 func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
-	return readQuery(ctx, r, psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
-		FromSelect(keySet(taskIDs), "k").Join("task_tags tt ON tt.task_id = k.key_id").Join("tags g ON g.id = tt.tag_id").
-		OrderBy("tt.task_id", "g.name"), scanTagLink)
+	return readQuery(ctx, r, byKeys(psql.Select("tt.task_id, g.id, g.name, g.color, g.created_at").
+		From("task_tags tt").Join("tags g ON g.id = tt.tag_id"), "tt.task_id", taskIDs).OrderBy("tt.task_id", "g.name"), scanTagLink)
 }
 
 // TagsBySubtaskIDs returns the tags of each subtask, by name, in one
 // statement on the subtask_tags primary key (subtask_id, tag_id).
 func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
-	return readQuery(ctx, r, psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
-		FromSelect(keySet(subtaskIDs), "k").Join("subtask_tags st ON st.subtask_id = k.key_id").Join("tags g ON g.id = st.tag_id").
-		OrderBy("st.subtask_id", "g.name"), scanTagLink)
+	return readQuery(ctx, r, byKeys(psql.Select("st.subtask_id, g.id, g.name, g.color, g.created_at").
+		From("subtask_tags st").Join("tags g ON g.id = st.tag_id"), "st.subtask_id", subtaskIDs).OrderBy("st.subtask_id", "g.name"), scanTagLink)
 }
 
 // ListTags returns tags by name after the given name (index tags_name_key).
@@ -47,8 +45,7 @@ func (r *Repo) ListTags(ctx context.Context, first int, afterName string) ([]*do
 
 // TagsByIDs returns the tags with these ids.
 func (r *Repo) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
-	return readQuery(ctx, r, psql.Select("g.id, g.name, g.color, g.created_at").FromSelect(keySet(ids), "k").
-		Join("tags g ON g.id = k.key_id"), scanTag)
+	return readQuery(ctx, r, byKeys(psql.Select("g.id, g.name, g.color, g.created_at").From("tags g"), "g.id", ids), scanTag)
 }
 
 // ensureTags returns the ids of the named tags, creating missing ones. A

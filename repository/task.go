@@ -40,7 +40,7 @@ func scanTask(row pgx.CollectableRow) (*domain.Task, error) {
 // TasksByIDs returns the tasks with these ids, in any order; unknown ids are
 // absent. One statement on the primary key.
 func (r *Repo) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
-	return readQuery(ctx, r, psql.Select(taskCols).FromSelect(keySet(ids), "k").Join("tasks t ON t.id = k.key_id"), scanTask)
+	return readQuery(ctx, r, byKeys(psql.Select(taskCols).From("tasks t"), "t.id", ids), scanTask)
 }
 
 // TaskBySeq returns the task numbered HT-seq (index tasks_number_key).

@@ -17,7 +17,7 @@ func scanUser(row pgx.CollectableRow) (*domain.User, error) {
 
 // UsersByIDs returns the users with these ids (primary key).
 func (r *Repo) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
-	return readQuery(ctx, r, psql.Select(userCols).FromSelect(keySet(ids), "k").Join("users ON users.id = k.key_id"), scanUser)
+	return readQuery(ctx, r, byKeys(psql.Select(userCols).From("users"), "users.id", ids), scanUser)
 }
 
 // EnsureUser returns the user with this email, creating it with name and
