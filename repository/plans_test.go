@@ -53,10 +53,10 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 			l, err := r.SubtasksByTaskIDs(ctx, []string{task}, nil)
 			return len(l), err
 		},
-		"s.id = k.key_id":            func() (int, error) { l, err := r.SubtasksByIDs(ctx, []string{subtask}); return len(l), err },
-		"ON t.id = k.key_id": func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
-		"users.id = k.key_id":        func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
-		"d.task_id = k.key_id":       func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
+		"s.id = k.key_id":      func() (int, error) { l, err := r.SubtasksByIDs(ctx, []string{subtask}); return len(l), err },
+		"ON t.id = k.key_id":   func() (int, error) { l, err := r.TasksByIDs(ctx, []string{task}); return len(l), err },
+		"users.id = k.key_id":  func() (int, error) { l, err := r.UsersByIDs(ctx, []string{user}); return len(l), err },
+		"d.task_id = k.key_id": func() (int, error) { l, err := r.DependenciesByTaskIDs(ctx, []string{task}); return len(l), err },
 		"e.task_id = k.task_id": func() (int, error) {
 			l, err := r.EventsByTaskIDs(ctx, []string{task}, 100)
 			return len(l), err
