@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,7 @@ type options struct {
 	peers                    bool
 	postgraphile, node       string
 	config                   string
+	cpuProfile               string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -92,8 +94,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.postgraphile, "postgraphile", "", "folder holding node_modules/postgraphile (scripts/postgraphile.sh prints it)")
 	fs.StringVar(&o.node, "node", "", "Node.js 22+ binary (default: node_modules/.bin/node under -postgraphile)")
 	fs.StringVar(&o.config, "postgraphile-config", "bench/postgraphile/graphile.config.mjs", "PostGraphile's configuration")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if o.out == "" {
 		o.out = "bench/out/results.json"
