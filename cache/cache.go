@@ -218,15 +218,19 @@ func envelope(tag byte, epoch int64, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-func openEnvelope(b []byte) (tag byte, epoch int64, payload []byte, ok bool) {
-	if len(b) < 2 {
-		return 0, 0, nil, false
+// openEnvelope reads a stored value as the string Redis returned, without
+// copying it: on the common path the value is only compared with the one
+// decoded last time.
+func openEnvelope(raw string) (tag byte, epoch int64, payload string, ok bool) {
+	if len(raw) < 2 {
+		return 0, 0, "", false
 	}
-	epoch, n := binary.Varint(b[1:])
+	var head [binary.MaxVarintLen64]byte
+	epoch, n := binary.Varint(head[:copy(head[:], raw[1:])])
 	if n <= 0 {
-		return 0, 0, nil, false
+		return 0, 0, "", false
 	}
-	return b[0], epoch, b[1+n:], true
+	return raw[0], epoch, raw[1+n:], true
 }
 
 // newLease returns a lease value no other reader can hold.

@@ -56,7 +56,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 	seen := map[string]string{} // missing id → what its key held ("" for nothing)
 	for i, id := range ids {
 		raw, _ := vals[i].(string)
-		tag, ep, payload, ok := openEnvelope([]byte(raw))
+		tag, ep, payload, ok := openEnvelope(raw)
 		switch {
 		case raw == "":
 			seen[id] = ""
@@ -71,7 +71,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 			if d, ok := c.decoded.Get(keys[i]); ok && d.raw == raw {
 				if v, ok := d.v.(V); ok {
 					if checkShared.Load() {
-						mustBeUnmodified(keys[i], payload, v)
+						mustBeUnmodified(keys[i], []byte(payload), v)
 					}
 					out[id] = v
 					st.hits.Add(1)
@@ -79,7 +79,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 				}
 			}
 			var v V
-			if msgpack.Unmarshal(payload, &v) == nil {
+			if msgpack.Unmarshal([]byte(payload), &v) == nil {
 				c.decoded.Add(keys[i], decodedValue{raw: raw, v: v})
 				out[id] = v
 				st.hits.Add(1)
