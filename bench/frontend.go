@@ -446,8 +446,24 @@ func (f *Frontend) read(ctx context.Context, c *Client, u *FrontendUser, cat str
 	if err != nil {
 		return body, "", err
 	}
-	// One typed decode: the answers are read by the same two cores that
-	// run the server, so the checker should cost as little as it can.
+	nodes, rc, err := decodeAnswer(body, field)
+	if err != nil {
+		return body, "", err
+	}
+	if mustFind != "" && (len(nodes) == 0 || nodes[0].ID != mustFind) {
+		return body, "", fmt.Errorf("task %s that user %s may see is missing: %s", mustFind, u.ID, Snippet(body))
+	}
+	f.checkNodes(u, cat, nodes, sent)
+	f.reads.Add(1)
+	return body, rc, nil
+}
+
+// decodeAnswer returns the tasks of a read's answer that the checks look
+// at (a task and its dependencies, or a page's nodes: field is "task",
+// "tasks" or "searchTasks") and the response cache's verdict. One typed
+// decode with go-json: the answers are read by the same two cores that run
+// the server, so the checker costs as little as it can.
+func decodeAnswer(body []byte, field string) ([]taskNode, string, error) {
 	var r struct {
 		Data struct {
 			Task        *taskNode
@@ -459,29 +475,24 @@ func (f *Frontend) read(ctx context.Context, c *Client, u *FrontendUser, cat str
 		}
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return body, "", fmt.Errorf("answer: %w", err)
+		return nil, "", fmt.Errorf("answer: %w", err)
 	}
 	var nodes []taskNode
-	switch page := r.Data.Tasks; {
-	case field == "task":
+	switch page := r.Data.Tasks; field {
+	case "task":
 		if t := r.Data.Task; t != nil {
 			nodes = append(append(nodes, *t), t.Dependencies...)
 		}
-	case field == "searchTasks":
+	case "searchTasks":
 		page = r.Data.SearchTasks
 		fallthrough
 	default:
 		if page == nil || page.Nodes == nil {
-			return body, "", fmt.Errorf("%s: no nodes in %s", field, Snippet(body))
+			return nil, "", fmt.Errorf("%s: no nodes in %s", field, Snippet(body))
 		}
 		nodes = page.Nodes
 	}
-	if mustFind != "" && (len(nodes) == 0 || nodes[0].ID != mustFind) {
-		return body, "", fmt.Errorf("task %s that user %s may see is missing: %s", mustFind, u.ID, Snippet(body))
-	}
-	f.checkNodes(u, cat, nodes, sent)
-	f.reads.Add(1)
-	return body, r.Extensions.ResponseCache, nil
+	return nodes, r.Extensions.ResponseCache, nil
 }
 
 type taskPage struct{ Nodes []taskNode }

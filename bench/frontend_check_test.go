@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestFrontendChecks: the checks mix-frontend applies to every read count
@@ -88,4 +89,34 @@ func TestFrontendChecks(t *testing.T) {
 	r := f.result()
 	assert.Contains(t, r.Failed(), "2 stale reads and 2 stale tag reads")
 	assert.Contains(t, r.Failed(), "2 reads held another user's private task")
+}
+
+// TestDecodeAnswer: the checks see what each kind of answer holds: a
+// task's id, version and tags, its dependencies, a page's nodes, and the
+// response cache's verdict; a task the viewer may not see is no node, and
+// a page without nodes is an error.
+func TestDecodeAnswer(t *testing.T) {
+	nodes, rc, err := decodeAnswer([]byte(`{"data":{"task":{"id":"a","version":7,"title":"x","tags":[{"name":"t1","color":"#fff"}],`+
+		`"subtasks":[{"id":"s","tags":[{"name":"t9"}]}],"dependencies":[{"id":"b","version":2,"status":"READY"}]}},"extensions":{"responseCache":"hit"}}`), "task")
+	require.NoError(t, err)
+	assert.Equal(t, "hit", rc)
+	require.Len(t, nodes, 2)
+	assert.Equal(t, []any{"a", int64(7), []name{{Name: "t1"}}}, []any{nodes[0].ID, nodes[0].Version, *nodes[0].Tags})
+	assert.Equal(t, []any{"b", int64(2), (*[]name)(nil)}, []any{nodes[1].ID, nodes[1].Version, nodes[1].Tags})
+
+	nodes, _, err = decodeAnswer([]byte(`{"data":{"task":null}}`), "task")
+	require.NoError(t, err)
+	assert.Empty(t, nodes)
+
+	for _, field := range []string{"tasks", "searchTasks"} {
+		nodes, rc, err = decodeAnswer([]byte(`{"data":{"`+field+`":{"totalCount":2,"nodes":[{"id":"a","version":1,"tags":[]},{"id":"c","version":3}]}}}`), field)
+		require.NoError(t, err, field)
+		assert.Empty(t, rc)
+		assert.Equal(t, []string{"a", "c"}, []string{nodes[0].ID, nodes[1].ID}, field)
+		assert.Equal(t, []name{}, *nodes[0].Tags, "an empty tag list is a tag list")
+		_, _, err = decodeAnswer([]byte(`{"data":{"`+field+`":{"totalCount":0}}}`), field)
+		assert.ErrorContains(t, err, "no nodes", field)
+	}
+	_, _, err = decodeAnswer([]byte(`{"data":`), "tasks")
+	assert.Error(t, err)
 }
