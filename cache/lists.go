@@ -463,14 +463,16 @@ func (s *store) listIDs(ctx context.Context, sh listShape, first int) (ids []str
 func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 	c := s.c
 	idx := slices.IndexFunc(listOrders, func(o listOrder) bool { return o.suffix == sfx })
-	page, err := s.Store.ListTasks(domain.ReadPrimary(ctx), partitionQuery(part, listOrders[idx].field, c.listMax), "")
+	// Only the tasks' states: the index keeps ids, versions, partitions and
+	// scores, and the rows come from the entity cache when a page is read.
+	tasks, more, err := s.Store.ListTaskStates(domain.ReadPrimary(ctx), partitionQuery(part, listOrders[idx].field, c.listMax))
 	if err != nil {
 		return
 	}
 	if hook := c.afterListLoad.Load(); hook != nil {
 		(*hook)(part)
 	}
-	if page.HasNextPage {
+	if more {
 		err := c.do(ctx, func(ctx context.Context) error {
 			return c.rdb.Set(ctx, c.listBase()+epoch+":big:"+part+"|"+sfx, "1", c.opts.RelationTTL).Err()
 		})
@@ -480,10 +482,9 @@ func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 		return
 	}
 	sentinel := "+inf"
-	args := make([]any, 0, 8+3*len(page.Edges))
+	args := make([]any, 0, 8+3*len(tasks))
 	args = append(args, c.listBase(), epoch, part, sfx, lease, c.listSetTTL(), c.listRecordTTL(), sentinel)
-	for _, e := range page.Edges {
-		t := e.Node
+	for _, t := range tasks {
 		args = append(args, t.ID, listRecord(t.Version, t), listScores(t)[idx])
 	}
 	var installed int64

@@ -86,6 +86,12 @@ type Reader interface {
 	// q's filter and order; tagID, when set, keeps those carrying that tag.
 	// A cursor that does not decode is EINVALID on "after" or "before".
 	ListTasks(ctx context.Context, q TaskQuery, tagID string) (*TaskPage, error)
+	// ListTaskStates returns the first page of ListTasks(q, "") with each
+	// task holding only what orders it and places it in lists (id, version,
+	// status, priority, visibility, due date, assignee, creator, creation
+	// and last change), and whether more follow: what a list index is
+	// filled from, without the text of thousands of rows.
+	ListTaskStates(ctx context.Context, q TaskQuery) ([]*Task, bool, error)
 	// CountTasks counts the tasks that ListTasks with this filter walks.
 	CountTasks(ctx context.Context, v Viewer, f TaskFilter, tagID string) (int, error)
 	// TasksByTagIDs returns, per tag, the first page (newest first) of the

@@ -247,6 +247,28 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	return page, nil
 }
 
+// taskStateCols are what ListTaskStates reads of each task.
+const taskStateCols = `t.id, t.status, t.priority, t.visibility, t.due_date, t.assignee_id, t.created_by, t.version,
+	t.created_at, t.updated_at`
+
+func scanTaskState(row pgx.CollectableRow) (*domain.Task, error) {
+	var t domain.Task
+	err := row.Scan(&t.ID, &t.Status, &t.Priority, &t.Visibility, &t.DueDate, &t.AssigneeID, &t.CreatedByID, &t.Version,
+		&t.CreatedAt, &t.UpdatedAt)
+	return &t, err
+}
+
+// ListTaskStates is ListTasks's first page reduced to each task's state
+// (domain.Store): the same statement with narrow columns.
+func (r *Repo) ListTaskStates(ctx context.Context, q domain.TaskQuery) ([]*domain.Task, bool, error) {
+	q.After, q.Backward = "", false
+	p, err := listPage(ctx, r, q, "", taskStateCols, scanTaskState)
+	if err != nil {
+		return nil, false, err
+	}
+	return p.rows, p.next, nil
+}
+
 // keysetPage is a page's rows in list order, their cursors, and whether
 // there are rows after and before it.
 type keysetPage struct {

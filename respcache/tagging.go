@@ -390,6 +390,11 @@ func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID strin
 	return t.s.ListTasks(ctx, q, tagID)
 }
 
+func (t *tagging) ListTaskStates(ctx context.Context, q domain.TaskQuery) ([]*domain.Task, bool, error) {
+	t.observeList(ctx, q.Viewer, q.Filter, "")
+	return t.s.ListTaskStates(ctx, q)
+}
+
 // SubtaskIDsByTaskID depends on the task's subtasks, which every subtask
 // write changes under the task's tag.
 func (t *tagging) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error) {
