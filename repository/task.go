@@ -236,7 +236,7 @@ func pgTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // scan whatever its depth, and concurrent inserts never shift rows between
 // pages. tagID, when set, restricts to tasks carrying that tag (Tag.tasks).
 func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
-	p, err := listPage(ctx, r, q, tagID, taskCols, scanTask)
+	p, err := listPage(ctx, r, q, tagID, taskCols, scanTask, true)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func scanTaskState(row pgx.CollectableRow) (*domain.Task, error) {
 // (domain.Store): the same statement with narrow columns.
 func (r *Repo) ListTaskStates(ctx context.Context, q domain.TaskQuery) ([]*domain.Task, bool, error) {
 	q.After, q.Backward = "", false
-	p, err := listPage(ctx, r, q, "", taskStateCols, scanTaskState)
+	p, err := listPage(ctx, r, q, "", taskStateCols, scanTaskState, false) // a fill has no use for cursors
 	if err != nil {
 		return nil, false, err
 	}
@@ -278,9 +278,10 @@ type keysetPage struct {
 }
 
 // listPage runs the keyset page statement of ListTasks selecting cols and
-// scans each row (a whole task, or its id and sort keys) with scan.
+// scans each row (a whole task, or its state) with scan; withCursors
+// encodes each row's cursor.
 func listPage(ctx context.Context, r *Repo, q domain.TaskQuery, tagID, cols string,
-	scan pgx.RowToFunc[*domain.Task]) (*keysetPage, error) {
+	scan pgx.RowToFunc[*domain.Task], withCursors bool) (*keysetPage, error) {
 	order := q.Order
 	if !order.Field.Valid() {
 		order = domain.DefaultTaskOrder
@@ -340,6 +341,9 @@ func listPage(ctx context.Context, r *Repo, q domain.TaskQuery, tagID, cols stri
 	if q.Backward {
 		slices.Reverse(tasks)
 		page.next, page.prev = q.Before != "", more
+	}
+	if !withCursors {
+		return page, nil
 	}
 	page.cursors = make([]string, len(tasks))
 	for i, t := range tasks {
