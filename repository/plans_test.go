@@ -2,6 +2,7 @@ package repository_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -149,4 +150,51 @@ func findPlan(plans []plan, fragment string) (plan, bool) {
 		}
 	}
 	return plan{}, false
+}
+
+// TestLongSubtaskBatchProbesParents: a page's subtasks filling the entity
+// cache are a batch of hundreds of keys. Reading each one's task number must
+// probe the task by primary key, not hash the whole tasks table (which the
+// planner chose for a join of 250 keys), and still give every subtask its
+// own task's number.
+func TestLongSubtaskBatchProbesParents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := seeded(t, 2000, 11)
+	_, err := pool.Exec(ctx, "ANALYZE")
+	require.NoError(t, err)
+	one, err := repository.Open(ctx, pool.Config().ConnString(), repository.PoolOptions{MaxConns: 1})
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	r := repository.New(one)
+
+	want := map[string]int64{}
+	var ids []string
+	rows, err := pool.Query(ctx, `SELECT s.id::text, t.number FROM subtasks s JOIN tasks t ON t.id = s.task_id
+		ORDER BY md5(s.id::text) LIMIT 250`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id string
+		var n int64
+		require.NoError(t, rows.Scan(&id, &n))
+		want[id] = n
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, ids, 250)
+
+	got, err := r.SubtasksByIDs(ctx, ids)
+	require.NoError(t, err)
+	require.Len(t, got, len(ids))
+	for _, s := range got {
+		assert.Equal(t, want[s.ID], s.TaskSeq, "subtask %s: its own task's number", s.ID)
+	}
+
+	p, ok := findPlan(preparedPlans(t, one), "s.id = ANY")
+	require.True(t, ok, "the long batch's statement")
+	var raw []byte
+	require.NoError(t, pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+p.statement, ids).Scan(&raw))
+	var plans []map[string]any
+	require.NoError(t, json.Unmarshal(raw, &plans))
+	assert.NotContains(t, seqScans(plans[0]["Plan"]), "tasks", "%s", raw)
 }

@@ -37,10 +37,17 @@ func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string,
 	return readRows(ctx, r, "SELECT id::text FROM subtasks WHERE task_id = $1", []any{taskID}, pgx.RowTo[string])
 }
 
+// subtaskByKeyCols are subtaskCols with the parent's number read per row by
+// primary key. Joined, a batch of a few hundred keys (a page's subtasks
+// filling the entity cache) was hash-joined against the whole tasks table
+// (the planner expects every parent to differ); a correlated subquery
+// cannot be planned that way. The foreign key guarantees the parent.
+const subtaskByKeyCols = `s.id, s.task_id, (SELECT t.number FROM tasks t WHERE t.id = s.task_id), s.number, s.title,
+	s.description, s.status, s.priority, s.position, s.version, s.completed_at, s.created_at, s.updated_at`
+
 // SubtasksByIDs returns the subtasks with these ids (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
-	return readQuery(ctx, r, byKeys(psql.Select(subtaskCols).From("subtasks s").Join("tasks t ON t.id = s.task_id"), "s.id", ids),
-		scanSubtask)
+	return readQuery(ctx, r, byKeys(psql.Select(subtaskByKeyCols).From("subtasks s"), "s.id", ids), scanSubtask)
 }
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and
