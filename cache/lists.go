@@ -546,12 +546,14 @@ func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 		return nil, err
 	}
 	page := &domain.TaskPage{HasNextPage: more, Total: &total, Edges: make([]domain.TaskEdge, 0, len(ids))}
+	// Boards ask for the end cursor, not each card's.
+	encode := func(t *domain.Task) string { return cur.TaskCursor(t, sh.order) }
 	for _, id := range ids {
 		t, ok := m[id]
 		if !ok || !t.VisibleTo(q.Viewer) {
 			continue // deleted, or turned private, by a write that answered after the set was read
 		}
-		page.Edges = append(page.Edges, domain.TaskEdge{Cursor: cur.TaskCursor(t, sh.order), Node: t})
+		page.Edges = append(page.Edges, domain.LazyTaskEdge(t, encode))
 	}
 	return page, nil
 }

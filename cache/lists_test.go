@@ -17,14 +17,14 @@ import (
 
 // listShapes are the lists the index answers, by name, with a query whose
 // $me is the viewer's id; each asks for the fields every write can change,
-// the count and the cursor.
+// the count and the cursors (two ask for every edge's).
 var listShapes = map[string]string{
 	"all by creation":    `{ tasks(first: 7) { totalCount pageInfo { hasNextPage endCursor } nodes { id version status visibility } } }`,
 	"all oldest first":   `{ tasks(first: 7, orderBy: {field: CREATED_AT, direction: ASC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version } } }`,
-	"board READY":        `{ tasks(first: 5, filter: {status: [READY]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version status } } }`,
+	"board READY":        `{ tasks(first: 5, filter: {status: [READY]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage startCursor endCursor } edges { cursor } nodes { id version status } } }`,
 	"board IN_PROGRESS":  `{ tasks(first: 5, filter: {status: [IN_PROGRESS]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version status } } }`,
 	"board DRAFT by due": `{ tasks(first: 5, filter: {status: [DRAFT]}, orderBy: {field: DUE_DATE, direction: DESC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version dueDate } } }`,
-	"my active by due":   `query($me: ID!) { tasks(first: 5, filter: {assigneeId: $me, active: true}, orderBy: {field: DUE_DATE, direction: ASC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version status dueDate } } }`,
+	"my active by due":   `query($me: ID!) { tasks(first: 5, filter: {assigneeId: $me, active: true}, orderBy: {field: DUE_DATE, direction: ASC}) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } } nodes { id version status dueDate } } }`,
 	"my tasks":           `query($me: ID!) { tasks(first: 5, filter: {assigneeId: $me}, orderBy: {field: UPDATED_AT, direction: ASC}) { totalCount pageInfo { hasNextPage endCursor } nodes { id version } } }`,
 }
 

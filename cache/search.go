@@ -415,7 +415,7 @@ func (s *store) SearchTasks(ctx context.Context, v domain.Viewer, text string, f
 		// A task deleted or hidden since its candidates were read is left
 		// out: the write that did it is concurrent with this read.
 		if t := tasks[h.ID]; t != nil && t.VisibleTo(v) {
-			page.Edges = append(page.Edges, domain.TaskEdge{Cursor: ts.SearchCursor(text, h), Node: t})
+			page.Edges = append(page.Edges, domain.NewTaskEdge(ts.SearchCursor(text, h), t))
 		}
 	}
 	return page, nil

@@ -120,10 +120,31 @@ type TaskQuery struct {
 	Before   string
 }
 
-// TaskEdge is a task with its cursor.
+// TaskEdge is a task with its cursor in a list. A store that knows the
+// cursor gives it (NewTaskEdge); one that would encode every row's cursor
+// for a page whose client asks for none or one gives the encoder instead
+// (LazyTaskEdge), run when the cursor is read.
 type TaskEdge struct {
-	Cursor string
 	Node   *Task
+	cursor string
+	encode func(*Task) string
+}
+
+// NewTaskEdge is node at cursor.
+func NewTaskEdge(cursor string, node *Task) TaskEdge { return TaskEdge{Node: node, cursor: cursor} }
+
+// LazyTaskEdge is node at the cursor encode gives it, encoded each time it
+// is read (a page's fields resolve concurrently, so nothing is stored).
+func LazyTaskEdge(node *Task, encode func(*Task) string) TaskEdge {
+	return TaskEdge{Node: node, encode: encode}
+}
+
+// Cursor is the edge's cursor.
+func (e *TaskEdge) Cursor() string {
+	if e.encode != nil {
+		return e.encode(e.Node)
+	}
+	return e.cursor
 }
 
 // TaskPage is one page of a task list.
@@ -150,7 +171,8 @@ func (p *TaskPage) EndCursor() *string {
 	if len(p.Edges) == 0 {
 		return nil
 	}
-	return &p.Edges[len(p.Edges)-1].Cursor
+	c := p.Edges[len(p.Edges)-1].Cursor()
+	return &c
 }
 
 // NewTask is what createTask stores.

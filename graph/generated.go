@@ -7378,7 +7378,7 @@ func (ec *executionContext) _TaskEdge_cursor(ctx context.Context, field graphql.
 			return ec.fieldContext_TaskEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -7389,7 +7389,7 @@ func (ec *executionContext) _TaskEdge_cursor(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_TaskEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TaskEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("TaskEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _TaskEdge_node(ctx context.Context, field graphql.CollectedField, obj *domain.TaskEdge) (ret graphql.Marshaler) {

@@ -49,7 +49,7 @@ func BenchmarkKeysetDepth(b *testing.B) {
 			page, err := repo.ListTasks(ctx, domain.TaskQuery{Viewer: admin, Filter: c.filter, Order: c.order, First: 100, After: after}, "")
 			require.NoError(b, err)
 			require.Len(b, page.Edges, 100, "%s: seeded rows run out at %d", c.name, walked)
-			after = page.Edges[len(page.Edges)-1].Cursor
+			after = page.Edges[len(page.Edges)-1].Cursor()
 		}
 		for _, p := range []struct{ name, after string }{{"first", ""}, {fmt.Sprintf("after%d", depth), after}} {
 			b.Run(c.name+"/"+p.name, func(b *testing.B) {

@@ -283,7 +283,7 @@ func (r *Repo) SearchTasks(ctx context.Context, v domain.Viewer, text string, fi
 	for i, h := range hits {
 		c := encodeCursor(searchOrder(text)+":"+string(step),
 			[]string{fmt.Sprint(h.score), pgTime(h.task.CreatedAt), h.task.ID})
-		page.Edges[i] = domain.TaskEdge{Cursor: c, Node: h.task}
+		page.Edges[i] = domain.NewTaskEdge(c, h.task)
 	}
 	return page, nil
 }

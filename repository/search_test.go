@@ -48,7 +48,7 @@ func TestSearch(t *testing.T) {
 				return ids
 			}
 			require.Len(t, page.Edges, size)
-			after = page.Edges[len(page.Edges)-1].Cursor
+			after = page.Edges[len(page.Edges)-1].Cursor()
 		}
 	}
 
@@ -93,7 +93,7 @@ func TestSearch(t *testing.T) {
 	t.Run("a cursor of another query is refused", func(t *testing.T) {
 		page, err := repo.SearchTasks(ctx, anonymous, "customer", 2, "")
 		require.NoError(t, err)
-		_, err = repo.SearchTasks(ctx, anonymous, "kafka", 2, page.Edges[1].Cursor)
+		_, err = repo.SearchTasks(ctx, anonymous, "kafka", 2, page.Edges[1].Cursor())
 		assert.Equal(t, domain.EINVALID, domain.ErrorCode(err))
 	})
 }

@@ -242,7 +242,7 @@ func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) 
 	}
 	page := &domain.TaskPage{HasNextPage: p.next, HasPreviousPage: p.prev, Edges: make([]domain.TaskEdge, len(p.rows))}
 	for i, t := range p.rows {
-		page.Edges[i] = domain.TaskEdge{Cursor: p.cursors[i], Node: t}
+		page.Edges[i] = domain.NewTaskEdge(p.cursors[i], t)
 	}
 	return page, nil
 }
@@ -405,7 +405,7 @@ func (r *Repo) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []stri
 			p.HasNextPage = true
 			continue
 		}
-		p.Edges = append(p.Edges, domain.TaskEdge{Cursor: encodeCursor(order, cursorValues(l.Item, domain.OrderCreatedAt)), Node: l.Item})
+		p.Edges = append(p.Edges, domain.NewTaskEdge(encodeCursor(order, cursorValues(l.Item, domain.OrderCreatedAt)), l.Item))
 	}
 	return pages, nil
 }

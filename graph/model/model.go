@@ -38,7 +38,8 @@ func (c *TaskConnection) Nodes() []*domain.Task { return c.Page.Nodes() }
 func (c *TaskConnection) PageInfo() *PageInfo {
 	info := &PageInfo{HasNextPage: c.Page.HasNextPage, HasPreviousPage: c.After || c.Page.HasPreviousPage, EndCursor: c.Page.EndCursor()}
 	if len(c.Page.Edges) > 0 {
-		info.StartCursor = &c.Page.Edges[0].Cursor
+		start := c.Page.Edges[0].Cursor()
+		info.StartCursor = &start
 	}
 	return info
 }
