@@ -73,6 +73,8 @@ type Cache struct {
 	afterLoad atomic.Pointer[func(kind Kind, ids []string)] // test hook between the database read and the fill
 	// afterListLoad is the test hook between a list partition's read and its install.
 	afterListLoad atomic.Pointer[func(part string)]
+	// afterListChunk is the test hook after each chunk a list fill stages.
+	afterListChunk atomic.Pointer[func(part string)]
 
 	// decoded remembers the last value decoded under each key with the exact
 	// bytes it came from: the same bytes read again are the same value, so
@@ -80,6 +82,8 @@ type Cache struct {
 	decoded *lru.Cache[string, decodedValue]
 	// listMax is the largest partition the list index keeps (listMaxPartition).
 	listMax int
+	// listChunk is how many rows one call of a list fill stages (listFillChunk).
+	listChunk int
 	// postingsMax is the most postings a user's search hash keeps (searchPostingsMax).
 	postingsMax int
 	// knownTags holds the tags this instance has read: tags never change.
@@ -105,7 +109,7 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	c := &Cache{rdb: rdb, wrdb: rdb, cluster: cluster, opts: o, keys: Keys{prefix: o.Prefix}, stats: newStats(),
-		listMax: listMaxPartition, postingsMax: searchPostingsMax}
+		listMax: listMaxPartition, listChunk: listFillChunk, postingsMax: searchPostingsMax}
 	if one, ok := rdb.(*redis.Client); ok {
 		c.wrdb = one.WithTimeout(c.writeTimeout()) // same connection pool
 		if o.AutoPipeline {

@@ -8,6 +8,12 @@ func (c *Cache) SetAfterLoad(f func(kind Kind, ids []string)) { c.afterLoad.Stor
 // install.
 func (c *Cache) SetAfterListLoad(f func(part string)) { c.afterListLoad.Store(&f) }
 
+// SetAfterListChunk installs a hook after each chunk a list fill stages.
+func (c *Cache) SetAfterListChunk(f func(part string)) { c.afterListChunk.Store(&f) }
+
+// SetListFillChunk sets how many rows one call of a list fill stages.
+func (c *Cache) SetListFillChunk(n int) { c.listChunk = n }
+
 // SetListMaxPartition lowers the largest partition the list index keeps.
 func (c *Cache) SetListMaxPartition(n int) { c.listMax = n }
 

@@ -58,10 +58,15 @@ type listOrder struct {
 }
 
 // listMaxPartition is the largest partition the index keeps: a larger one
-// would block Redis while it is installed and hold memory for pages that
+// would cost a long read and install, and hold memory, for pages that
 // PostgreSQL's keyset indexes serve well. Its lists are read from
 // PostgreSQL; a marker remembers that for as long as a set would live.
 const listMaxPartition = 25_000
+
+// listFillChunk is how many rows of a partition one call stages: a few
+// milliseconds of Redis's time, well inside the reads' timeout, so a fill
+// of a large partition lets other clients' commands run between its chunks.
+const listFillChunk = 500
 
 // listSentinel is the member every set holds so that it exists while its
 // partition is empty; it sorts after every id.
@@ -252,28 +257,24 @@ for i = 2, #ARGV do
 end
 return out`)
 
-// listFillScript installs a partition's set (ARGV[3] partition, ARGV[4]
-// order suffix, ARGV[5] the lease the reader took before its statement) in
-// epoch ARGV[2], from rows ARGV[9..] in threes: id, record, score. A row
-// is taken unless the task's record is newer (a write committed after the
-// statement and has run its script: that write was logged); then the
-// writes logged while the lease was held are replayed from their records.
-// Writes still to run their scripts find the set and apply themselves.
-var listFillScript = redis.NewScript(`local ep = redis.call('GET', KEYS[1]) or '0'
+// listStageScript adds rows ARGV[8..] (in threes: id, record, score) of a
+// partition being filled (ARGV[3] partition, ARGV[4] order suffix, ARGV[5]
+// the lease the reader took before its statement) to the fill's own staging
+// set, in epoch ARGV[2], while the lease is still the reader's. A row is
+// taken unless the task's record is newer (a write committed after the
+// statement and has run its script: that write was logged for the fill
+// to replay). A fill stages its rows a chunk per call (listFillChunk), so
+// a partition of thousands of tasks does not hold Redis for the whole of
+// it.
+var listStageScript = redis.NewScript(`local ep = redis.call('GET', KEYS[1]) or '0'
 if ep ~= ARGV[2] then return 0 end
 local base = ARGV[1] .. ep .. ':'
 local key = ARGV[3] .. '|' .. ARGV[4]
-local set, lease, log = base .. key, base .. 'lease:' .. key, base .. 'log:' .. key
-if redis.call('GET', lease) ~= ARGV[5] then return 0 end
-redis.call('DEL', lease)
-if redis.call('EXISTS', set) == 1 then
-  redis.call('DEL', log)
-  return 0
-end
-local rec = base .. 'rec'
-local z = {ARGV[8], '~'}
+if redis.call('GET', base .. 'lease:' .. key) ~= ARGV[5] then return 0 end
+local stage, rec = base .. 'stage:' .. key .. ':' .. ARGV[5], base .. 'rec'
+local z = {}
 local function version(r) return tonumber(string.match(r, '^(%d+);')) end
-for i = 9, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   local cur = redis.call('HGET', rec, ARGV[i])
   if not cur then
     redis.call('HSET', rec, ARGV[i], ARGV[i + 1])
@@ -282,12 +283,41 @@ for i = 9, #ARGV, 3 do
     z[#z + 1] = ARGV[i + 2]
     z[#z + 1] = ARGV[i]
     if #z >= 1000 then
-      redis.call('ZADD', set, unpack(z))
+      redis.call('ZADD', stage, unpack(z))
       z = {}
     end
   end
 end
-if #z > 0 then redis.call('ZADD', set, unpack(z)) end
+if #z > 0 then redis.call('ZADD', stage, unpack(z)) end
+redis.call('PEXPIRE', stage, ARGV[6])
+redis.call('PEXPIRE', rec, ARGV[7])
+return 1`)
+
+// listFillScript installs a partition's set (ARGV[3] partition, ARGV[4]
+// order suffix, ARGV[5] the lease the reader took before its statement) in
+// epoch ARGV[2] from the rows it staged (listStageScript), with the
+// sentinel ARGV[8], while the lease is still the reader's; then the writes
+// logged while the lease was held are replayed from their records. Writes
+// still to run their scripts find the set and apply themselves.
+var listFillScript = redis.NewScript(`local ep = redis.call('GET', KEYS[1]) or '0'
+if ep ~= ARGV[2] then return 0 end
+local base = ARGV[1] .. ep .. ':'
+local key = ARGV[3] .. '|' .. ARGV[4]
+local set, lease, log = base .. key, base .. 'lease:' .. key, base .. 'log:' .. key
+local stage = base .. 'stage:' .. key .. ':' .. ARGV[5]
+if redis.call('GET', lease) ~= ARGV[5] then
+  redis.call('DEL', stage)
+  return 0
+end
+redis.call('DEL', lease)
+if redis.call('EXISTS', set) == 1 then
+  redis.call('DEL', log, stage)
+  return 0
+end
+local rec = base .. 'rec'
+local staged = redis.call('ZCARD', stage)
+if staged > 0 then redis.call('RENAME', stage, set) end
+redis.call('ZADD', set, ARGV[8], '~')
 local field = ({c = 3, u = 4, d = 5})[ARGV[4]]
 for _, id in ipairs(redis.call('LRANGE', log, 0, -1)) do
   local cur = redis.call('HGET', rec, id)
@@ -304,7 +334,7 @@ end
 redis.call('DEL', log)
 redis.call('PEXPIRE', set, ARGV[6])
 redis.call('PEXPIRE', rec, ARGV[7])
-return 1`)
+return staged + 1`)
 
 // listWriteScript applies a committed task state (ARGV[2] id, ARGV[3] its
 // record: version;partitions;scores, the partitions empty once deleted;
@@ -481,23 +511,50 @@ func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 		}
 		return
 	}
-	sentinel := "+inf"
-	args := make([]any, 0, 8+3*len(tasks))
-	args = append(args, c.listBase(), epoch, part, sfx, lease, c.listSetTTL(), c.listRecordTTL(), sentinel)
-	for _, t := range tasks {
-		args = append(args, t.ID, listRecord(t.Version, t), listScores(t)[idx])
+	// The rows go to Redis a chunk per call, so that other clients' commands
+	// run between them; the set appears whole, with the writes logged
+	// meanwhile replayed, in the last call.
+	head := []any{c.listBase(), epoch, part, sfx, lease, c.listSetTTL(), c.listRecordTTL()}
+	// A staging set lives as long as a lease could: a reader that dies
+	// mid-fill leaves nothing behind for long.
+	stageHead := []any{c.listBase(), epoch, part, sfx, lease, 2 * c.opts.LeaseTTL.Milliseconds(), c.listRecordTTL()}
+	for len(tasks) > 0 {
+		chunk := tasks[:min(len(tasks), c.listChunk)]
+		tasks = tasks[len(chunk):]
+		args := append(make([]any, 0, len(stageHead)+3*len(chunk)), stageHead...)
+		for _, t := range chunk {
+			args = append(args, t.ID, listRecord(t.Version, t), listScores(t)[idx])
+		}
+		var staged int64
+		err := c.do(ctx, func(ctx context.Context) error {
+			var err error
+			staged, err = listStageScript.Run(ctx, c.rdb, []string{c.keys.Epoch()}, args...).Int64()
+			return err
+		})
+		if err != nil {
+			c.stats.kinds[KindList].errors.Add(1)
+			return
+		}
+		if staged == 0 {
+			return // the lease or the epoch is gone: another reader fills
+		}
+		if hook := c.afterListChunk.Load(); hook != nil {
+			(*hook)(part)
+		}
 	}
 	var installed int64
 	err = c.do(ctx, func(ctx context.Context) error {
 		var err error
-		installed, err = listFillScript.Run(ctx, c.rdb, []string{c.keys.Epoch()}, args...).Int64()
+		installed, err = listFillScript.Run(ctx, c.rdb, []string{c.keys.Epoch()}, append(head, "+inf")...).Int64()
 		return err
 	})
 	if err != nil {
 		c.stats.kinds[KindList].errors.Add(1)
 		return
 	}
-	c.stats.kinds[KindList].fills.Add(installed)
+	if installed > 0 {
+		c.stats.kinds[KindList].fills.Add(1)
+	}
 }
 
 // listWritten applies a write's outcome to the index: the task's new state

@@ -194,6 +194,50 @@ func TestListFillReplaysConcurrentWrite(t *testing.T) {
 	assert.Positive(t, listStat(api, "hits"))
 }
 
+// TestListFillInChunksReplaysWrites: a fill stages its rows a chunk per
+// call. Writes that commit between chunks (moving a staged task out of the
+// board, a task not staged yet out of it, another task in, and editing a
+// staged task) must show in the set the last call installs.
+func TestListFillInChunksReplaysWrites(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, admin := api.User(t, domain.RoleAdmin)
+	var ready []string
+	for i := range 5 {
+		id, _ := api.NewTask(t, admin, map[string]any{"title": fmt.Sprintf("chunked %d", i)})
+		api.OK(t, admin, `mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`, map[string]any{"id": id})
+		ready = append(ready, id)
+	}
+	outside, _ := api.NewTask(t, admin, map[string]any{"title": "joins later"})
+	api.Cache.SetListFillChunk(2)
+	const board = `{ tasks(first: 10, filter: {status: [READY]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount nodes { id version title } } }`
+	chunks := 0
+	api.Cache.SetAfterListChunk(func(part string) {
+		if part != "all|st:READY" {
+			return
+		}
+		chunks++
+		if chunks == 2 {
+			move := `mutation($id: ID!, $s: TaskStatus!) { transitionTask(id: $id, status: $s) { id } }`
+			api.OK(t, admin, move, map[string]any{"id": ready[4], "s": "IN_PROGRESS"}) // staged, now leaves
+			api.OK(t, admin, move, map[string]any{"id": ready[0], "s": "BLOCKED"})     // read, staged after it left
+			api.OK(t, admin, move, map[string]any{"id": outside, "s": "READY"})        // enters
+			api.OK(t, admin, `mutation($id: ID!) { updateTask(id: $id, input: {title: "edited mid-fill"}) { id } }`,
+				map[string]any{"id": ready[3]}) // staged, moves to the top
+		}
+	})
+	got := api.OK(t, admin, board, nil)
+	assert.Equal(t, 3, chunks, "five rows in chunks of two")
+	assert.Equal(t, int64(1), listStat(api, "fills"))
+	assert.Equal(t, oracle.OK(t, admin, board, nil), got)
+	for range 2 {
+		assert.Equal(t, oracle.OK(t, admin, board, nil), api.OK(t, admin, board, nil), "answered from the installed set")
+	}
+	assert.Equal(t, 4, apitest.Num(got, "tasks", "totalCount"))
+	assert.Equal(t, ready[3], apitest.Str(got, "tasks", "nodes", 0, "id"))
+}
+
 // TestListDimensionsCoverTheFilter fails when TaskFilter gains a field, so
 // that listDimension (which must refuse filters it cannot answer) is looked
 // at again.
