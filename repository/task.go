@@ -212,23 +212,6 @@ func cursorValues(t *domain.Task, f domain.TaskOrderField) []string {
 	return out
 }
 
-// keyColumns are the columns a page of ids reads for an ordering (the id,
-// then what its cursor holds) and where they go in a task.
-func keyColumns(f domain.TaskOrderField) (cols string, dest func(t *domain.Task) []any) {
-	keys := orderKeys[f]
-	names := []string{keyID.col}
-	for _, k := range keys[:len(keys)-1] {
-		names = append(names, k.col)
-	}
-	return strings.Join(names, ", "), func(t *domain.Task) []any {
-		out := []any{&t.ID}
-		for _, k := range keys[:len(keys)-1] {
-			out = append(out, k.dest(t))
-		}
-		return out
-	}
-}
-
 func pgTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // ListTasks returns one page of the tasks q.Viewer may see, by keyset: the
