@@ -59,6 +59,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -148,6 +149,48 @@ type entry struct {
 	At int64 `json:"a,omitempty"`
 }
 
+// entryHead is what an entry holds besides its data.
+type entryHead struct {
+	Epoch  string            `json:"e"`
+	Tokens map[string]string `json:"t"`
+	At     int64             `json:"a,omitempty"`
+}
+
+// encodeEntry stores e as its head in JSON, a newline, then the response's
+// data as the executor wrote it. The data is not scanned on the way in or
+// out: as a json.RawMessage field, encoding/json validated and compacted
+// the whole response both ways, most of what a lookup cost the server. A
+// head has no raw newline (JSON escapes it in strings).
+func encodeEntry(e *entry) ([]byte, error) {
+	head, err := json.Marshal(entryHead{Epoch: e.Epoch, Tokens: e.Tokens, At: e.At})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(head)+1+len(e.Data))
+	out = append(append(append(out, head...), '\n'), e.Data...)
+	return out, nil
+}
+
+// decodeEntry reads an entry encodeEntry stored, or one stored whole as
+// JSON by an earlier version; nil when raw is neither, or its data is cut
+// short (a response's data is an object or null).
+func decodeEntry(raw string) *entry {
+	i := strings.IndexByte(raw, '\n')
+	if i < 0 {
+		var e entry
+		if json.Unmarshal([]byte(raw), &e) != nil {
+			return nil
+		}
+		return &e
+	}
+	var h entryHead
+	data := raw[i+1:]
+	if json.Unmarshal([]byte(raw[:i]), &h) != nil || !(data == "null" || len(data) >= 2 && data[0] == '{' && data[len(data)-1] == '}') {
+		return nil
+	}
+	return &entry{Epoch: h.Epoch, Tokens: h.Tokens, At: h.At, Data: json.RawMessage(data)}
+}
+
 // expired reports whether e is past the TTL, when only a stale answer may
 // be made of it.
 func (c *Cache) expired(e *entry, now time.Time) bool {
@@ -228,10 +271,7 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 	}
 	for i := range keys {
 		if raw := str(vals[i]); raw != "" {
-			found[i] = new(entry)
-			if json.Unmarshal([]byte(raw), found[i]) != nil {
-				found[i] = nil
-			}
+			found[i] = decodeEntry(raw)
 		}
 	}
 	e, epoch, fresh, ok := c.check(ctx, keys, found, local)
@@ -320,8 +360,7 @@ func (c *Cache) store(ctx context.Context, key, epoch string, tokens map[string]
 	if epoch == noStore {
 		return
 	}
-	e := &entry{Epoch: epoch, Tokens: tokens, Data: data, At: at.UnixMilli()}
-	raw, err := json.Marshal(e)
+	raw, err := encodeEntry(&entry{Epoch: epoch, Tokens: tokens, Data: data, At: at.UnixMilli()})
 	if err != nil {
 		return
 	}
