@@ -315,8 +315,7 @@ if redis.call('EXISTS', set) == 1 then
   return 0
 end
 local rec = base .. 'rec'
-local staged = redis.call('ZCARD', stage)
-if staged > 0 then redis.call('RENAME', stage, set) end
+if redis.call('EXISTS', stage) == 1 then redis.call('RENAME', stage, set) end
 redis.call('ZADD', set, ARGV[8], '~')
 local field = ({c = 3, u = 4, d = 5})[ARGV[4]]
 for _, id in ipairs(redis.call('LRANGE', log, 0, -1)) do
@@ -334,7 +333,7 @@ end
 redis.call('DEL', log)
 redis.call('PEXPIRE', set, ARGV[6])
 redis.call('PEXPIRE', rec, ARGV[7])
-return staged + 1`)
+return 1`)
 
 // listWriteScript applies a committed task state (ARGV[2] id, ARGV[3] its
 // record: version;partitions;scores, the partitions empty once deleted;
@@ -552,9 +551,7 @@ func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 		c.stats.kinds[KindList].errors.Add(1)
 		return
 	}
-	if installed > 0 {
-		c.stats.kinds[KindList].fills.Add(1)
-	}
+	c.stats.kinds[KindList].fills.Add(installed)
 }
 
 // listWritten applies a write's outcome to the index: the task's new state

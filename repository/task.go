@@ -219,13 +219,14 @@ func pgTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // scan whatever its depth, and concurrent inserts never shift rows between
 // pages. tagID, when set, restricts to tasks carrying that tag (Tag.tasks).
 func (r *Repo) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
-	p, err := listPage(ctx, r, q, tagID, taskCols, scanTask, true)
+	p, err := listPage(ctx, r, q, tagID, taskCols, scanTask)
 	if err != nil {
 		return nil, err
 	}
 	page := &domain.TaskPage{HasNextPage: p.next, HasPreviousPage: p.prev, Edges: make([]domain.TaskEdge, len(p.rows))}
+	encode := func(t *domain.Task) string { return r.TaskCursor(t, p.order) }
 	for i, t := range p.rows {
-		page.Edges[i] = domain.NewTaskEdge(p.cursors[i], t)
+		page.Edges[i] = domain.LazyTaskEdge(t, encode)
 	}
 	return page, nil
 }
@@ -245,26 +246,26 @@ func scanTaskState(row pgx.CollectableRow) (*domain.Task, error) {
 // (domain.Store): the same statement with narrow columns.
 func (r *Repo) ListTaskStates(ctx context.Context, q domain.TaskQuery) ([]*domain.Task, bool, error) {
 	q.After, q.Backward = "", false
-	p, err := listPage(ctx, r, q, "", taskStateCols, scanTaskState, false) // a fill has no use for cursors
+	p, err := listPage(ctx, r, q, "", taskStateCols, scanTaskState)
 	if err != nil {
 		return nil, false, err
 	}
 	return p.rows, p.next, nil
 }
 
-// keysetPage is a page's rows in list order, their cursors, and whether
-// there are rows after and before it.
+// keysetPage is a page's rows in list order, the order they are in (a row's
+// cursor follows from it, TaskCursor), and whether there are rows after
+// and before it.
 type keysetPage struct {
 	rows       []*domain.Task
-	cursors    []string
+	order      domain.TaskOrder
 	next, prev bool
 }
 
 // listPage runs the keyset page statement of ListTasks selecting cols and
-// scans each row (a whole task, or its state) with scan; withCursors
-// encodes each row's cursor.
+// scans each row (a whole task, or its state) with scan.
 func listPage(ctx context.Context, r *Repo, q domain.TaskQuery, tagID, cols string,
-	scan pgx.RowToFunc[*domain.Task], withCursors bool) (*keysetPage, error) {
+	scan pgx.RowToFunc[*domain.Task]) (*keysetPage, error) {
 	order := q.Order
 	if !order.Field.Valid() {
 		order = domain.DefaultTaskOrder
@@ -320,17 +321,10 @@ func listPage(ctx context.Context, r *Repo, q domain.TaskQuery, tagID, cols stri
 	if more {
 		tasks = tasks[:size]
 	}
-	page := &keysetPage{rows: tasks, next: more, prev: q.After != ""}
+	page := &keysetPage{rows: tasks, order: order, next: more, prev: q.After != ""}
 	if q.Backward {
 		slices.Reverse(tasks)
 		page.next, page.prev = q.Before != "", more
-	}
-	if !withCursors {
-		return page, nil
-	}
-	page.cursors = make([]string, len(tasks))
-	for i, t := range tasks {
-		page.cursors[i] = encodeCursor(orderName(order), cursorValues(t, order.Field))
 	}
 	return page, nil
 }
