@@ -13,7 +13,7 @@ import (
 // reads.
 func TestEntryRoundTrip(t *testing.T) {
 	data := json.RawMessage(`{"task":{"title":"line one\nline two","tags":[{"name":"a"}]}}`)
-	e := &entry{Epoch: "7", Tokens: map[string]string{"t:1": "x", "l:pub|st:READY": "y\nz"}, Data: data, At: 1234}
+	e := &entry{entryHead{Epoch: "7", Tokens: map[string]string{"t:1": "x", "l:pub|st:READY": "y\nz"}, At: 1234}, data}
 	raw, err := encodeEntry(e)
 	require.NoError(t, err)
 	got := decodeEntry(string(raw))
@@ -27,14 +27,14 @@ func TestEntryRoundTrip(t *testing.T) {
 	assert.Equal(t, e.Tokens, old.Tokens)
 	assert.JSONEq(t, string(data), string(old.Data))
 
-	null, err := encodeEntry(&entry{Epoch: "1", Data: json.RawMessage("null")})
+	null, err := encodeEntry(&entry{entryHead{Epoch: "1"}, json.RawMessage("null")})
 	require.NoError(t, err)
 	assert.NotNil(t, decodeEntry(string(null)))
 }
 
 // TestEntryRejectsDamage: a cut or garbled entry is a miss, never served.
 func TestEntryRejectsDamage(t *testing.T) {
-	raw, err := encodeEntry(&entry{Epoch: "7", Tokens: map[string]string{"t:1": "x"}, Data: json.RawMessage(`{"a":1}`)})
+	raw, err := encodeEntry(&entry{entryHead{Epoch: "7", Tokens: map[string]string{"t:1": "x"}}, json.RawMessage(`{"a":1}`)})
 	require.NoError(t, err)
 	for _, bad := range []string{string(raw[:len(raw)-1]), string(raw[:5]), "{", "garbage\n{}", string(raw[:len(raw)-len(`{"a":1}`)])} {
 		assert.Nil(t, decodeEntry(bad), "%q", bad)

@@ -12,5 +12,5 @@ var OnlyUnavailable = onlyUnavailable
 // ServableStale reports whether an answer computed at at may be served
 // stale at now.
 func (c *Cache) ServableStale(at, now time.Time) bool {
-	return c.servableStale(&entry{At: at.UnixMilli()}, now)
+	return c.servableStale(&entry{entryHead: entryHead{At: at.UnixMilli()}}, now)
 }

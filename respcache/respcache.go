@@ -137,23 +137,21 @@ func (c *Cache) ServesStale() bool { return c != nil && c.opts.StaleTTL > 0 }
 // Stats returns the counters.
 func (c *Cache) Stats() *Stats { return &c.stats }
 
-// entry is a stored response.
+// entry is a stored response: its head and its data.
 type entry struct {
-	Epoch  string            `json:"e"`
-	Tokens map[string]string `json:"t"`
-	Data   json.RawMessage   `json:"d"`
-	// At is when the operation that computed Data began (Unix ms): its
-	// reads came after, so Data holds every write acknowledged before At.
-	// Zero in entries written before stale answers existed, which Redis
-	// expires at the TTL and which are never served stale.
-	At int64 `json:"a,omitempty"`
+	entryHead
+	Data json.RawMessage `json:"d"`
 }
 
 // entryHead is what an entry holds besides its data.
 type entryHead struct {
 	Epoch  string            `json:"e"`
 	Tokens map[string]string `json:"t"`
-	At     int64             `json:"a,omitempty"`
+	// At is when the operation that computed Data began (Unix ms): its
+	// reads came after, so Data holds every write acknowledged before At.
+	// Zero in entries written before stale answers existed, which Redis
+	// expires at the TTL and which are never served stale.
+	At int64 `json:"a,omitempty"`
 }
 
 // encodeEntry stores e as its head in JSON, a newline, then the response's
@@ -162,7 +160,7 @@ type entryHead struct {
 // the whole response both ways, most of what a lookup cost the server. A
 // head has no raw newline (JSON escapes it in strings).
 func encodeEntry(e *entry) ([]byte, error) {
-	head, err := json.Marshal(entryHead{Epoch: e.Epoch, Tokens: e.Tokens, At: e.At})
+	head, err := json.Marshal(e.entryHead)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +186,7 @@ func decodeEntry(raw string) *entry {
 	if json.Unmarshal([]byte(raw[:i]), &h) != nil || !(data == "null" || len(data) >= 2 && data[0] == '{' && data[len(data)-1] == '}') {
 		return nil
 	}
-	return &entry{Epoch: h.Epoch, Tokens: h.Tokens, At: h.At, Data: json.RawMessage(data)}
+	return &entry{entryHead: h, Data: json.RawMessage(data)}
 }
 
 // expired reports whether e is past the TTL, when only a stale answer may
@@ -360,7 +358,7 @@ func (c *Cache) store(ctx context.Context, key, epoch string, tokens map[string]
 	if epoch == noStore {
 		return
 	}
-	raw, err := encodeEntry(&entry{Epoch: epoch, Tokens: tokens, Data: data, At: at.UnixMilli()})
+	raw, err := encodeEntry(&entry{entryHead{Epoch: epoch, Tokens: tokens, At: at.UnixMilli()}, data})
 	if err != nil {
 		return
 	}
