@@ -41,25 +41,33 @@ func bundleSQL(byID bool, w domain.TaskWith) string {
 	return e.sql
 }
 
-// arrayAgg is the select list of one LATERAL level: one array per column,
-// each ordered by order, so that the arrays are parallel; they are named
-// c0, c1, ... in cols' order.
-func arrayAgg(order string, cols ...string) string {
+// arrayAgg is the select list of one LATERAL level: one array per column
+// of the level's sorted subquery x, named c0, c1, ... in cols' order.
+//
+// The aggregates carry no ORDER BY of their own: each would sort the
+// level's rows again (PostgreSQL 15 sorts once per ordered aggregate, so a
+// level of 19 columns sorted 19 times). They read x instead, which sorts
+// once. All aggregates of a level consume the same input rows in the same
+// sequence, so the arrays are parallel whatever happens; their order is
+// x's because x is a subquery with ORDER BY, which the planner never
+// flattens, and nothing sits between it and the aggregate (PostgreSQL's
+// documented "sorted subquery" form). TestTaskBundle compares every
+// level's order with the batch reads' and fails when a level loses it.
+func arrayAgg(cols ...string) string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
-		out[i] = "array_agg(" + c + " ORDER BY " + order + ") AS c" + strconv.Itoa(i)
+		out[i] = "array_agg(x." + c + ") AS c" + strconv.Itoa(i)
 	}
 	return strings.Join(out, ", ")
 }
 
 // taskArrayCols are the columns of another task (a dependency or a
-// dependent) aggregated as parallel arrays, scanned by taskArrays.
-func taskArrayCols(a string) []string {
-	return []string{a + ".id", a + ".number", a + ".title", a + ".description", a + ".status::text", a + ".priority::text",
-		a + ".type::text", a + ".phase::text", a + ".visibility::text", a + ".due_date", a + ".started_at", a + ".completed_at",
-		a + ".estimated_hours::float8", a + ".actual_hours::float8", a + ".assignee_id", a + ".created_by", a + ".version",
-		a + ".created_at", a + ".updated_at"}
-}
+// dependent) aggregated as parallel arrays, scanned by taskArrays; the
+// level's subquery selects the task's row as x.
+var taskArrayCols = []string{"id", "number", "title", "description", "status::text", "priority::text",
+	"type::text", "phase::text", "visibility::text", "due_date", "started_at", "completed_at",
+	"estimated_hours::float8", "actual_hours::float8", "assignee_id", "created_by", "version",
+	"created_at", "updated_at"}
 
 // buildTaskBundleSQL reads the task row and, as w asks, one LATERAL
 // subquery per level that aggregates the level's rows into parallel
@@ -82,33 +90,37 @@ func buildTaskBundleSQL(byID bool, w domain.TaskWith) string {
 	if w.Tags {
 		// The same rows and order as TagsByTaskIDs (task_tags primary key).
 		sel += ", g.*"
-		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("g.name", "g.id", "g.name", "g.color", "g.created_at") +
-			" FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.task_id = t.id) g ON true"
+		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("id", "name", "color", "created_at") +
+			" FROM (SELECT g.* FROM task_tags tt JOIN tags g ON g.id = tt.tag_id WHERE tt.task_id = t.id" +
+			" ORDER BY g.name) x) g ON true"
 	}
 	if w.Subtasks {
 		// SubtasksByTaskIDs: position order, at most $2 (NULL: all).
 		sel += ", s.*"
-		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("s.position, s.number", "s.id", "s.number", "s.title", "s.description",
-			"s.status::text", "s.priority::text", "s.position", "s.version", "s.completed_at", "s.created_at", "s.updated_at") +
-			" FROM (SELECT * FROM subtasks s WHERE s.task_id = t.id ORDER BY s.position, s.number LIMIT $2) s) s ON true"
+		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("id", "number", "title", "description",
+			"status::text", "priority::text", "position", "version", "completed_at", "created_at", "updated_at") +
+			" FROM (SELECT * FROM subtasks s WHERE s.task_id = t.id ORDER BY s.position, s.number LIMIT $2) x) s ON true"
 		if w.SubtaskTags {
 			// TagsBySubtaskIDs of those subtasks: by subtask, then name.
 			sel += ", sg.*"
-			from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("st.subtask_id, g.name", "st.subtask_id", "g.id", "g.name", "g.color", "g.created_at") +
-				" FROM subtask_tags st JOIN tags g ON g.id = st.tag_id WHERE st.subtask_id = ANY(s.c0)) sg ON true"
+			from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("subtask_id", "id", "name", "color", "created_at") +
+				" FROM (SELECT st.subtask_id, g.* FROM subtask_tags st JOIN tags g ON g.id = st.tag_id" +
+				" WHERE st.subtask_id = ANY(s.c0) ORDER BY st.subtask_id, g.name) x) sg ON true"
 		}
 	}
 	if w.Dependencies {
 		// DependenciesByTaskIDs: by number.
 		sel += ", dp.*"
-		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("d.number", taskArrayCols("d")...) +
-			" FROM task_dependencies td JOIN tasks d ON d.id = td.depends_on_id WHERE td.task_id = t.id) dp ON true"
+		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg(taskArrayCols...) +
+			" FROM (SELECT d.* FROM task_dependencies td JOIN tasks d ON d.id = td.depends_on_id" +
+			" WHERE td.task_id = t.id ORDER BY d.number) x) dp ON true"
 	}
 	if w.Dependents {
 		// DependentsByTaskIDs: by number.
 		sel += ", dn.*"
-		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg("d.number", taskArrayCols("d")...) +
-			" FROM task_dependencies td JOIN tasks d ON d.id = td.task_id WHERE td.depends_on_id = t.id) dn ON true"
+		from += " LEFT JOIN LATERAL (SELECT " + arrayAgg(taskArrayCols...) +
+			" FROM (SELECT d.* FROM task_dependencies td JOIN tasks d ON d.id = td.task_id" +
+			" WHERE td.depends_on_id = t.id ORDER BY d.number) x) dn ON true"
 	}
 	where := " WHERE t.number = $1"
 	if byID {
