@@ -78,7 +78,7 @@ func query[T any](ctx context.Context, q querier, b sq.Sqlizer, scan pgx.RowToFu
 	if err != nil {
 		return nil, translate(err)
 	}
-	out, err := pgx.CollectRows(rows, scan)
+	out, err := pgx.CollectRows(planned(rows), scan)
 	return out, translate(err)
 }
 
@@ -89,7 +89,7 @@ func queryRow[T any](ctx context.Context, q querier, sql string, args []any, sca
 		var zero T
 		return zero, translate(err)
 	}
-	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	v, err := pgx.CollectExactlyOneRow(planned(rows), scan)
 	return v, translate(err)
 }
 

@@ -145,7 +145,7 @@ func readRows[T any](ctx context.Context, r *Repo, sql string, args []any, scan 
 		if err != nil {
 			return translate(err)
 		}
-		out, err = pgx.CollectRows(rows, scan)
+		out, err = pgx.CollectRows(planned(rows), scan)
 		return translate(err)
 	})
 	return out, err
