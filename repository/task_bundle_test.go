@@ -26,6 +26,20 @@ func TestTaskBundle(t *testing.T) {
 		, untag AS (DELETE FROM task_tags WHERE task_id IN (SELECT id FROM bare))
 		UPDATE tasks SET assignee_id = NULL, created_by = NULL WHERE id IN (SELECT id FROM bare)`)
 	require.NoError(t, err)
+	// One task gets two dependents whose order by id (the index the level
+	// walks) is not their order by number, so a level that lost its sort
+	// shows.
+	tag, err := pool.Exec(ctx, `WITH target AS (
+			SELECT id FROM tasks WHERE id NOT IN (SELECT task_id FROM task_dependencies)
+				AND id NOT IN (SELECT depends_on_id FROM task_dependencies) ORDER BY number DESC LIMIT 1),
+		pair AS (
+			SELECT a.id AS a, b.id AS b FROM tasks a JOIN tasks b ON a.id < b.id AND a.number > b.number
+			WHERE a.id NOT IN (SELECT id FROM target) AND b.id NOT IN (SELECT id FROM target)
+			ORDER BY a.number, b.number LIMIT 1)
+		INSERT INTO task_dependencies (task_id, depends_on_id)
+		SELECT x, (SELECT id FROM target) FROM pair, LATERAL (VALUES (pair.a), (pair.b)) v(x)`)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, tag.RowsAffected())
 	var ids []string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT array_agg(id::text ORDER BY number) FROM tasks`).Scan(&ids))
 
