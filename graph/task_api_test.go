@@ -354,6 +354,43 @@ func TestPaginationWalkWhileInserting(t *testing.T) {
 	assert.Equal(t, "BAD_USER_INPUT", r.Code(), "a cursor from another ordering is refused")
 }
 
+// TestTagTasksWalk: a tag's first page (batched over the tags of the query)
+// ends at a cursor that the next page (read for one tag) continues from:
+// every tagged task once, newest first, and the page's edges carry the
+// cursors pageInfo reports.
+func TestTagTasksWalk(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	_, editor := api.User(t, domain.RoleEditor)
+	var want []any
+	for i := range 7 {
+		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Tagged %d", i), "tags": []string{"walk"}})
+		want = append([]any{id}, want...) // newest first
+	}
+	api.NewTask(t, editor, map[string]any{"title": "Untagged"})
+	var got []any
+	after := any(nil)
+	for page := 0; ; page++ {
+		require.Less(t, page, 10, "walk terminates")
+		d := api.OK(t, "", `query($after: String) { tags(first: 5) { name tasks(first: 3, after: $after) {
+			edges { cursor node { id } } pageInfo { startCursor endCursor hasNextPage } } } }`, map[string]any{"after": after})
+		require.Equal(t, "walk", apitest.Str(d, "tags", 0, "name"))
+		edges := apitest.List(d, "tags", 0, "tasks", "edges")
+		for _, e := range edges {
+			got = append(got, apitest.Get(e, "node", "id"))
+		}
+		require.NotEmpty(t, edges)
+		assert.Equal(t, apitest.Get(edges[0], "cursor"), apitest.Get(d, "tags", 0, "tasks", "pageInfo", "startCursor"))
+		end := apitest.Str(d, "tags", 0, "tasks", "pageInfo", "endCursor")
+		assert.Equal(t, end, apitest.Get(edges[len(edges)-1], "cursor"))
+		if apitest.Get(d, "tags", 0, "tasks", "pageInfo", "hasNextPage") != true {
+			break
+		}
+		after = end
+	}
+	assert.Equal(t, want, got)
+}
+
 // TestDatabaseDown: with PostgreSQL stopped, requests fail fast with
 // SERVICE_UNAVAILABLE and /readyz says 503, while /healthz stays up.
 func TestDatabaseDown(t *testing.T) {

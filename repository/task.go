@@ -371,7 +371,8 @@ func (r *Repo) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []stri
 	if err != nil {
 		return nil, err
 	}
-	order := orderName(domain.DefaultTaskOrder)
+	// The statement's order; a cursor is encoded only if the client reads it.
+	encode := func(t *domain.Task) string { return r.TaskCursor(t, domain.DefaultTaskOrder) }
 	pages := make(map[string]*domain.TaskPage, len(tagIDs))
 	for _, id := range tagIDs {
 		pages[id] = &domain.TaskPage{Edges: []domain.TaskEdge{}}
@@ -382,7 +383,7 @@ func (r *Repo) TasksByTagIDs(ctx context.Context, v domain.Viewer, tagIDs []stri
 			p.HasNextPage = true
 			continue
 		}
-		p.Edges = append(p.Edges, domain.NewTaskEdge(encodeCursor(order, cursorValues(l.Item, domain.OrderCreatedAt)), l.Item))
+		p.Edges = append(p.Edges, domain.LazyTaskEdge(l.Item, encode))
 	}
 	return pages, nil
 }
