@@ -114,13 +114,13 @@ func (a *App) graphQL() http.Handler {
 		}})
 	}
 	srv.Use(a.metrics.Extension())
-	if a.Cache != nil {
-		// Cards rendered from the entity cache's shared values are written
-		// from memory while those values stay the same (graph/memo.go).
-		memo := graph.NewNodeMemo(es, a.Cache.Shared)
-		srv.AroundFields(memo.Middleware)
-		a.metrics.WatchNodeMemo(memo.Stats)
-	}
+	// Cards of serial operations are written straight from their values
+	// (graph/direct.go), and those rendered from the entity cache's shared
+	// values from memory while those values stay the same (graph/memo.go;
+	// with the entity cache off, a nil Cache shares nothing).
+	memo := graph.NewNodeMemo(es, a.Cache.Shared)
+	srv.AroundFields(memo.Middleware)
+	a.metrics.WatchNodeMemo(memo.Stats)
 	opts := loaders.Options{Wait: cfg.LoaderWait, MaxBatch: cfg.LoaderMaxBatch, Observe: a.metrics.ObserveBatch}
 	if !cfg.Loaders {
 		opts = loaders.Options{Wait: 0, MaxBatch: 1} // benchmarks only: every row its own query

@@ -132,7 +132,7 @@ func (m *NodeMemo) Middleware(ctx context.Context, next graphql.Resolver) (any, 
 	case *domain.Task:
 		if p, ok := operationPlan(ctx, oc, fc.Field.Field, sel); ok && marshal != nil && v != nil {
 			ec := newExecutionContext(oc, m.schema, nil)
-			return m.one(ctx, loaders.For(ctx), p, v, nil, func(ctx context.Context) graphql.Marshaler {
+			return m.one(ctx, ec, loaders.For(ctx), p, v, nil, nil, func(ctx context.Context) graphql.Marshaler {
 				return marshal(ec, ctx, sel, v)
 			}), nil
 		}
@@ -141,18 +141,19 @@ func (m *NodeMemo) Middleware(ctx context.Context, next graphql.Resolver) (any, 
 }
 
 // list is marshalNTask2ᚕ… (a page's generated marshaler) with each task
-// through the memo.
+// through the memo, and those it renders written into one buffer.
 func (m *NodeMemo) list(ctx context.Context, ec *executionContext, sel ast.SelectionSet, p *memoPlan, tasks []*domain.Task) graphql.Marshaler {
 	l := loaders.For(ctx)
 	ret := make(graphql.Array, len(tasks))
 	var scratch []any
+	var w bytes.Buffer
 	for i, t := range tasks {
 		render := func(ctx context.Context) graphql.Marshaler { return renderTask(ctx, ec, sel, tasks, i) }
 		if t == nil {
 			ret[i] = render(ctx)
 			continue
 		}
-		ret[i] = m.one(ctx, l, p, t, &scratch, render)
+		ret[i] = m.one(ctx, ec, l, p, t, &scratch, &w, render)
 	}
 	for _, e := range ret {
 		if e == graphql.Null {
@@ -163,41 +164,60 @@ func (m *NodeMemo) list(ctx context.Context, ec *executionContext, sel ast.Selec
 }
 
 // one answers a task from the memo when the values it renders from are
-// the ones it was rendered from, else renders it and keeps the result
-// (unless its rendering reported an error). scratch, when not nil, is
-// space to reuse.
-func (m *NodeMemo) one(ctx context.Context, l *loaders.Loaders, p *memoPlan, t *domain.Task, scratch *[]any,
-	render func(ctx context.Context) graphql.Marshaler) graphql.Marshaler {
-	if !m.shared(t) {
-		m.skips.Add(1)
-		return render(ctx)
-	}
-	var buf []any
-	if scratch != nil {
-		buf = (*scratch)[:0]
-	}
-	deps, ok := p.deps(ctx, l, t, buf)
-	if ok && scratch != nil {
-		*scratch = deps
-	}
+// the ones it was rendered from, else writes it from its values (direct.go)
+// or, failing that, renders it as generated, and keeps the result (unless
+// its rendering reported an error). Only tasks that are the entity cache's
+// shared values are looked up and kept. scratch, when not nil, is space to
+// reuse; w, when not nil, the buffer to write into.
+func (m *NodeMemo) one(ctx context.Context, ec *executionContext, l *loaders.Loaders, p *memoPlan, t *domain.Task,
+	scratch *[]any, w *bytes.Buffer, render func(ctx context.Context) graphql.Marshaler) graphql.Marshaler {
+	shared := m.shared(t)
+	v, ok := p.load(ctx, l, t)
+	var deps []any
 	key := memoKey{p.sig, t.ID}
-	if ok {
+	if shared && ok {
+		if scratch != nil {
+			deps = p.deps(&v, (*scratch)[:0])
+			*scratch = deps
+		} else {
+			deps = p.deps(&v, nil)
+		}
 		if e, hit := m.cache.Get(key); hit && slices.Equal(e.deps, deps) {
 			m.hits.Add(1)
 			return e.out
 		}
 	}
-	m.misses.Add(1)
+	if shared {
+		m.misses.Add(1)
+	} else {
+		m.skips.Add(1)
+	}
+	keep := func(out rawJSON) {
+		if shared && ok && len(out) <= memoMaxBytes {
+			m.cache.Add(key, &memoEntry{deps: append([]any(nil), deps...), out: out})
+		}
+	}
+	if ok {
+		if w == nil {
+			w = new(bytes.Buffer)
+		}
+		if out, done := p.render(ec, ctx, w, &v); done {
+			if shared {
+				keep(bytes.Clone(out)) // not the page's buffer: it would keep the page alive
+			}
+			return out
+		}
+	}
 	errs := len(graphql.GetErrors(ctx))
-	v := render(ctx)
-	if v == graphql.Null || !ok {
-		return v // nothing to keep: no copy
+	r := render(ctx)
+	if r == graphql.Null || !shared || !ok {
+		return r // nothing to keep: no copy
 	}
 	var b bytes.Buffer
-	v.MarshalGQL(&b)
+	r.MarshalGQL(&b)
 	out := rawJSON(b.Bytes())
-	if b.Len() <= memoMaxBytes && len(graphql.GetErrors(ctx)) == errs {
-		m.cache.Add(key, &memoEntry{deps: append([]any(nil), deps...), out: out})
+	if len(graphql.GetErrors(ctx)) == errs {
+		keep(out)
 	}
 	return out
 }
@@ -220,6 +240,7 @@ func renderTask(ctx context.Context, ec *executionContext, sel ast.SelectionSet,
 // order), so two selections that render alike share it.
 type memoPlan struct {
 	sig                      string
+	fields                   []taskField // the compiled selection (direct.go)
 	tags                     bool
 	assignee, createdBy      bool
 	dependencies, dependents bool
@@ -231,106 +252,84 @@ type subtaskPlan struct {
 	tags  bool
 }
 
-// deps appends the values a task renders from to buf; false when one of
-// them could not be loaded (the task then renders as usual, reporting it).
-func (p *memoPlan) deps(ctx context.Context, l *loaders.Loaders, t *domain.Task, buf []any) ([]any, bool) {
-	buf = append(buf, t)
-	if p.tags {
-		tags, err := l.TagsByTaskID().Load(ctx, t.ID)
-		if err != nil {
-			return nil, false
-		}
-		buf = appendList(buf, tags)
-	}
-	for _, u := range [2]struct {
-		on bool
-		id *string
-	}{{p.assignee, t.AssigneeID}, {p.createdBy, t.CreatedByID}} {
-		if u.on && u.id != nil {
-			user, err := loaders.Get(ctx, l.UserByID(), *u.id)
-			if err != nil {
-				return nil, false
-			}
-			buf = append(buf, user)
-		}
-	}
-	if p.dependencies {
-		tasks, err := l.DependenciesByTaskID().Load(ctx, t.ID)
-		if err != nil {
-			return nil, false
-		}
-		buf = appendList(buf, visible(ctx, tasks)) // as the resolver filters them
-	}
-	if p.dependents {
-		tasks, err := l.DependentsByTaskID().Load(ctx, t.ID)
-		if err != nil {
-			return nil, false
-		}
-		buf = appendList(buf, visible(ctx, tasks))
-	}
-	for _, sp := range p.subtasks {
-		subs, err := l.SubtasksByTaskID().Load(ctx, loaders.LimitKey{ID: t.ID, Limit: sp.limit})
-		if err != nil {
-			return nil, false
-		}
-		buf = appendList(buf, subs)
-		if sp.tags {
-			for _, s := range subs {
-				tags, err := l.TagsBySubtaskID().Load(ctx, s.ID)
-				if err != nil {
-					return nil, false
-				}
-				buf = appendList(buf, tags)
-			}
-		}
-	}
-	return buf, true
-}
-
-// appendList appends a list's length, then its elements: lengths keep two
-// lists of different splits (a subtask's tags moving to the next) apart.
-func appendList[T any](buf []any, list []*T) []any {
-	buf = append(buf, len(list))
-	for _, v := range list {
-		buf = append(buf, v)
-	}
-	return buf
-}
-
-// Fields whose value follows from their object's row alone.
+// Fields whose value follows from their object's row alone (direct.go's
+// tables).
 var (
-	memoTaskFields = fieldSet("__typename", "id", "number", "title", "description", "status", "priority", "type",
-		"phase", "visibility", "dueDate", "startedAt", "completedAt", "createdAt", "updatedAt", "estimatedHours",
-		"actualHours", "version")
-	memoSubtaskFields = fieldSet("__typename", "id", "number", "title", "description", "status", "priority",
-		"position", "version", "completedAt", "createdAt", "updatedAt")
-	memoUserFields = fieldSet("__typename", "id", "name", "role", "createdAt")
-	memoTagFields  = fieldSet("__typename", "id", "name", "color")
+	memoTaskFields    = keys(taskScalars)
+	memoSubtaskFields = keys(subtaskScalars)
+	memoUserFields    = keys(userScalars)
+	memoTagFields     = keys(tagScalars)
 )
 
 // memoLeaves are a task's fields below which the memo keeps only their
 // objects' own fields: the dependencies' and dependents' too, since the
 // lookahead loads no level below them (and what they show follows the
 // viewer: the resolver drops the tasks it may not see, and deps compares
-// them as it does).
+// them as it does). compile makes the field's writer from its object's
+// collected fields.
 var memoLeaves = map[string]struct {
 	flag         func(*memoPlan) *bool
 	implementors []string
 	allowed      map[string]bool
+	compile      func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool
 }{
-	"tags":         {func(p *memoPlan) *bool { return &p.tags }, tagImplementors, memoTagFields},
-	"assignee":     {func(p *memoPlan) *bool { return &p.assignee }, userImplementors, memoUserFields},
-	"createdBy":    {func(p *memoPlan) *bool { return &p.createdBy }, userImplementors, memoUserFields},
-	"dependencies": {func(p *memoPlan) *bool { return &p.dependencies }, taskImplementors, memoTaskFields},
-	"dependents":   {func(p *memoPlan) *bool { return &p.dependents }, taskImplementors, memoTaskFields},
+	"tags": {func(p *memoPlan) *bool { return &p.tags }, tagImplementors, memoTagFields,
+		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
+			fields := compileObject(fs, tagScalars)
+			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				return writeList(ec, ctx, w, fields, v.tags)
+			}
+		}},
+	"assignee": {func(p *memoPlan) *bool { return &p.assignee }, userImplementors, memoUserFields,
+		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
+			fields := compileObject(fs, userScalars)
+			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				return writeUser(ec, ctx, w, fields, v.assignee)
+			}
+		}},
+	"createdBy": {func(p *memoPlan) *bool { return &p.createdBy }, userImplementors, memoUserFields,
+		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
+			fields := compileObject(fs, userScalars)
+			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				return writeUser(ec, ctx, w, fields, v.createdBy)
+			}
+		}},
+	"dependencies": {func(p *memoPlan) *bool { return &p.dependencies }, taskImplementors, memoTaskFields,
+		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
+			fields := compileObject(fs, taskScalars)
+			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				return writeList(ec, ctx, w, fields, v.dependencies)
+			}
+		}},
+	"dependents": {func(p *memoPlan) *bool { return &p.dependents }, taskImplementors, memoTaskFields,
+		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
+			fields := compileObject(fs, taskScalars)
+			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				return writeList(ec, ctx, w, fields, v.dependents)
+			}
+		}},
 }
 
-func fieldSet(names ...string) map[string]bool {
-	m := make(map[string]bool, len(names))
-	for _, n := range names {
-		m[n] = true
+// compileObject is an object's collected fields with their scalars. Like
+// gqlgen's marshalFieldSet it writes an alias once.
+func compileObject[T any](fs []graphql.CollectedField, table map[string]scalar[T]) []objectField[T] {
+	out := make([]objectField[T], 0, len(fs))
+	seen := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		if !seen[f.Alias] {
+			seen[f.Alias] = true
+			out = append(out, objectField[T]{key: jsonKey(f.Alias), value: table[f.Name]})
+		}
 	}
-	return m
+	return out
+}
+
+func keys[V any](m map[string]V) map[string]bool {
+	set := make(map[string]bool, len(m))
+	for n := range m {
+		set[n] = true
+	}
+	return set
 }
 
 // operationPlan is planNodes for field f of the running serial operation,
@@ -355,8 +354,9 @@ func operationPlan(ctx context.Context, oc *graphql.OperationContext, f *ast.Fie
 	return p, ok
 }
 
-// planNodes walks a task selection; false when it reads anything the memo
-// may not keep (see the package comment above).
+// planNodes walks a task selection and compiles it (direct.go); false
+// when it reads anything the memo may not keep (see the package comment
+// above).
 func planNodes(oc *graphql.OperationContext, sel ast.SelectionSet) (*memoPlan, bool) {
 	p := &memoPlan{}
 	var b strings.Builder
@@ -365,32 +365,53 @@ func planNodes(oc *graphql.OperationContext, sel ast.SelectionSet) (*memoPlan, b
 	if !ok {
 		return nil, false
 	}
+	seen := make(map[string]bool, len(fs))
 	for _, f := range fs {
 		w.name(f)
+		field := taskField{key: jsonKey(f.Alias)}
 		switch {
 		case memoTaskFields[f.Name]:
+			value := taskScalars[f.Name]
+			field.write = func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				m := value(ec, ctx, v.task)
+				if m == nil {
+					return false
+				}
+				m.MarshalGQL(w)
+				return true
+			}
 		case memoLeaves[f.Name].flag != nil:
 			leaf := memoLeaves[f.Name]
 			*leaf.flag(p) = true
-			if !w.leaf(f.Selections, leaf.implementors, leaf.allowed) {
+			leafFields, ok := w.leaf(f.Selections, leaf.implementors, leaf.allowed)
+			if !ok {
 				return nil, false
 			}
+			field.write = leaf.compile(leafFields)
 		case f.Name == "subtasks":
 			limit, valid := subtaskLimit(f, oc.Variables)
 			if !valid {
 				return nil, false
 			}
 			b.WriteString("(" + strconv.Itoa(limit) + ")")
-			sp, ok := w.subtasks(f.Selections)
+			sp, subFields, ok := w.subtasks(f.Selections)
 			if !ok {
 				return nil, false
 			}
 			sp.limit = limit
+			k := len(p.subtasks)
 			p.subtasks = append(p.subtasks, sp)
+			field.write = func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+				return writeSubtasks(ec, ctx, w, subFields, v.subtasks[k])
+			}
 		default:
 			return nil, false
 		}
 		b.WriteByte(';')
+		if !seen[f.Alias] { // gqlgen writes an alias once
+			seen[f.Alias] = true
+			p.fields = append(p.fields, field)
+		}
 	}
 	p.sig = b.String()
 	return p, true
@@ -420,44 +441,54 @@ func (w memoWalk) name(f graphql.CollectedField) {
 	w.b.WriteString(f.Name)
 }
 
-func (w memoWalk) leaf(sel ast.SelectionSet, implementors []string, allowed map[string]bool) bool {
+func (w memoWalk) leaf(sel ast.SelectionSet, implementors []string, allowed map[string]bool) ([]graphql.CollectedField, bool) {
 	fs, ok := w.fields(sel, implementors)
 	if !ok {
-		return false
+		return nil, false
 	}
 	w.b.WriteByte('{')
 	for _, f := range fs {
 		if !allowed[f.Name] {
-			return false
+			return nil, false
 		}
 		w.name(f)
 		w.b.WriteByte(';')
 	}
 	w.b.WriteByte('}')
-	return true
+	return fs, true
 }
 
-func (w memoWalk) subtasks(sel ast.SelectionSet) (subtaskPlan, bool) {
+func (w memoWalk) subtasks(sel ast.SelectionSet) (subtaskPlan, []subtaskField, bool) {
 	var sp subtaskPlan
 	fs, ok := w.fields(sel, subtaskImplementors)
 	if !ok {
-		return sp, false
+		return sp, nil, false
 	}
+	fields := make([]subtaskField, 0, len(fs))
+	seen := make(map[string]bool, len(fs))
 	w.b.WriteByte('{')
 	for _, f := range fs {
 		w.name(f)
+		field := subtaskField{key: jsonKey(f.Alias)}
 		switch {
 		case memoSubtaskFields[f.Name]:
+			field.value = subtaskScalars[f.Name]
 		case f.Name == "tags":
 			sp.tags = true
-			if !w.leaf(f.Selections, tagImplementors, memoTagFields) {
-				return sp, false
+			tagFields, ok := w.leaf(f.Selections, tagImplementors, memoTagFields)
+			if !ok {
+				return sp, nil, false
 			}
+			field.tags = compileObject(tagFields, tagScalars)
 		default:
-			return sp, false
+			return sp, nil, false
 		}
 		w.b.WriteByte(';')
+		if !seen[f.Alias] {
+			seen[f.Alias] = true
+			fields = append(fields, field)
+		}
 	}
 	w.b.WriteByte('}')
-	return sp, true
+	return sp, fields, true
 }
