@@ -315,12 +315,10 @@ type subtaskField struct {
 	tags  []objectField[domain.Tag]
 }
 
-// jsonKey is a field's key as gqlgen writes it.
+// jsonKey is a field's key as gqlgen writes it: an alias is a GraphQL
+// name (letters, digits and underscores), which JSON quotes as it is.
 func jsonKey(alias string) string {
-	var b bytes.Buffer
-	graphql.MarshalString(alias).MarshalGQL(&b)
-	b.WriteByte(':')
-	return b.String()
+	return `"` + alias + `":`
 }
 
 func writeObject[T any](ec *executionContext, ctx context.Context, w *bytes.Buffer, fields []objectField[T], v *T) bool {
