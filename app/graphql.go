@@ -138,11 +138,14 @@ func (a *App) graphQL() http.Handler {
 			ctx = domain.ReadPrimary(ctx)
 		}
 		lctx := loaders.With(ctx, a.Store, opts)
-		if loaders.For(lctx).LookAhead() && graph.Serial(graphql.GetOperationContext(ctx)) {
+		if loaders.For(lctx).LookAhead() {
 			// Every level it reads is loaded ahead: no goroutine per
-			// field and element (graph/serial.go).
-			lctx = graph.WithSerial(lctx)
-			a.metrics.ObserveSerial()
+			// field and element (graph/serial.go), decided once per shape
+			// of operation (graph/shape.go).
+			if sctx, ok := graph.Serialize(lctx, graphql.GetOperationContext(ctx)); ok {
+				lctx = sctx
+				a.metrics.ObserveSerial()
+			}
 		}
 		h := next(lctx)
 		return func(ctx context.Context) *graphql.Response {

@@ -42,16 +42,17 @@ import (
 
 type serialKey struct{}
 
-// serialState is what a serial operation keeps while it runs: the memo's
-// plan of each task selection it rendered (graph/memo.go), so a page read
-// as edges plans its selection once, not once per edge. Variables are fixed
-// for an operation, so a selection's plan is too. A field is not enough to
+// serialState is what a serial operation keeps: the memo's plan of each
+// task selection it rendered (graph/memo.go), so a page read as edges
+// plans its selection once, not once per edge. A plan follows from the
+// document and the variables the shape reads, so the operations of one
+// shape share the state (shape.go). A field is not enough to
 // name a selection: one written in a fragment is one *ast.Field wherever
 // the fragment is spread, and gqlgen merges into it the sub-selections of
 // each place, which differ; so a plan is kept with the merged selection it
 // was made for, and used again only for the same one.
 type serialState struct {
-	mu    sync.Mutex // serial operations run on one goroutine; the lock keeps that an assumption, not a race
+	mu    sync.Mutex // the operations of one shape share it (shape.go)
 	plans map[*ast.Field][]plannedNodes
 }
 
