@@ -231,13 +231,15 @@ func (c *Cache) postingsKey(epoch int64, aud string, gen any) string {
 
 // privateCandidates answers a user audience's candidates from its postings;
 // known false when they cannot (the hash is missing and cannot be filled,
-// the audience is too large, or the query has several lexemes one of which
-// its tasks hold).
+// the audience is too large, or the query has several lexemes and some
+// task of the audience may match it).
 func (s *store) privateCandidates(ctx context.Context, ts domain.TaskSearcher, aud, key string, q searchQuery) ([]domain.SearchHit, bool) {
 	st := &s.c.stats.kinds[KindSearch]
 	fields := q.lexemes
 	if q.Single != "" {
 		fields = []string{q.Single}
+	} else {
+		fields = slices.Concat(fields, q.All)
 	}
 	var vals []any
 	err := s.c.do(ctx, func(ctx context.Context) error {
@@ -280,12 +282,48 @@ func (s *store) privateCandidates(ctx context.Context, ts domain.TaskSearcher, a
 		}
 		return nil, true
 	}
+	if len(q.All) > 0 {
+		return nil, !mayHoldAll(postings, q.All)
+	}
 	for _, f := range fields {
 		if postings[f] != nil || strings.Contains(f, `\`) { // backslashed lexemes are not kept
 			return nil, false
 		}
 	}
 	return nil, true // no task of the audience holds any of the query's lexemes
+}
+
+// mayHoldAll reports whether some task of an audience may hold every one
+// of lexemes, which every match of an AND query does: false when the
+// postings show that none does (a lexeme no task holds, or no task in
+// every lexeme's postings). A posting of domain.MaxSearchCandidates tasks
+// may have been cut (SearchPostings keeps the newest), and a backslashed
+// lexeme has none: either may hide a match.
+func mayHoldAll(postings map[string]*searchCands, lexemes []string) bool {
+	var common map[string]bool
+	for _, l := range lexemes {
+		if strings.Contains(l, `\`) {
+			return true
+		}
+		c := postings[l]
+		if c == nil {
+			return false
+		}
+		if len(c.IDs) >= domain.MaxSearchCandidates {
+			return true
+		}
+		next := make(map[string]bool, len(c.IDs))
+		for _, id := range c.IDs {
+			if common == nil || common[id] {
+				next[id] = true
+			}
+		}
+		if len(next) == 0 {
+			return false
+		}
+		common = next
+	}
+	return true
 }
 
 // fillPostings reads an audience's postings and stores them under key, in

@@ -319,3 +319,56 @@ func TestSearchTextsOfOneQueryShareAnEntry(t *testing.T) {
 	assert.Equal(t, int64(1), misses(`"harbour zanzibar"`), "and its reverse another still")
 	assert.Equal(t, int64(1), misses("zanzibar or harbour"), "so is an OR")
 }
+
+// TestSearchPrivateAndFromPostings: a query whose words every match holds
+// (AND, a phrase) finds no private candidates without a statement when the
+// user's postings show that none of their tasks holds every word, though
+// each word is held; when one task holds them all, or a word's postings
+// are full (and may have been cut), it reads them. The answers are an
+// uncached server's. Answering "none" whenever some word is missing from
+// one task, or trusting a full posting, fails it.
+func TestSearchPrivateAndFromPostings(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off")
+	_, user := api.User(t, domain.RoleEditor)
+	for _, title := range []string{"Quokka notes", "Wombat diary", "Quokka wombat plans", "Numbat notes", "Dingo diary"} {
+		api.NewTask(t, user, map[string]any{"title": title, "visibility": "PRIVATE"})
+	}
+	api.NewTask(t, user, map[string]any{"title": "Public numbat diary"})
+	// The postings are filled by a one-word query.
+	read := func(q string) {
+		t.Helper()
+		vars := map[string]any{"q": q}
+		assert.Equal(t, oracle.OK(t, user, searchPageQuery, vars), api.OK(t, user, searchPageQuery, vars), q)
+	}
+	read("quokka")
+	for _, c := range []struct {
+		q     string
+		fills int64 // the public entry, and the private one when read
+	}{
+		{"numbat diary", 1},        // each word held by a private task, none holds both
+		{"\"dingo notes\"", 1},     // a phrase: the same
+		{"quokka wombat", 2},       // one private task holds both
+		{"quokka plans wombat", 2}, // and all three
+		{"quokka or dingo", 2},     // not every match holds every word: read
+	} {
+		before := searchStat(api).Fills
+		read(c.q)
+		assert.Equal(t, c.fills, searchStat(api).Fills-before, "%s: entries filled", c.q)
+	}
+
+	// A word's postings keep its newest 100 tasks: the oldest, the only one
+	// with both words, is not in them, and must still be found beside the
+	// public match (a search that finds nothing at all is asked again of
+	// PostgreSQL, which would hide the loss).
+	api.NewTask(t, user, map[string]any{"title": "Koala emu", "visibility": "PRIVATE"})
+	api.NewTask(t, user, map[string]any{"title": "Public koala emu"})
+	for i := range domain.MaxSearchCandidates {
+		api.NewTask(t, user, map[string]any{"title": fmt.Sprintf("Koala %d", i), "visibility": "PRIVATE"})
+	}
+	read("koala")
+	before := searchStat(api).Fills
+	read("koala emu")
+	assert.Equal(t, int64(2), searchStat(api).Fills-before, "a full posting: the private entry is read")
+}

@@ -74,6 +74,10 @@ type SearchQuery struct {
 	// longest, likely the rarest, of a query whose operators are all AND
 	// or FOLLOWED BY), "" when there is none.
 	Required string
+	// All are the lexemes every task matching the query holds, each of
+	// them (the operands of a query whose operators are all AND or
+	// FOLLOWED BY); nil when there are none.
+	All []string
 	// Key is the query in a canonical form: texts with the same Key find
 	// and rank the same tasks (case, stop words, punctuation and the order
 	// of words joined by AND do not change it). "" when none is known.

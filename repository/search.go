@@ -350,6 +350,7 @@ func (r *Repo) SearchTerms(ctx context.Context, text string) (domain.SearchQuery
 		}
 	}
 	q.Required = requiredLexeme(query)
+	q.All = allLexemes(query)
 	q.Key = queryKey(query)
 	return q, nil
 }
@@ -435,6 +436,17 @@ func requiredLexeme(query string) string {
 		}
 	}
 	return best
+}
+
+// allLexemes returns the operands of a tsquery as PostgreSQL prints it
+// when every operator is & or <->, so that a match holds every one of them;
+// nil otherwise (as requiredLexeme).
+func allLexemes(query string) []string {
+	q, ok := readPrinted(query)
+	if !ok || q.other {
+		return nil
+	}
+	return slices.Compact(slices.Sorted(slices.Values(q.lexemes)))
 }
 
 // SearchCandidates returns the candidates of text among an audience's

@@ -26,6 +26,25 @@ func TestRequiredLexeme(t *testing.T) {
 	}
 }
 
+// TestAllLexemes: every operand, once each, of a query every match of
+// which holds them all; none of any other query.
+func TestAllLexemes(t *testing.T) {
+	for query, want := range map[string][]string{
+		`'rate' & 'limit'`:                    {"limit", "rate"},
+		`'cach' <-> 'invalid'`:                {"cach", "invalid"},
+		`'e-mail' <-> 'e' <-> 'mail' & 'fix'`: {"e", "e-mail", "fix", "mail"},
+		`'test' & 'test'`:                     {"test"},
+		`'x' & ( 'a' <-> 'bb' )`:              {"a", "bb", "x"},
+		`'rate' | 'limit'`:                    nil,
+		`'rate' & !'limit'`:                   nil,
+		`'rate':* & 'limit'`:                  nil,
+		`'back\slash' & 'x'`:                  nil,
+		``:                                    nil,
+	} {
+		assert.Equal(t, want, allLexemes(query), query)
+	}
+}
+
 func TestQueryKey(t *testing.T) {
 	for query, want := range map[string]string{
 		`'webhook' & 'cach'`:        `'cach' & 'webhook'`,
