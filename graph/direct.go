@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -56,126 +57,99 @@ func hours(ec *executionContext, ctx context.Context, v *float64) graphql.Marsha
 	return ec.marshalOFloat2ᚖfloat64(ctx, nil, v)
 }
 
+// Scalars of an object read from its own value, through the generated
+// marshaler of their GraphQL type.
+func idField[T any](get func(*T) string) scalar[T] {
+	return func(ec *executionContext, ctx context.Context, v *T) graphql.Marshaler {
+		return ec.marshalNID2string(ctx, nil, get(v))
+	}
+}
+
+func stringField[T any](get func(*T) string) scalar[T] {
+	return func(ec *executionContext, ctx context.Context, v *T) graphql.Marshaler {
+		return ec.marshalNString2string(ctx, nil, get(v))
+	}
+}
+
+func intField[T any](get func(*T) int) scalar[T] {
+	return func(ec *executionContext, ctx context.Context, v *T) graphql.Marshaler {
+		return ec.marshalNInt2int(ctx, nil, get(v))
+	}
+}
+
+func timeField[T any](get func(*T) time.Time) scalar[T] {
+	return func(ec *executionContext, ctx context.Context, v *T) graphql.Marshaler {
+		return ec.marshalNTime2timeᚐTime(ctx, nil, get(v))
+	}
+}
+
+func optionalTimeField[T any](get func(*T) *time.Time) scalar[T] {
+	return func(ec *executionContext, ctx context.Context, v *T) graphql.Marshaler {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, get(v))
+	}
+}
+
+func hoursField[T any](get func(*T) *float64) scalar[T] {
+	return func(ec *executionContext, ctx context.Context, v *T) graphql.Marshaler {
+		return hours(ec, ctx, get(v))
+	}
+}
+
+// enumField is an enum, which marshals itself.
+func enumField[T any, E graphql.Marshaler](get func(*T) E) scalar[T] {
+	return func(_ *executionContext, _ context.Context, v *T) graphql.Marshaler { return get(v) }
+}
+
 // The fields each object renders from its own value: the value and the
 // marshaler of the generated _Type_field functions. These tables are also
 // what the memo accepts below a task (memo.go).
 var (
 	taskScalars = map[string]scalar[domain.Task]{
-		"__typename": typename[domain.Task]("Task"),
-		"id": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, nil, t.ID)
-		},
-		"number": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, t.Number())
-		},
-		"title": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, t.Title)
-		},
-		"description": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, t.Description)
-		},
-		"status": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNTaskStatus2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskStatus(ctx, nil, t.Status)
-		},
-		"priority": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNTaskPriority2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskPriority(ctx, nil, t.Priority)
-		},
-		"type": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNTaskType2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskType(ctx, nil, t.Type)
-		},
-		"phase": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNWorkflowPhase2githubᚗcomᚋherotasksᚋapiᚋdomainᚐWorkflowPhase(ctx, nil, t.Phase)
-		},
-		"visibility": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNVisibility2githubᚗcomᚋherotasksᚋapiᚋdomainᚐVisibility(ctx, nil, t.Visibility)
-		},
-		"dueDate": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, t.DueDate)
-		},
-		"startedAt": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, t.StartedAt)
-		},
-		"completedAt": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, t.CompletedAt)
-		},
-		"createdAt": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, nil, t.CreatedAt)
-		},
-		"updatedAt": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, nil, t.UpdatedAt)
-		},
-		"estimatedHours": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return hours(ec, ctx, t.EstimatedHours)
-		},
-		"actualHours": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return hours(ec, ctx, t.ActualHours)
-		},
-		"version": func(ec *executionContext, ctx context.Context, t *domain.Task) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, nil, t.Version)
-		},
+		"__typename":     typename[domain.Task]("Task"),
+		"id":             idField(func(t *domain.Task) string { return t.ID }),
+		"number":         stringField((*domain.Task).Number),
+		"title":          stringField(func(t *domain.Task) string { return t.Title }),
+		"description":    stringField(func(t *domain.Task) string { return t.Description }),
+		"status":         enumField(func(t *domain.Task) domain.TaskStatus { return t.Status }),
+		"priority":       enumField(func(t *domain.Task) domain.TaskPriority { return t.Priority }),
+		"type":           enumField(func(t *domain.Task) domain.TaskType { return t.Type }),
+		"phase":          enumField(func(t *domain.Task) domain.WorkflowPhase { return t.Phase }),
+		"visibility":     enumField(func(t *domain.Task) domain.Visibility { return t.Visibility }),
+		"dueDate":        optionalTimeField(func(t *domain.Task) *time.Time { return t.DueDate }),
+		"startedAt":      optionalTimeField(func(t *domain.Task) *time.Time { return t.StartedAt }),
+		"completedAt":    optionalTimeField(func(t *domain.Task) *time.Time { return t.CompletedAt }),
+		"createdAt":      timeField(func(t *domain.Task) time.Time { return t.CreatedAt }),
+		"updatedAt":      timeField(func(t *domain.Task) time.Time { return t.UpdatedAt }),
+		"estimatedHours": hoursField(func(t *domain.Task) *float64 { return t.EstimatedHours }),
+		"actualHours":    hoursField(func(t *domain.Task) *float64 { return t.ActualHours }),
+		"version":        intField(func(t *domain.Task) int { return t.Version }),
 	}
 	subtaskScalars = map[string]scalar[domain.Subtask]{
-		"__typename": typename[domain.Subtask]("Subtask"),
-		"id": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, nil, s.ID)
-		},
-		"number": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, s.Number())
-		},
-		"title": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, s.Title)
-		},
-		"description": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, s.Description)
-		},
-		"status": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNTaskStatus2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskStatus(ctx, nil, s.Status)
-		},
-		"priority": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNTaskPriority2githubᚗcomᚋherotasksᚋapiᚋdomainᚐTaskPriority(ctx, nil, s.Priority)
-		},
-		"position": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, nil, s.Position)
-		},
-		"version": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, nil, s.Version)
-		},
-		"completedAt": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalOTime2ᚖtimeᚐTime(ctx, nil, s.CompletedAt)
-		},
-		"createdAt": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, nil, s.CreatedAt)
-		},
-		"updatedAt": func(ec *executionContext, ctx context.Context, s *domain.Subtask) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, nil, s.UpdatedAt)
-		},
+		"__typename":  typename[domain.Subtask]("Subtask"),
+		"id":          idField(func(s *domain.Subtask) string { return s.ID }),
+		"number":      stringField((*domain.Subtask).Number),
+		"title":       stringField(func(s *domain.Subtask) string { return s.Title }),
+		"description": stringField(func(s *domain.Subtask) string { return s.Description }),
+		"status":      enumField(func(s *domain.Subtask) domain.TaskStatus { return s.Status }),
+		"priority":    enumField(func(s *domain.Subtask) domain.TaskPriority { return s.Priority }),
+		"position":    intField(func(s *domain.Subtask) int { return s.Position }),
+		"version":     intField(func(s *domain.Subtask) int { return s.Version }),
+		"completedAt": optionalTimeField(func(s *domain.Subtask) *time.Time { return s.CompletedAt }),
+		"createdAt":   timeField(func(s *domain.Subtask) time.Time { return s.CreatedAt }),
+		"updatedAt":   timeField(func(s *domain.Subtask) time.Time { return s.UpdatedAt }),
 	}
 	userScalars = map[string]scalar[domain.User]{
 		"__typename": typename[domain.User]("User"),
-		"id": func(ec *executionContext, ctx context.Context, u *domain.User) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, nil, u.ID)
-		},
-		"name": func(ec *executionContext, ctx context.Context, u *domain.User) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, u.Name)
-		},
-		"role": func(ec *executionContext, ctx context.Context, u *domain.User) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋherotasksᚋapiᚋdomainᚐRole(ctx, nil, u.Role)
-		},
-		"createdAt": func(ec *executionContext, ctx context.Context, u *domain.User) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, nil, u.CreatedAt)
-		},
+		"id":         idField(func(u *domain.User) string { return u.ID }),
+		"name":       stringField(func(u *domain.User) string { return u.Name }),
+		"role":       enumField(func(u *domain.User) domain.Role { return u.Role }),
+		"createdAt":  timeField(func(u *domain.User) time.Time { return u.CreatedAt }),
 	}
 	tagScalars = map[string]scalar[domain.Tag]{
 		"__typename": typename[domain.Tag]("Tag"),
-		"id": func(ec *executionContext, ctx context.Context, g *domain.Tag) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, nil, g.ID)
-		},
-		"name": func(ec *executionContext, ctx context.Context, g *domain.Tag) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, g.Name)
-		},
-		"color": func(ec *executionContext, ctx context.Context, g *domain.Tag) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, nil, g.Color)
-		},
+		"id":         idField(func(g *domain.Tag) string { return g.ID }),
+		"name":       stringField(func(g *domain.Tag) string { return g.Name }),
+		"color":      stringField(func(g *domain.Tag) string { return g.Color }),
 	}
 )
 
@@ -305,7 +279,7 @@ type objectField[T any] struct {
 // value from the task's values.
 type taskField struct {
 	key   string
-	write func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool
+	write fieldWriter
 }
 
 // subtaskField is one compiled field of a subtask: a scalar, or its tags.

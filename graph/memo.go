@@ -271,43 +271,42 @@ var memoLeaves = map[string]struct {
 	flag         func(*memoPlan) *bool
 	implementors []string
 	allowed      map[string]bool
-	compile      func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool
+	compile      func(fs []graphql.CollectedField) fieldWriter
 }{
 	"tags": {func(p *memoPlan) *bool { return &p.tags }, tagImplementors, memoTagFields,
-		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
-			fields := compileObject(fs, tagScalars)
-			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
-				return writeList(ec, ctx, w, fields, v.tags)
-			}
-		}},
+		listLeaf(tagScalars, func(v *nodeValues) []*domain.Tag { return v.tags })},
 	"assignee": {func(p *memoPlan) *bool { return &p.assignee }, userImplementors, memoUserFields,
-		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
-			fields := compileObject(fs, userScalars)
-			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
-				return writeUser(ec, ctx, w, fields, v.assignee)
-			}
-		}},
+		userLeaf(func(v *nodeValues) *domain.User { return v.assignee })},
 	"createdBy": {func(p *memoPlan) *bool { return &p.createdBy }, userImplementors, memoUserFields,
-		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
-			fields := compileObject(fs, userScalars)
-			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
-				return writeUser(ec, ctx, w, fields, v.createdBy)
-			}
-		}},
+		userLeaf(func(v *nodeValues) *domain.User { return v.createdBy })},
 	"dependencies": {func(p *memoPlan) *bool { return &p.dependencies }, taskImplementors, memoTaskFields,
-		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
-			fields := compileObject(fs, taskScalars)
-			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
-				return writeList(ec, ctx, w, fields, v.dependencies)
-			}
-		}},
+		listLeaf(taskScalars, func(v *nodeValues) []*domain.Task { return v.dependencies })},
 	"dependents": {func(p *memoPlan) *bool { return &p.dependents }, taskImplementors, memoTaskFields,
-		func(fs []graphql.CollectedField) func(*executionContext, context.Context, *bytes.Buffer, *nodeValues) bool {
-			fields := compileObject(fs, taskScalars)
-			return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
-				return writeList(ec, ctx, w, fields, v.dependents)
-			}
-		}},
+		listLeaf(taskScalars, func(v *nodeValues) []*domain.Task { return v.dependents })},
+}
+
+// fieldWriter writes one field of a task from its values; false when it
+// cannot (direct.go).
+type fieldWriter func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool
+
+// listLeaf compiles a list of objects written from their own fields.
+func listLeaf[T any](table map[string]scalar[T], get func(*nodeValues) []*T) func([]graphql.CollectedField) fieldWriter {
+	return func(fs []graphql.CollectedField) fieldWriter {
+		fields := compileObject(fs, table)
+		return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+			return writeList(ec, ctx, w, fields, get(v))
+		}
+	}
+}
+
+// userLeaf compiles a nullable user.
+func userLeaf(get func(*nodeValues) *domain.User) func([]graphql.CollectedField) fieldWriter {
+	return func(fs []graphql.CollectedField) fieldWriter {
+		fields := compileObject(fs, userScalars)
+		return func(ec *executionContext, ctx context.Context, w *bytes.Buffer, v *nodeValues) bool {
+			return writeUser(ec, ctx, w, fields, get(v))
+		}
+	}
 }
 
 // compileObject is an object's collected fields with their scalars. Like
