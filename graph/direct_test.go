@@ -3,6 +3,9 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -31,8 +34,8 @@ const (
 // field it writes, for values that need escaping, null, empty lists, time
 // fractions and decimals, under aliases, repeated fields, fragments,
 // directives and subtask limits, as a page's nodes, an edge's node and a
-// root task; and a value gqlgen answers with an error (a NaN number) is
-// left to gqlgen, error included. A scalar written from the wrong value,
+// root task, and over 40 random shapes of all of these; and a value gqlgen
+// answers with an error (a NaN number) is left to gqlgen, error included. A scalar written from the wrong value,
 // with another marshaler or under another key fails it.
 //
 // Not parallel: it turns direct rendering off for the whole process while
@@ -107,7 +110,7 @@ func TestDirectRenderingMatchesGqlgen(t *testing.T) {
 		t.Helper()
 		before := graph.DirectRenders()
 		direct, directErrs := render(token, query, vars)
-		require.Greater(t, graph.DirectRenders(), before, "the tasks are written directly")
+		require.Greater(t, graph.DirectRenders(), before, "the tasks are written directly: %s\n%s %s", query, direct, directErrs)
 		graph.SetDirectRendering(false)
 		defer graph.SetDirectRendering(true)
 		before = graph.DirectRenders()
@@ -120,6 +123,13 @@ func TestDirectRenderingMatchesGqlgen(t *testing.T) {
 		for _, q := range queries {
 			t.Run(who.name+"/"+q.name, func(t *testing.T) { compare(t, who.token, q.query, q.vars) })
 		}
+	}
+	// Shapes no one wrote by hand: random fields, aliases, repeats,
+	// fragments, directives and limits at every level.
+	rng := rand.New(rand.NewPCG(11, 5))
+	for i := range 40 {
+		q := randomCardQuery(rng, main)
+		t.Run(fmt.Sprintf("random/%d", i), func(t *testing.T) { compare(t, viewer, q, nil) })
 	}
 
 	// gqlgen answers a NaN number with an error at its path: that task is
@@ -134,4 +144,112 @@ func TestDirectRenderingMatchesGqlgen(t *testing.T) {
 		_, errs := render(editor, `{ tasks(first: 10) { nodes { id title estimatedHours } } }`, nil)
 		assert.Contains(t, errs, "estimatedHours", "gqlgen reported the NaN")
 	})
+}
+
+// randomCardQuery is a page, an edge or a root task over a random card:
+// some of each level's fields (each maybe aliased, repeated, inside an
+// inline or a named fragment, or behind @include or @skip), and subtasks
+// with a random limit or none.
+func randomCardQuery(rng *rand.Rand, id string) string {
+	alias := 0
+	var frags []string
+	pick := func(fields []string, extra func() []string) string {
+		var parts []string
+		for _, f := range fields {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			if rng.IntN(4) == 0 {
+				alias++
+				f = fmt.Sprintf("a%d: %s", alias, f)
+			}
+			parts = append(parts, f)
+			if rng.IntN(8) == 0 {
+				parts = append(parts, f) // the same field twice
+			}
+		}
+		if extra != nil {
+			parts = append(parts, extra()...)
+		}
+		if len(parts) == 0 {
+			parts = []string{"__typename"}
+		}
+		for i, f := range parts {
+			var d string
+			switch rng.IntN(10) {
+			case 0:
+				d = " @include(if: " + []string{"true", "false"}[rng.IntN(2)] + ")"
+			case 1:
+				d = " @skip(if: " + []string{"true", "false"}[rng.IntN(2)] + ")"
+			}
+			if head, body, ok := strings.Cut(f, " {"); ok {
+				parts[i] = head + d + " {" + body // before the selection
+			} else {
+				parts[i] = f + d
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	words := func(s string) []string { return strings.Fields(s) }
+	user := func() string { return "{ " + pick(words("__typename id name role createdAt"), nil) + " }" }
+	tag := func() string { return "{ " + pick(words("__typename id name color"), nil) + " }" }
+	subtasks := func() string {
+		limit := ""
+		if n := rng.IntN(6); n < 5 {
+			limit = fmt.Sprintf("(first: %d)", n)
+		}
+		return "subtasks" + limit + " { " + pick(words("__typename id number title description status priority position version completedAt createdAt updatedAt"),
+			func() []string {
+				if rng.IntN(2) == 0 {
+					return []string{"tags " + tag()}
+				}
+				return nil
+			}) + " }"
+	}
+	task := words("__typename id number title description status priority type phase visibility dueDate startedAt completedAt createdAt updatedAt estimatedHours actualHours version")
+	card := pick(task, func() []string {
+		var out []string
+		subtaskFields := 0
+		for _, leaf := range []func() string{
+			func() string { return "assignee " + user() },
+			func() string { return "createdBy " + user() },
+			func() string { return "tags " + tag() },
+			subtasks,
+			subtasks,
+			func() string { return "dependencies { " + pick(task, nil) + " }" },
+			func() string { return "dependents { " + pick(task, nil) + " }" },
+		} {
+			if rng.IntN(2) == 0 {
+				f := leaf()
+				if strings.HasPrefix(f, "subtasks") {
+					subtaskFields++
+				}
+				// Two subtasks fields of different limits need an alias.
+				if rng.IntN(3) == 0 || (strings.HasPrefix(f, "subtasks") && subtaskFields > 1) {
+					alias++
+					f = fmt.Sprintf("l%d: %s", alias, f)
+				}
+				out = append(out, f)
+			}
+		}
+		switch rng.IntN(3) {
+		case 0:
+			out = append(out, "... on Task { "+pick(task[:6], nil)+" }")
+		case 1:
+			name := fmt.Sprintf("F%d", len(frags))
+			frags = append(frags, "fragment "+name+" on Task { "+pick(task[:8], nil)+" }")
+			out = append(out, "..."+name)
+		}
+		return out
+	})
+	var q string
+	switch rng.IntN(3) {
+	case 0:
+		q = "{ tasks(first: 10) { nodes { " + card + " } } }"
+	case 1:
+		q = "{ tasks(first: 10) { edges { node { " + card + " } } } }"
+	default:
+		q = `{ task(id: "` + id + `") { ` + card + " } }"
+	}
+	return q + " " + strings.Join(frags, " ")
 }
