@@ -31,11 +31,13 @@ func (r *Resolver) changes(ctx context.Context, after *string, match func(*model
 	}
 	// Subscribe first: whatever commits from here on reaches the live
 	// stream, and what the start below counts as seen is skipped there.
-	sub := r.Events.Subscribe()
+	sub, err := r.Events.Subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var last domain.EventCursor // the last change sent (zero: none)
 	var backlog []*domain.TaskEvent
 	var seen func(tx uint64) bool // without a cursor: the writes committed when it started
-	var err error
 	if after == nil {
 		var snap domain.LogSnapshot
 		snap, err = r.Store.TaskEventsSnapshot(ctx)

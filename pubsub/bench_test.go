@@ -27,7 +27,7 @@ func BenchmarkCommitToSubscriber(b *testing.B) {
 	case <-time.After(10 * time.Second):
 		b.Fatal("not listening")
 	}
-	sub := br.Subscribe()
+	sub := subscribe(b, br)
 	defer sub.Close()
 	userID, _ := api.User(b, domain.RoleEditor)
 	for b.Loop() {
@@ -46,7 +46,7 @@ func BenchmarkDeliverFanOut(b *testing.B) {
 	var wg sync.WaitGroup
 	subs := make([]*pubsub.Subscription, 1000)
 	for i := range subs {
-		subs[i] = br.Subscribe()
+		subs[i] = subscribe(b, br)
 		wg.Go(func() {
 			for range subs[i].C() {
 			}

@@ -26,6 +26,10 @@ type Broker struct {
 	log        Log
 	pos        string // cursor of the last change delivered (under mu)
 	started    bool   // pos was set from the log's head (under mu)
+	// idle: the log went unread while no one subscribed, so pos may be
+	// behind its head (under mu). Reading it for no one would cost every
+	// write's notification a statement or two on every instance.
+	idle bool
 
 	mu    sync.Mutex
 	subs  map[*Subscription]struct{}
@@ -68,14 +72,29 @@ func (s *Subscription) Close() {
 	s.b.remove(s)
 }
 
-// Subscribe starts a subscription to every event.
-func (b *Broker) Subscribe() *Subscription {
+// Subscribe starts a subscription to every event. After a time without
+// subscribers it first reads the log's head, where the broker would stand
+// had it read the changes no one was listening to.
+func (b *Broker) Subscribe(ctx context.Context) (*Subscription, error) {
 	s := &Subscription{b: b, c: make(chan Event, b.buffer)}
 	b.mu.Lock()
+	if b.idle {
+		b.mu.Unlock()
+		head, err := b.log.TaskEventsHead(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		// Another subscription may have moved on from a head of its own
+		// meanwhile: then the broker's position is the one to follow.
+		if b.idle {
+			b.pos, b.idle = head, false
+		}
+	}
 	s.From = b.pos
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
-	return s
+	return s, nil
 }
 
 // remove closes s's channel once; b.mu is held.
@@ -175,8 +194,20 @@ func (b *Broker) listen(ctx context.Context, log *slog.Logger) error {
 	}
 	b.once.Do(func() { close(b.ready) })
 	for {
-		if err := b.catchUp(ctx, log); err != nil {
-			return err
+		// With no subscriber the log is not read; the next subscription
+		// starts from its head (Subscribe). Deciding under mu orders this
+		// with Subscribe: a subscriber added after it is read for at the
+		// next notification or poll.
+		b.mu.Lock()
+		idle := len(b.subs) == 0
+		if idle {
+			b.idle = true
+		}
+		b.mu.Unlock()
+		if !idle {
+			if err := b.catchUp(ctx, log); err != nil {
+				return err
+			}
 		}
 		wctx, cancel := context.WithTimeout(ctx, poll)
 		_, err := conn.WaitForNotification(wctx)

@@ -2,8 +2,10 @@ package pubsub_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +30,13 @@ func start(t *testing.T, url string, buffer int, log pubsub.Log) *pubsub.Broker 
 	return b
 }
 
+func subscribe(t testing.TB, b *pubsub.Broker) *pubsub.Subscription {
+	t.Helper()
+	s, err := b.Subscribe(context.Background())
+	require.NoError(t, err)
+	return s
+}
+
 func receive(t *testing.T, s *pubsub.Subscription) (pubsub.Event, bool) {
 	t.Helper()
 	select {
@@ -47,7 +56,7 @@ func TestFanOut(t *testing.T) {
 	api, other := apitest.New(t), apitest.New(t)
 	a, b := start(t, api.DBURL, 4, api.Repo), start(t, api.DBURL, 4, api.Repo)
 	elsewhere := start(t, other.DBURL, 4, other.Repo)
-	sa, sb, se := a.Subscribe(), b.Subscribe(), elsewhere.Subscribe()
+	sa, sb, se := subscribe(t, a), subscribe(t, b), subscribe(t, elsewhere)
 	defer sa.Close()
 	defer sb.Close()
 	defer se.Close()
@@ -104,7 +113,7 @@ func TestChanges(t *testing.T) {
 func TestSlowSubscriberIsCutOff(t *testing.T) {
 	t.Parallel()
 	b := pubsub.NewBroker("postgres://unused", 2, nil)
-	slow, fast := b.Subscribe(), b.Subscribe()
+	slow, fast := subscribe(t, b), subscribe(t, b)
 	defer fast.Close()
 	ack := make(chan struct{})
 	go func() {
@@ -130,4 +139,51 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 	assert.Equal(t, 1, b.Subscribers())
 	_, dropped := b.Stats()
 	assert.Equal(t, int64(1), dropped)
+}
+
+// countingLog counts the reads of the log after a position.
+type countingLog struct {
+	pubsub.Log
+	after atomic.Int64
+}
+
+func (l *countingLog) TaskEventsAfter(ctx context.Context, after string, limit int) ([]*domain.TaskEvent, error) {
+	l.after.Add(1)
+	return l.Log.TaskEventsAfter(ctx, after, limit)
+}
+
+// TestIdleBrokerReadsNoLog: with no subscriber, writes and polls read
+// nothing of the log; a subscription after them starts from the log's head
+// (none of the earlier changes reaches it, and its From is at or after the
+// last of them), and receives the next change. A broker that skipped the
+// head would hand the new subscriber every change it let by.
+func TestIdleBrokerReadsNoLog(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t)
+	log := &countingLog{Log: api.Repo}
+	b := start(t, api.DBURL, 4, log)
+	_, editor := api.User(t, domain.RoleEditor)
+	var last string
+	for i := range 6 { // more than the subscriber's buffer of 4
+		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Unheard %d", i)})
+		events, err := api.Repo.TaskHistory(context.Background(), id, "", 1)
+		require.NoError(t, err)
+		require.NotEmpty(t, events)
+		last = events[0].Cursor()
+	}
+	time.Sleep(1200 * time.Millisecond) // past a poll
+	assert.Zero(t, log.after.Load(), "no subscriber: the log is not read")
+
+	s := subscribe(t, b)
+	defer s.Close()
+	from, err := domain.ParseEventCursor("after", s.From)
+	require.NoError(t, err, "the subscription starts at the log's head")
+	lastPos, err := domain.ParseEventCursor("after", last)
+	require.NoError(t, err)
+	assert.False(t, from.Before(lastPos), "From %s is not before the last unheard change %s", s.From, last)
+	id, _ := api.NewTask(t, editor, map[string]any{"title": "Heard"})
+	got, ok := receive(t, s)
+	require.True(t, ok, "not cut off: no earlier change was handed to it")
+	assert.Equal(t, id, got.TaskID)
+	assert.Positive(t, log.after.Load(), "with a subscriber the log is read")
 }
