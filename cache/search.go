@@ -236,10 +236,11 @@ func (c *Cache) postingsKey(epoch int64, aud string, gen any) string {
 func (s *store) privateCandidates(ctx context.Context, ts domain.TaskSearcher, aud, key string, q searchQuery) ([]domain.SearchHit, bool) {
 	st := &s.c.stats.kinds[KindSearch]
 	fields := q.lexemes
-	if q.Single != "" {
+	switch {
+	case q.Single != "":
 		fields = []string{q.Single}
-	} else {
-		fields = slices.Concat(fields, q.All)
+	case len(q.All) > 0: // every match holds all of them: their postings decide
+		fields = q.All
 	}
 	var vals []any
 	err := s.c.do(ctx, func(ctx context.Context) error {

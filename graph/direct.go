@@ -23,11 +23,12 @@ import (
 //
 // The memo's plan (memo.go) already names the task selections whose every
 // field follows from values the request's loaders hold. Planning such a
-// selection also compiles it, once per operation, into a writer per field
-// of each level, and a task is then written straight from its values (its
-// row, tags, users, subtasks and their tags, visible dependencies): each
-// scalar through the very marshaler gqlgen's generated code calls for it,
-// with the same keys, order and separators, so the bytes are the same.
+// selection also compiles it, once per shape of operation (shape.go), into
+// a writer per field of each level, and a task is then written straight
+// from its values (its row, tags, users, subtasks and their tags, visible
+// dependencies): each scalar through the very marshaler gqlgen's generated
+// code calls for it, with the same keys, order and separators, so the
+// bytes are the same.
 // A value gqlgen would answer with an error instead (a NaN number, a nil
 // element of a non-null list) makes the writer give up, and the task
 // renders as generated, reporting it. TestDirectRenderingMatchesGqlgen

@@ -21,7 +21,7 @@ import (
 // When the lookahead (resolver.go, prefetch) has already loaded every
 // level an operation reads, no resolver waits on a loader: each answers
 // from memory, and the goroutines buy nothing. Such an operation (Serial)
-// runs with its context marked (WithSerial), and the calls gqlgen
+// runs with its context marked (Serialize, shape.go), and the calls gqlgen
 // generates for lists, resolver fields and @defer groups (rewritten by the
 // serialpatch command into marshalSlice, resolveConcurrently and
 // newDeferredGroup) then resolve one after the other on the request's
@@ -60,12 +60,6 @@ type plannedNodes struct {
 	sel  ast.SelectionSet
 	plan *memoPlan
 	ok   bool
-}
-
-// WithSerial marks ctx: the operation's fields and list elements resolve
-// one after the other. Only for an operation Serial accepts.
-func WithSerial(ctx context.Context) context.Context {
-	return context.WithValue(ctx, serialKey{}, &serialState{})
 }
 
 func isSerial(ctx context.Context) bool { return ctx.Value(serialKey{}) != nil }

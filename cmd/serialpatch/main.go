@@ -1,5 +1,5 @@
 // Command serialpatch rewrites gqlgen's generated executor (graph/generated.go)
-// so that an operation marked serial (graph.WithSerial) resolves its fields
+// so that an operation marked serial (graph.Serialize) resolves its fields
 // and list elements one after the other instead of one goroutine each. It
 // runs after gqlgen in `go generate` (server.go) and in `make
 // check-generated`; every call it rewrites goes through a helper of package
