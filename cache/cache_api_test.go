@@ -227,6 +227,151 @@ func TestCoherenceTwoInstances(t *testing.T) {
 	assert.Positive(t, hits, "the readers did use the cache")
 }
 
+// TestTagSetsCoherentTwoInstances: cached rows carry their tag ids, so a
+// tag write must write its row through past every earlier copy, edits of
+// the same task included (their rows carry the ids too). Writers on two
+// instances add a new tag to a task or edit its title, in turns; readers
+// read a page and a task by id with their tags through either, and no read
+// that starts after a tag was acknowledged lacks it.
+func TestTagSetsCoherentTwoInstances(t *testing.T) {
+	apitest.RequireRedis(t)
+	// The readers ask more than an anonymous budget allows: it is not what
+	// this test is about.
+	api := apitest.New(t, "COST_BUDGET_CAPACITY", "0")
+	other := apitest.Serve(t, api.DBURL, nil, "COST_BUDGET_CAPACITY", "0")
+	_, editor := api.User(t, domain.RoleEditor)
+	var tasks []string
+	for i := range 3 {
+		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Tagged %d", i), "tags": []string{"start"}})
+		tasks = append(tasks, id)
+	}
+	servers := []*apitest.API{api, other}
+	var mu sync.Mutex
+	acked := make([]map[string]bool, len(tasks)) // tags acknowledged per task
+	for i := range acked {
+		acked[i] = map[string]bool{"start": true}
+	}
+	floor := func(i int) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for g := range acked[i] {
+			out = append(out, g)
+		}
+		return out
+	}
+	index := map[string]int{}
+	for i, id := range tasks {
+		index[id] = i
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	var reads, tagWrites, edits atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(deadline); n++ {
+				i := (w + n) % len(tasks)
+				srv := servers[(w+n)%2]
+				if n%2 == 1 {
+					srv.Post(t, editor, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { version } }`,
+						map[string]any{"id": tasks[i], "t": fmt.Sprintf("w%d n%d", w, n)})
+					edits.Add(1)
+					continue
+				}
+				tag := fmt.Sprintf("w%d-n%d", w, n)
+				d := srv.Post(t, editor, `mutation($id: ID!, $g: [String!]!) { addTaskTags(taskId: $id, tags: $g) { id } }`,
+					map[string]any{"id": tasks[i], "g": []string{tag}})
+				if apitest.Str(d.Data, "addTaskTags", "id") != "" {
+					mu.Lock()
+					acked[i][tag] = true
+					mu.Unlock()
+					tagWrites.Add(1)
+				}
+			}
+		})
+	}
+	check := func(i int, want []string, node any, where string) {
+		have := map[string]bool{}
+		for _, g := range apitest.List(node, "tags") {
+			have[apitest.Str(g, "name")] = true
+		}
+		for _, g := range want {
+			if !have[g] {
+				t.Errorf("task %d %s: tag %s missing after it was acknowledged", i, where, g)
+			}
+		}
+	}
+	for r := range 6 {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(deadline); n++ {
+				i := (r + n) % len(tasks)
+				srv := servers[(r+n)%2]
+				if n%2 == 1 {
+					want := make([][]string, len(tasks))
+					for j := range tasks {
+						want[j] = floor(j)
+					}
+					d := srv.OK(t, "", `{ tasks(first: 10) { nodes { id tags { name } } } }`, nil)
+					for _, node := range apitest.List(d, "tasks", "nodes") {
+						if j, ok := index[apitest.Str(node, "id")]; ok {
+							check(j, want[j], node, "on a page")
+						}
+					}
+				} else {
+					want := floor(i)
+					d := srv.OK(t, "", `query($id: ID!) { task(id: $id) { id tags { name } } }`, map[string]any{"id": tasks[i]})
+					check(i, want, apitest.Get(d, "task"), "by id")
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d tag writes, %d edits, %d reads", tagWrites.Load(), edits.Load(), reads.Load())
+	assert.Greater(t, tagWrites.Load(), int64(10))
+	assert.Greater(t, reads.Load(), int64(50))
+}
+
+// TestTagsReadFromTheirRows: the cached rows carry their tag ids, so a
+// board, a page and a task by id show their tags without reading a tag
+// list, warm or cold, and a tag write leaves the next read none to read
+// either (it wrote its row through).
+func TestTagsReadFromTheirRows(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	_, editor := api.User(t, domain.RoleEditor)
+	var ids []string
+	for i := range 3 {
+		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Carried %d", i), "tags": []string{"carried", fmt.Sprintf("c%d", i)}})
+		ids = append(ids, id)
+	}
+	tagLists := func() int64 {
+		for _, k := range api.Cache.Stats().Snapshot() {
+			if k.Kind == cache.KindTaskTags.String() {
+				return k.Hits + k.Misses
+			}
+		}
+		t.Fatal("no task_tags counters")
+		return 0
+	}
+	page := `query { tasks(first: 10) { nodes { id tags { name } } } }`
+	one := `query($id: ID!) { task(id: $id) { id tags { name } } }`
+	api.CacheFlush(t)
+	before := tagLists()
+	for range 2 { // cold, then warm
+		d := api.OK(t, editor, page, nil)
+		require.Len(t, apitest.List(d, "tasks", "nodes"), 3)
+		assert.Equal(t, "c2", apitest.Str(d, "tasks", "nodes", 0, "tags", 0, "name"), "by name")
+		assert.Equal(t, "carried", apitest.Str(d, "tasks", "nodes", 0, "tags", 1, "name"))
+		api.OK(t, editor, one, map[string]any{"id": ids[0]})
+	}
+	api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["added"]) { id } }`, map[string]any{"id": ids[1]})
+	d := api.OK(t, editor, one, map[string]any{"id": ids[1]})
+	assert.Equal(t, []any{map[string]any{"name": "added"}, map[string]any{"name": "c1"}, map[string]any{"name": "carried"}},
+		apitest.List(d, "task", "tags"))
+	assert.Equal(t, before, tagLists(), "no tag list was read")
+}
+
 // TestCacheStatisticsAdminOnly exposes the counters to admins.
 func TestCacheStatisticsAdminOnly(t *testing.T) {
 	apitest.RequireRedis(t)

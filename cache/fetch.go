@@ -345,9 +345,10 @@ func (c *Cache) Start(ctx context.Context) {
 
 // storeRowScript writes a committed row through (ARGV[2], its envelope
 // tag ARGV[5]; the epoch is added here) under KEYS[1], for ARGV[3] ms,
-// unless a row of the same or a newer version was written (KEYS[2] holds
-// the highest version written, ARGV[1], for ARGV[4] ms): writers' scripts
-// may arrive out of commit order. Replacing the key also removes any
+// unless a row of the same or a newer stamp was written (KEYS[2] holds
+// the highest stamp written, ARGV[1], for ARGV[4] ms; domain.Task.RowStamp,
+// which tag writes grow too): writers' scripts may arrive out of commit
+// order. Replacing the key also removes any
 // reader's lease, so a reader that read an older row cannot store it.
 var storeRowScript = redis.NewScript(`local v = redis.call('GET', KEYS[2])
 if v and tonumber(v) >= tonumber(ARGV[1]) then return 0 end
@@ -386,7 +387,7 @@ func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
 			c.Invalidate(ctx, Item{KindTask, id})
 			return
 		}
-		version, tag, ttl = int64(t.Version), string(tagValue), c.ttl(c.opts.EntityTTL)
+		version, tag, ttl = t.RowStamp(), string(tagValue), c.ttl(c.opts.EntityTTL)
 	}
 	key := c.keys.For(KindTask, id)
 	keep := 2*c.opts.EntityTTL + time.Hour // outlives every value written under it

@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/herotasks/api/domain"
 	"golang.org/x/sync/errgroup"
@@ -49,9 +51,18 @@ func (s *store) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, e
 	return values(m, ids), err
 }
 
+// TasksWithTagIDs reads tasks through the cache: its rows are filled with
+// their tag ids, and writers write theirs through with them.
+func (s *store) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+	return s.TasksByIDs(ctx, ids)
+}
+
+// tasks reads rows through the cache. A row is filled with its tag ids
+// (read in its statement), so the cards and details that show a task's
+// tags need no list of their own (TagsOfTasks).
 func (s *store) tasks(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
 	return fetch(ctx, s.c, KindTask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
-		rows, err := s.Store.TasksByIDs(ctx, ids)
+		rows, err := s.Store.TasksWithTagIDs(ctx, ids)
 		return byID(rows, taskID), err
 	})
 }
@@ -149,7 +160,7 @@ func (s *store) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.
 	var g errgroup.Group
 	if with.Tags {
 		g.Go(func() error {
-			ls, err := s.TagsByTaskIDs(ctx, []string{t.ID})
+			ls, err := s.TagsOfTasks(ctx, []*domain.Task{t})
 			b.Tags = make([]*domain.Tag, len(ls))
 			for i, l := range ls {
 				b.Tags[i] = l.Item
@@ -273,6 +284,53 @@ func (s *store) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *
 func (s *store) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	m, err := relation(ctx, s.c, KindTaskTags, taskIDs, s.Store.TagsByTaskIDs, tagID, s.tags)
 	return links(taskIDs, m), err
+}
+
+// TagsOfTasks reads each task's tags: from the tag ids its row carries
+// where it does (tags are in this instance's memory once read: they never
+// change), the others' lists through the cache. The row is at least as new
+// as every write answered before it was read (a tag write writes its row
+// through), and its ids are its tags as of that row, read in its statement.
+func (s *store) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain.Link[*domain.Tag], error) {
+	var rest, need []string
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		if !t.TagIDsRead {
+			rest = append(rest, t.ID)
+			continue
+		}
+		for _, id := range t.TagIDs {
+			if !seen[id] {
+				seen[id] = true
+				need = append(need, id)
+			}
+		}
+	}
+	var out []domain.Link[*domain.Tag]
+	if len(rest) > 0 {
+		var err error
+		if out, err = s.TagsByTaskIDs(ctx, rest); err != nil {
+			return nil, err
+		}
+	}
+	tags, err := s.tags(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		if !t.TagIDsRead {
+			continue
+		}
+		start := len(out)
+		for _, id := range t.TagIDs {
+			if g, ok := tags[id]; ok {
+				out = append(out, domain.Link[*domain.Tag]{OwnerID: t.ID, Item: g})
+			}
+		}
+		mine := out[start:]
+		slices.SortFunc(mine, func(a, b domain.Link[*domain.Tag]) int { return strings.Compare(a.Item.Name, b.Item.Name) })
+	}
+	return out, nil
 }
 
 // TagsBySubtaskIDs reads each subtask's tags.
@@ -536,28 +594,33 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 // AddTaskTags changes the task's tag list.
 func (s *store) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.AddTaskTags(ctx, taskID, names, guard)
-	s.tagsWritten(ctx, taskID, err)
+	s.tagsWritten(ctx, taskID, t, err)
 	return t, err
 }
 
 // RemoveTaskTags changes the task's tag list.
 func (s *store) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	t, err := s.Store.RemoveTaskTags(ctx, taskID, names, guard)
-	s.tagsWritten(ctx, taskID, err)
+	s.tagsWritten(ctx, taskID, t, err)
 	return t, err
 }
 
-// tagsWritten drops the task's tag list and, after a committed change,
-// reads it again from the primary as a reader would, under a lease: the
-// next read of a task just tagged, which every board and detail showing it
-// makes, needs no SQL. A tag list has no version to order two writers'
-// copies by; the lease does it (a later writer's delete removes it), so
-// the write pays a statement for it instead of the next read.
-func (s *store) tagsWritten(ctx context.Context, taskID string, err error) {
-	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
-	if err == nil {
-		_, _ = s.TagsByTaskIDs(domain.ReadPrimary(context.WithoutCancel(ctx)), []string{taskID})
+// tagsWritten writes the task's row through with its new tag ids (its
+// tags_version orders it after every earlier copy), so the next read of a
+// task just tagged, which every board and detail showing it makes, needs
+// no SQL; and drops the tag list that reads of rows without tag ids use.
+// A write that changed nothing returns the row it locked, without tag ids:
+// nothing to write through. One whose outcome is unknown may have changed
+// the set: the row is dropped and the cache distrusted.
+func (s *store) tagsWritten(ctx context.Context, taskID string, t *domain.Task, err error) {
+	switch {
+	case err == nil && t != nil && t.TagIDsRead:
+		s.c.storeTask(ctx, taskID, t)
+	case domain.UnknownEffect(err):
+		s.c.Invalidate(ctx, Item{KindTask, taskID})
+		s.c.trusted.Store(false)
 	}
+	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
 }
 
 // AddSubtaskTags changes the subtask's tag list.

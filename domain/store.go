@@ -36,6 +36,9 @@ type Store interface {
 type Reader interface {
 	// TasksByIDs returns the tasks with these ids.
 	TasksByIDs(ctx context.Context, ids []string) ([]*Task, error)
+	// TasksWithTagIDs returns the tasks with these ids as TasksByIDs does,
+	// each with its tag ids read in the same statement (Task.TagIDsRead).
+	TasksWithTagIDs(ctx context.Context, ids []string) ([]*Task, error)
 	// TaskBySeq returns the task numbered HT-seq, nil when there is none.
 	TaskBySeq(ctx context.Context, seq int64) (*Task, error)
 	// TaskBundle returns a task and, as with asks, its tags, assignee,
@@ -56,6 +59,10 @@ type Reader interface {
 	TagsByIDs(ctx context.Context, ids []string) ([]*Tag, error)
 	// TagsByTaskIDs returns each task's tags, by name.
 	TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*Tag], error)
+	// TagsOfTasks returns each task's tags, by name, as TagsByTaskIDs does
+	// for their ids; a task whose row carries its tag ids (TagIDsRead) is
+	// answered from them, as of that row.
+	TagsOfTasks(ctx context.Context, tasks []*Task) ([]Link[*Tag], error)
 	// TagsBySubtaskIDs returns each subtask's tags, by name.
 	TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]Link[*Tag], error)
 	// DependenciesByTaskIDs returns the tasks each task waits for.

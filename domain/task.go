@@ -28,7 +28,23 @@ type Task struct {
 	Version        int
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// TagsVersion counts the changes to the task's tag set. Version +
+	// TagsVersion grows with every write to the task or its tags (each
+	// takes the task's row lock), which orders the copies of a row that
+	// writers write through to a cache (RowStamp).
+	TagsVersion int
+	// TagIDs are the ids of the task's tags, in no order, read with the row
+	// in one statement when TagIDsRead: the reads a cache fills from
+	// (Reader.TasksWithTagIDs) and the rows writes return. Tags never
+	// change, so with the row they name its tags as of the row. Like every
+	// field, never modified once read: a cache hands the same value out.
+	TagIDs     []string
+	TagIDsRead bool
 }
+
+// RowStamp orders the committed states of one task's row: every write to
+// the task or its tag set makes it larger.
+func (t *Task) RowStamp() int64 { return int64(t.Version) + int64(t.TagsVersion) }
 
 // Number is the task's human-readable number, HT-001 onwards.
 func (t *Task) Number() string { return FormatTaskNumber(t.Seq) }

@@ -224,7 +224,7 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 	l := loaders.For(ctx)
 	var wg sync.WaitGroup
 	if fields["tags"] != nil {
-		wg.Go(func() { _, _ = l.TagsByTaskID().Preload(ctx, ids) })
+		wg.Go(func() { _ = l.PreloadTaskTags(ctx, tasks) })
 	}
 	if fields["dependencies"] != nil {
 		wg.Go(func() { _, _ = l.DependenciesByTaskID().Preload(ctx, ids) })

@@ -226,6 +226,49 @@ func (ls *Loaders) TagsByTaskID() *Loader[string, []*domain.Tag] {
 	})
 }
 
+// PreloadTaskTags reads the tags of tasks now and primes TagsByTaskID with
+// them, as its Preload would for their ids, but through the rows
+// themselves (domain.Reader.TagsOfTasks): a row that carries its tag ids
+// needs no list read. With batching off it does nothing, like Preload.
+func (ls *Loaders) PreloadTaskTags(ctx context.Context, tasks []*domain.Task) error {
+	l := ls.TagsByTaskID()
+	if l.maxBatch == 1 || len(tasks) == 0 {
+		return nil
+	}
+	size := l.maxBatch
+	if size <= 0 {
+		size = len(tasks)
+	}
+	// Keyed by row, as the batch's span and size are the loader's.
+	fetch := observed(ls.o, "tags_by_task_id", func(ctx context.Context, chunk []*domain.Task) (map[*domain.Task][]*domain.Tag, error) {
+		rows, err := ls.s.TagsOfTasks(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string][]*domain.Tag, len(chunk))
+		for _, r := range rows {
+			byID[r.OwnerID] = append(byID[r.OwnerID], r.Item)
+		}
+		m := make(map[*domain.Task][]*domain.Tag, len(chunk))
+		for _, t := range chunk {
+			if m[t] = byID[t.ID]; m[t] == nil {
+				m[t] = []*domain.Tag{}
+			}
+		}
+		return m, nil
+	})
+	for chunk := range slices.Chunk(tasks, size) {
+		m, err := fetch(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		for t, tags := range m {
+			l.Prime(t.ID, tags)
+		}
+	}
+	return nil
+}
+
 // TagsBySubtaskID loads each subtask's tags.
 func (ls *Loaders) TagsBySubtaskID() *Loader[string, []*domain.Tag] {
 	return ls.tagsBySubtaskID.get(func() *Loader[string, []*domain.Tag] {

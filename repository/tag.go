@@ -27,6 +27,17 @@ func (r *Repo) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Li
 		From("task_tags tt").Join("tags g ON g.id = tt.tag_id"), "tt.task_id", taskIDs).OrderBy("tt.task_id", "g.name"), scanTagLink)
 }
 
+// TagsOfTasks returns the tags of each task as TagsByTaskIDs does: the
+// tag ids a row carries are as of that row, and the statement reads the
+// current ones, which are never older.
+func (r *Repo) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain.Link[*domain.Tag], error) {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	return r.TagsByTaskIDs(ctx, ids)
+}
+
 // TagsBySubtaskIDs returns the tags of each subtask, by name, in one
 // statement on the subtask_tags primary key (subtask_id, tag_id).
 func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
@@ -103,6 +114,29 @@ func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string,
 	return tagNames(ctx, tx, "WITH c AS (DELETE FROM "+table+" WHERE "+ownerCol+" = $1 AND tag_id IN (SELECT id FROM tags WHERE name = ANY($2::text[])) RETURNING tag_id)", ownerID, names)
 }
 
+// tagsChanged counts a change of the locked task t's tag set (changed) in
+// its tags_version and returns the row with its tag ids, for the caches to
+// write through; the statement runs after the links changed and under the
+// row lock, so the ids are the set this transaction commits. An unchanged
+// set returns t as it was.
+func tagsChanged(ctx context.Context, tx pgx.Tx, t *domain.Task, changed bool) (*domain.Task, error) {
+	if !changed {
+		return t, nil
+	}
+	return queryRow(ctx, tx, "UPDATE tasks AS t SET tags_version = t.tags_version + 1 WHERE t.id = $1 RETURNING "+taskWithTagIDsCols,
+		[]any{t.ID}, scanTaskWithTagIDs)
+}
+
+// tagIDsOf reads the ids of a task's tags inside a transaction.
+func tagIDsOf(ctx context.Context, tx pgx.Tx, taskID string) ([]string, error) {
+	var ids []string
+	err := tx.QueryRow(ctx, "SELECT ARRAY(SELECT tag_id::text FROM task_tags WHERE task_id = $1)", taskID).Scan(&ids)
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, translate(err)
+}
+
 // AddTaskTags attaches tags by name, creating unknown ones.
 func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
@@ -113,6 +147,9 @@ func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, g
 		}
 		added, err := linkTags(ctx, tx, "task_tags", "task_id", taskID, names)
 		if err != nil {
+			return err
+		}
+		if t, err = tagsChanged(ctx, tx, t, len(added) > 0); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, tagEvents(taskID, nil, added, true))
@@ -130,6 +167,9 @@ func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string
 		}
 		removed, err := unlinkTags(ctx, tx, "task_tags", "task_id", taskID, names)
 		if err != nil {
+			return err
+		}
+		if t, err = tagsChanged(ctx, tx, t, len(removed) > 0); err != nil {
 			return err
 		}
 		return insertEvents(ctx, tx, tagEvents(taskID, nil, removed, false))

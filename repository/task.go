@@ -16,7 +16,7 @@ import (
 func taskColumns(alias string) string {
 	cols := []string{"id", "number", "title", "description", "status", "priority", "type", "phase", "visibility",
 		"due_date", "started_at", "completed_at", "estimated_hours::float8", "actual_hours::float8",
-		"assignee_id", "created_by", "version", "created_at", "updated_at"}
+		"assignee_id", "created_by", "version", "created_at", "updated_at", "tags_version"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
 	}
@@ -28,7 +28,24 @@ var taskCols = taskColumns("t")
 func taskDest(t *domain.Task) []any {
 	return []any{&t.ID, &t.Seq, &t.Title, &t.Description, &t.Status, &t.Priority, &t.Type, &t.Phase, &t.Visibility,
 		&t.DueDate, &t.StartedAt, &t.CompletedAt, &t.EstimatedHours, &t.ActualHours,
-		&t.AssigneeID, &t.CreatedByID, &t.Version, &t.CreatedAt, &t.UpdatedAt}
+		&t.AssigneeID, &t.CreatedByID, &t.Version, &t.CreatedAt, &t.UpdatedAt, &t.TagsVersion}
+}
+
+// taskTagIDs is the array of a task row's tag ids, read in the row's
+// statement (index: task_tags primary key, only its leading column).
+const taskTagIDs = "ARRAY(SELECT tt.tag_id::text FROM task_tags tt WHERE tt.task_id = t.id)"
+
+// taskWithTagIDsCols is taskCols and the tag ids, which scanTaskWithTagIDs reads.
+var taskWithTagIDsCols = taskCols + ", " + taskTagIDs
+
+func scanTaskWithTagIDs(row pgx.CollectableRow) (*domain.Task, error) {
+	var t domain.Task
+	err := row.Scan(append(taskDest(&t), &t.TagIDs)...)
+	if t.TagIDs == nil {
+		t.TagIDs = []string{}
+	}
+	t.TagIDsRead = err == nil
+	return &t, err
 }
 
 func scanTask(row pgx.CollectableRow) (*domain.Task, error) {
@@ -41,6 +58,12 @@ func scanTask(row pgx.CollectableRow) (*domain.Task, error) {
 // absent. One statement on the primary key.
 func (r *Repo) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
 	return readQuery(ctx, r, byKeys(psql.Select(taskCols).From("tasks t"), "t.id", ids), scanTask)
+}
+
+// TasksWithTagIDs returns the tasks with these ids and their tag ids, in
+// one statement on the primary key.
+func (r *Repo) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+	return readQuery(ctx, r, byKeys(psql.Select(taskWithTagIDsCols).From("tasks t"), "t.id", ids), scanTaskWithTagIDs)
 }
 
 // TaskBySeq returns the task numbered HT-seq (index tasks_number_key).

@@ -47,6 +47,10 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 		if _, err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
 			return err
 		}
+		if t.TagIDs, err = tagIDsOf(ctx, tx, t.ID); err != nil {
+			return err
+		}
+		t.TagIDsRead = true
 		if err := learnSearchWords(ctx, tx, t.ID); err != nil {
 			return err
 		}
@@ -95,7 +99,7 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 		if p.ActualHours.Set {
 			b = b.Set("actual_hours", p.ActualHours.Value)
 		}
-		rows, err := query(ctx, tx, b.Suffix("RETURNING "+taskCols), scanTask)
+		rows, err := query(ctx, tx, b.Suffix("RETURNING "+taskWithTagIDsCols), scanTaskWithTagIDs)
 		if err != nil {
 			return err
 		}
@@ -130,8 +134,8 @@ func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.Transit
 			return nil
 		}
 		out, err = queryRow(ctx, tx, `UPDATE tasks AS t SET status = $2, phase = $3, started_at = $4, completed_at = $5,
-				version = t.version + 1 WHERE t.id = $1 RETURNING `+taskCols,
-			[]any{id, next.Status, next.Phase, next.StartedAt, next.CompletedAt}, scanTask)
+				version = t.version + 1 WHERE t.id = $1 RETURNING `+taskWithTagIDsCols,
+			[]any{id, next.Status, next.Phase, next.StartedAt, next.CompletedAt}, scanTaskWithTagIDs)
 		if err != nil {
 			return err
 		}

@@ -237,6 +237,22 @@ func (t *tagging) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain
 	return t.s.TagsByTaskIDs(ctx, taskIDs)
 }
 
+func (t *tagging) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+	observe(ctx, prefixed("t:", ids)...)
+	return t.s.TasksWithTagIDs(ctx, ids)
+}
+
+// TagsOfTasks depends on each task's tag set, which a tag write replaces
+// under the task's tag, as TagsByTaskIDs does.
+func (t *tagging) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain.Link[*domain.Tag], error) {
+	ids := make([]string, len(tasks))
+	for i, x := range tasks {
+		ids[i] = taskTag(x.ID)
+	}
+	observe(ctx, ids...)
+	return t.s.TagsOfTasks(ctx, tasks)
+}
+
 func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	observe(ctx, prefixed("s:", subtaskIDs)...)
 	return t.s.TagsBySubtaskIDs(ctx, subtaskIDs)
