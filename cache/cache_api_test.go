@@ -332,10 +332,155 @@ func TestTagSetsCoherentTwoInstances(t *testing.T) {
 	assert.Greater(t, reads.Load(), int64(50))
 }
 
-// TestTagsReadFromTheirRows: the cached rows carry their tag ids, so a
-// board, a page and a task by id show their tags without reading a tag
-// list, warm or cold, and a tag write leaves the next read none to read
-// either (it wrote its row through).
+// TestSubtaskListsCoherentTwoInstances: cached rows carry their subtask
+// ids, so a write that adds, moves or removes a subtask must write its
+// parent's row through past every earlier copy, title edits of the parent
+// included. Writers on two instances create subtasks at the front (moving
+// the others), delete them and edit the parent; readers read a page and the
+// task by id with its subtasks through either. No read that starts after a
+// creation was acknowledged lacks it (unless its deletion had started), none
+// after a deletion was acknowledged shows it. (The order of a list and its
+// subtasks' positions are read apart and may be a write apart, as before
+// rows carried their ids.)
+func TestSubtaskListsCoherentTwoInstances(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t, "COST_BUDGET_CAPACITY", "0")
+	other := apitest.Serve(t, api.DBURL, nil, "COST_BUDGET_CAPACITY", "0")
+	_, editor := api.User(t, domain.RoleEditor)
+	var tasks []string
+	for i := range 2 {
+		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Parent %d", i)})
+		tasks = append(tasks, id)
+	}
+	servers := []*apitest.API{api, other}
+	const (
+		created = iota + 1
+		deleting
+		deleted
+	)
+	var mu sync.Mutex
+	state := make([]map[string]int, len(tasks)) // subtask title → its state, per task
+	for i := range state {
+		state[i] = map[string]int{}
+	}
+	set := func(i int, title string, st int) { mu.Lock(); state[i][title] = st; mu.Unlock() }
+	snapshot := func(i int) (present, absent []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for title, st := range state[i] {
+			switch st {
+			case created:
+				present = append(present, title)
+			case deleted:
+				absent = append(absent, title)
+			}
+		}
+		return present, absent
+	}
+	index := map[string]int{}
+	for i, id := range tasks {
+		index[id] = i
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	var reads, writes atomic.Int64
+	for w := range 4 {
+		wg.Go(func() {
+			var mine []struct {
+				task     int
+				id, name string
+			}
+			for n := 0; time.Now().Before(deadline); n++ {
+				i := (w + n) % len(tasks)
+				srv := servers[(w+n)%2]
+				switch {
+				case n%6 == 5:
+					srv.Post(t, editor, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { version } }`,
+						map[string]any{"id": tasks[i], "t": fmt.Sprintf("w%d n%d", w, n)})
+				case n%2 == 1 && len(mine) > 0:
+					s := mine[0]
+					mine = mine[1:]
+					set(s.task, s.name, deleting)
+					d := srv.Post(t, editor, `mutation($id: ID!) { deleteSubtask(id: $id) }`, map[string]any{"id": s.id})
+					if apitest.Get(d.Data, "deleteSubtask") == true {
+						set(s.task, s.name, deleted)
+					}
+				default:
+					name := fmt.Sprintf("w%d-n%d", w, n)
+					d := srv.Post(t, editor, `mutation($id: ID!, $t: String!) { createSubtask(taskId: $id, input: {title: $t, position: 0}) { id } }`,
+						map[string]any{"id": tasks[i], "t": name})
+					if id := apitest.Str(d.Data, "createSubtask", "id"); id != "" {
+						set(i, name, created)
+						mine = append(mine, struct {
+							task     int
+							id, name string
+						}{i, id, name})
+					}
+				}
+				writes.Add(1)
+			}
+		})
+	}
+	// present are the subtasks created before the read started; those whose
+	// deletion started before it ended may be gone.
+	check := func(i int, present, absent []string, node any, where string) {
+		have := map[string]bool{}
+		for _, st := range apitest.List(node, "subtasks") {
+			have[apitest.Str(st, "title")] = true
+		}
+		mu.Lock()
+		still := map[string]bool{}
+		for _, name := range present {
+			still[name] = state[i][name] == created
+		}
+		mu.Unlock()
+		for _, name := range present {
+			if !have[name] && still[name] {
+				t.Errorf("task %d %s: subtask %s missing after its creation was acknowledged", i, where, name)
+			}
+		}
+		for _, name := range absent {
+			if have[name] {
+				t.Errorf("task %d %s: subtask %s shown after its deletion was acknowledged", i, where, name)
+			}
+		}
+	}
+	for r := range 6 {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(deadline); n++ {
+				i := (r + n) % len(tasks)
+				srv := servers[(r+n)%2]
+				if n%2 == 1 {
+					present, absent := make([][]string, len(tasks)), make([][]string, len(tasks))
+					for j := range tasks {
+						present[j], absent[j] = snapshot(j)
+					}
+					d := srv.OK(t, "", `{ tasks(first: 10) { nodes { id subtasks(first: 100) { title } } } }`, nil)
+					for _, node := range apitest.List(d, "tasks", "nodes") {
+						if j, ok := index[apitest.Str(node, "id")]; ok {
+							check(j, present[j], absent[j], node, "on a page")
+						}
+					}
+				} else {
+					present, absent := snapshot(i)
+					d := srv.OK(t, "", `query($id: ID!) { task(id: $id) { id subtasks(first: 100) { title } } }`, map[string]any{"id": tasks[i]})
+					check(i, present, absent, apitest.Get(d, "task"), "by id")
+				}
+				reads.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d writes, %d reads", writes.Load(), reads.Load())
+	assert.Greater(t, writes.Load(), int64(20))
+	assert.Greater(t, reads.Load(), int64(50))
+}
+
+// TestTagsReadFromTheirRows: the cached rows carry their tag and subtask
+// ids, so a board, a page and a task by id show their tags and subtasks
+// without reading a tag or subtask list, warm or cold, and a tag or subtask
+// write leaves the next read none to read either (it wrote its row
+// through).
 func TestTagsReadFromTheirRows(t *testing.T) {
 	apitest.RequireRedis(t)
 	api := apitest.New(t)
@@ -345,28 +490,33 @@ func TestTagsReadFromTheirRows(t *testing.T) {
 		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Carried %d", i), "tags": []string{"carried", fmt.Sprintf("c%d", i)}})
 		ids = append(ids, id)
 	}
-	tagLists := func() int64 {
+	tagLists := func() (n int64) {
 		for _, k := range api.Cache.Stats().Snapshot() {
-			if k.Kind == cache.KindTaskTags.String() {
-				return k.Hits + k.Misses
+			if k.Kind == cache.KindTaskTags.String() || k.Kind == cache.KindTaskSubtasks.String() {
+				n += k.Hits + k.Misses
 			}
 		}
-		t.Fatal("no task_tags counters")
-		return 0
+		return n
 	}
-	page := `query { tasks(first: 10) { nodes { id tags { name } } } }`
-	one := `query($id: ID!) { task(id: $id) { id tags { name } } }`
+	page := `query { tasks(first: 10) { nodes { id tags { name } subtasks(first: 5) { title } } } }`
+	one := `query($id: ID!) { task(id: $id) { id tags { name } subtasks { title } } }`
+	api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "first"}) { id } }`, map[string]any{"id": ids[0]})
 	api.CacheFlush(t)
 	before := tagLists()
 	for range 2 { // cold, then warm
 		d := api.OK(t, editor, page, nil)
 		require.Len(t, apitest.List(d, "tasks", "nodes"), 3)
+		assert.Equal(t, "first", apitest.Str(d, "tasks", "nodes", 2, "subtasks", 0, "title"))
 		assert.Equal(t, "c2", apitest.Str(d, "tasks", "nodes", 0, "tags", 0, "name"), "by name")
 		assert.Equal(t, "carried", apitest.Str(d, "tasks", "nodes", 0, "tags", 1, "name"))
-		api.OK(t, editor, one, map[string]any{"id": ids[0]})
+		d = api.OK(t, editor, one, map[string]any{"id": ids[0]})
+		assert.Equal(t, "first", apitest.Str(d, "task", "subtasks", 0, "title"))
 	}
+	api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "second", position: 0}) { id } }`, map[string]any{"id": ids[0]})
+	d := api.OK(t, editor, one, map[string]any{"id": ids[0]})
+	assert.Equal(t, []any{map[string]any{"title": "second"}, map[string]any{"title": "first"}}, apitest.List(d, "task", "subtasks"))
 	api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["added"]) { id } }`, map[string]any{"id": ids[1]})
-	d := api.OK(t, editor, one, map[string]any{"id": ids[1]})
+	d = api.OK(t, editor, one, map[string]any{"id": ids[1]})
 	assert.Equal(t, []any{map[string]any{"name": "added"}, map[string]any{"name": "c1"}, map[string]any{"name": "carried"}},
 		apitest.List(d, "task", "tags"))
 	assert.Equal(t, before, tagLists(), "no tag list was read")

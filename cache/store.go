@@ -51,9 +51,9 @@ func (s *store) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, e
 	return values(m, ids), err
 }
 
-// TasksWithTagIDs reads tasks through the cache: its rows are filled with
+// TasksWithChildren reads tasks through the cache: its rows are filled with
 // their tag ids, and writers write theirs through with them.
-func (s *store) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+func (s *store) TasksWithChildren(ctx context.Context, ids []string) ([]*domain.Task, error) {
 	return s.TasksByIDs(ctx, ids)
 }
 
@@ -62,7 +62,7 @@ func (s *store) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Ta
 // tags need no list of their own (TagsOfTasks).
 func (s *store) tasks(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
 	return fetch(ctx, s.c, KindTask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
-		rows, err := s.Store.TasksWithTagIDs(ctx, ids)
+		rows, err := s.Store.TasksWithChildren(ctx, ids)
 		return byID(rows, taskID), err
 	})
 }
@@ -286,6 +286,57 @@ func (s *store) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.L
 	return links(taskIDs, m), err
 }
 
+// SubtasksOfTasks reads each task's subtasks: from the subtask ids its row
+// carries where it does (the subtasks themselves through the cache), the
+// others' lists through the cache. As with TagsOfTasks, the row is at least
+// as new as every write answered before it was read (a write that adds,
+// removes or moves a subtask writes its row through), and its ids are its
+// subtasks as of that row. A subtask gone since the row was read (its
+// deletion still to answer) is left out.
+func (s *store) SubtasksOfTasks(ctx context.Context, tasks []*domain.Task, limit *int) ([]*domain.Subtask, error) {
+	var rest, need []string
+	for _, t := range tasks {
+		if !t.ChildrenRead {
+			rest = append(rest, t.ID)
+			continue
+		}
+		need = append(need, firstIDs(t.SubtaskIDs, limit)...)
+	}
+	var out []*domain.Subtask
+	if len(rest) > 0 {
+		var err error
+		if out, err = s.SubtasksByTaskIDs(ctx, rest, limit); err != nil {
+			return nil, err
+		}
+	}
+	if len(need) == 0 {
+		return out, nil
+	}
+	subs, err := s.subtasks(ctx, need)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		if !t.ChildrenRead {
+			continue
+		}
+		for _, id := range firstIDs(t.SubtaskIDs, limit) {
+			if st, ok := subs[id]; ok {
+				out = append(out, st)
+			}
+		}
+	}
+	return out, nil
+}
+
+// firstIDs is ids cut to limit (all when nil).
+func firstIDs(ids []string, limit *int) []string {
+	if limit != nil && len(ids) > max(*limit, 0) {
+		return ids[:max(*limit, 0)]
+	}
+	return ids
+}
+
 // TagsOfTasks reads each task's tags: from the tag ids its row carries
 // where it does (tags are in this instance's memory once read: they never
 // change), the others' lists through the cache. The row is at least as new
@@ -295,7 +346,7 @@ func (s *store) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain
 	var rest, need []string
 	seen := map[string]bool{}
 	for _, t := range tasks {
-		if !t.TagIDsRead {
+		if !t.ChildrenRead {
 			rest = append(rest, t.ID)
 			continue
 		}
@@ -318,7 +369,7 @@ func (s *store) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain
 		return nil, err
 	}
 	for _, t := range tasks {
-		if !t.TagIDsRead {
+		if !t.ChildrenRead {
 			continue
 		}
 		start := len(out)
@@ -557,6 +608,7 @@ func (s *store) siblings(ctx context.Context, taskID string, extra ...Item) {
 // shift.
 func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := s.Store.CreateSubtask(ctx, taskID, in, guard)
+	s.parentWritten(ctx, taskID, st, err)
 	if in.Position != nil {
 		s.siblings(ctx, taskID, Item{KindTaskHistory, taskID})
 	} else {
@@ -567,7 +619,9 @@ func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewS
 
 // UpdateSubtask changes a subtask; a new position reorders the list.
 func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	st, err := s.Store.UpdateSubtask(ctx, id, p, expectedVersion, guard)
+	s.parentWritten(ctx, parentOf(priors, st), st, err)
 	switch {
 	case st == nil:
 		s.c.Invalidate(ctx, Item{KindSubtask, id})
@@ -581,7 +635,9 @@ func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPa
 
 // DeleteSubtask removes a subtask; the ones after it move up.
 func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
+	ctx, priors := domain.WithPriors(ctx)
 	st, err := s.Store.DeleteSubtask(ctx, id, guard)
+	s.parentWritten(ctx, parentOf(priors, st), st, err)
 	items := []Item{{KindSubtask, id}, {KindSubtaskTags, id}}
 	if st != nil {
 		s.siblings(ctx, st.TaskID, append(items, Item{KindTaskHistory, st.TaskID})...)
@@ -589,6 +645,34 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 		s.c.Invalidate(ctx, items...)
 	}
 	return st, err
+}
+
+// parentWritten writes through the parent's row that a subtask write
+// returned (it added, removed or moved a subtask: the row's subtask ids
+// changed). A write whose outcome is unknown may have: the parent's row is
+// dropped and the cache distrusted. taskID is "" when no parent is known.
+func (s *store) parentWritten(ctx context.Context, taskID string, st *domain.Subtask, err error) {
+	switch {
+	case err == nil && st != nil && st.Parent != nil:
+		s.c.storeTask(ctx, st.TaskID, st.Parent)
+	case domain.UnknownEffect(err):
+		if taskID != "" {
+			s.c.Invalidate(ctx, Item{KindTask, taskID})
+		}
+		s.c.trusted.Store(false)
+	}
+}
+
+// parentOf is the task a subtask write locked or wrote, "" when neither
+// is known.
+func parentOf(p *domain.Priors, st *domain.Subtask) string {
+	if st != nil {
+		return st.TaskID
+	}
+	if rows := p.Tasks(); len(rows) > 0 {
+		return rows[0].ID
+	}
+	return ""
 }
 
 // AddTaskTags changes the task's tag list.
@@ -614,7 +698,7 @@ func (s *store) RemoveTaskTags(ctx context.Context, taskID string, names []strin
 // the set: the row is dropped and the cache distrusted.
 func (s *store) tagsWritten(ctx context.Context, taskID string, t *domain.Task, err error) {
 	switch {
-	case err == nil && t != nil && t.TagIDsRead:
+	case err == nil && t != nil && t.ChildrenRead:
 		s.c.storeTask(ctx, taskID, t)
 	case domain.UnknownEffect(err):
 		s.c.Invalidate(ctx, Item{KindTask, taskID})

@@ -18,7 +18,7 @@ func ReadDeepLevels(ctx context.Context, r Reader, b *TaskBundle, with TaskWith)
 	errs := make([]error, 3)
 	if with.Subtasks {
 		wg.Go(func() {
-			subs, err := r.SubtasksByTaskIDs(ctx, id, with.SubtaskLimit)
+			subs, err := r.SubtasksOfTasks(ctx, []*Task{b.Task}, with.SubtaskLimit)
 			if err != nil {
 				errs[0] = err
 				return

@@ -36,9 +36,10 @@ type Store interface {
 type Reader interface {
 	// TasksByIDs returns the tasks with these ids.
 	TasksByIDs(ctx context.Context, ids []string) ([]*Task, error)
-	// TasksWithTagIDs returns the tasks with these ids as TasksByIDs does,
-	// each with its tag ids read in the same statement (Task.TagIDsRead).
-	TasksWithTagIDs(ctx context.Context, ids []string) ([]*Task, error)
+	// TasksWithChildren returns the tasks with these ids as TasksByIDs does,
+	// each with its tag and subtask ids read in the same statement
+	// (Task.ChildrenRead).
+	TasksWithChildren(ctx context.Context, ids []string) ([]*Task, error)
 	// TaskBySeq returns the task numbered HT-seq, nil when there is none.
 	TaskBySeq(ctx context.Context, seq int64) (*Task, error)
 	// TaskBundle returns a task and, as with asks, its tags, assignee,
@@ -53,6 +54,10 @@ type Reader interface {
 	// SubtasksByTaskIDs returns each task's subtasks in position order, at
 	// most *limit per task (all when limit is nil).
 	SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*Subtask, error)
+	// SubtasksOfTasks returns each task's subtasks as SubtasksByTaskIDs
+	// does for their ids; a task whose row carries its subtask ids
+	// (ChildrenRead) is answered from them, as of that row.
+	SubtasksOfTasks(ctx context.Context, tasks []*Task, limit *int) ([]*Subtask, error)
 	// SubtaskIDsByTaskID returns the ids of one task's subtasks.
 	SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error)
 	// TagsByIDs returns the tags with these ids.
@@ -60,7 +65,7 @@ type Reader interface {
 	// TagsByTaskIDs returns each task's tags, by name.
 	TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*Tag], error)
 	// TagsOfTasks returns each task's tags, by name, as TagsByTaskIDs does
-	// for their ids; a task whose row carries its tag ids (TagIDsRead) is
+	// for their ids; a task whose row carries its tag ids (ChildrenRead) is
 	// answered from them, as of that row.
 	TagsOfTasks(ctx context.Context, tasks []*Task) ([]Link[*Tag], error)
 	// TagsBySubtaskIDs returns each subtask's tags, by name.

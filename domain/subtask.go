@@ -20,6 +20,11 @@ type Subtask struct {
 	CompletedAt *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// Parent is the parent task's row as a write that added, removed or
+	// moved this subtask left it (with its children), for caches to write
+	// through; nil on reads and on writes that left the list alone. Never
+	// cached or sent.
+	Parent *Task `msgpack:"-" json:"-"`
 }
 
 // Number renders HT-001.2.

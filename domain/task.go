@@ -28,23 +28,29 @@ type Task struct {
 	Version        int
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
-	// TagsVersion counts the changes to the task's tag set. Version +
-	// TagsVersion grows with every write to the task or its tags (each
-	// takes the task's row lock), which orders the copies of a row that
-	// writers write through to a cache (RowStamp).
-	TagsVersion int
-	// TagIDs are the ids of the task's tags, in no order, read with the row
-	// in one statement when TagIDsRead: the reads a cache fills from
-	// (Reader.TasksWithTagIDs) and the rows writes return. Tags never
-	// change, so with the row they name its tags as of the row. Like every
-	// field, never modified once read: a cache hands the same value out.
-	TagIDs     []string
-	TagIDsRead bool
+	// TagsVersion counts the changes to the task's tag set, and
+	// SubtasksVersion those to its subtask list (one added, removed or
+	// moved). Each write to a task, its tags or its subtask list takes the
+	// task's row lock and grows one of them, which orders the copies of a
+	// row that writers write through to a cache (RowStamp).
+	TagsVersion     int
+	SubtasksVersion int
+	// TagIDs (the task's tags, in no order) and SubtaskIDs (its subtasks, in
+	// position order) are read with the row in one statement when
+	// ChildrenRead: the reads a cache fills from (Reader.TasksWithChildren)
+	// and the rows writes return. With the row they name its tags and
+	// subtasks as of the row. Like every field, never modified once read:
+	// a cache hands the same value to every reader.
+	TagIDs       []string
+	SubtaskIDs   []string
+	ChildrenRead bool
 }
 
 // RowStamp orders the committed states of one task's row: every write to
-// the task or its tag set makes it larger.
-func (t *Task) RowStamp() int64 { return int64(t.Version) + int64(t.TagsVersion) }
+// the task, its tag set or its subtask list makes it larger.
+func (t *Task) RowStamp() int64 {
+	return int64(t.Version) + int64(t.TagsVersion) + int64(t.SubtasksVersion)
+}
 
 // Number is the task's human-readable number, HT-001 onwards.
 func (t *Task) Number() string { return FormatTaskNumber(t.Seq) }

@@ -256,17 +256,13 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 	}
 	for limit, withTags := range limits {
 		wg.Go(func() {
-			keys := make([]loaders.LimitKey, len(ids))
-			for i, id := range ids {
-				keys[i] = loaders.LimitKey{ID: id, Limit: limit}
-			}
-			lists, err := l.SubtasksByTaskID().Preload(ctx, keys)
+			lists, err := l.PreloadSubtasks(ctx, tasks, limit)
 			if err != nil || !withTags {
 				return
 			}
 			var subIDs []string
-			for _, k := range keys {
-				for _, s := range lists[k] {
+			for _, t := range tasks {
+				for _, s := range lists[loaders.LimitKey{ID: t.ID, Limit: limit}] {
 					subIDs = append(subIDs, s.ID)
 				}
 			}

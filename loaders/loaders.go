@@ -219,6 +219,57 @@ func (ls *Loaders) SubtasksByTaskID() *Loader[LimitKey, []*domain.Subtask] {
 	})
 }
 
+// PreloadSubtasks reads the subtasks of tasks, at most limit each (all
+// when limit < 0), now and primes SubtasksByTaskID with them, as its
+// Preload would for their keys, but through the rows themselves
+// (domain.Reader.SubtasksOfTasks): a row that carries its subtask ids needs
+// no list read. It returns what it read; with batching off it does nothing.
+func (ls *Loaders) PreloadSubtasks(ctx context.Context, tasks []*domain.Task, limit int) (map[LimitKey][]*domain.Subtask, error) {
+	l := ls.SubtasksByTaskID()
+	if l.maxBatch == 1 || len(tasks) == 0 {
+		return nil, nil
+	}
+	var lp *int
+	if limit >= 0 {
+		lp = &limit
+	}
+	size := l.maxBatch
+	if size <= 0 {
+		size = len(tasks)
+	}
+	// Keyed by row, as the batch's span and size are the loader's.
+	fetch := observed(ls.o, "subtasks_by_task_id", func(ctx context.Context, chunk []*domain.Task) (map[*domain.Task][]*domain.Subtask, error) {
+		rows, err := ls.s.SubtasksOfTasks(ctx, chunk, lp)
+		if err != nil {
+			return nil, err
+		}
+		byID := make(map[string][]*domain.Subtask, len(chunk))
+		for _, st := range rows {
+			byID[st.TaskID] = append(byID[st.TaskID], st)
+		}
+		m := make(map[*domain.Task][]*domain.Subtask, len(chunk))
+		for _, t := range chunk {
+			if m[t] = byID[t.ID]; m[t] == nil {
+				m[t] = []*domain.Subtask{}
+			}
+		}
+		return m, nil
+	})
+	out := make(map[LimitKey][]*domain.Subtask, len(tasks))
+	for chunk := range slices.Chunk(tasks, size) {
+		m, err := fetch(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		for t, subs := range m {
+			k := LimitKey{ID: t.ID, Limit: limit}
+			l.Prime(k, subs)
+			out[k] = subs
+		}
+	}
+	return out, nil
+}
+
 // TagsByTaskID loads each task's tags.
 func (ls *Loaders) TagsByTaskID() *Loader[string, []*domain.Tag] {
 	return ls.tagsByTaskID.get(func() *Loader[string, []*domain.Tag] {

@@ -31,6 +31,17 @@ func (r *Repo) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *i
 		) s`, []any{keys(taskIDs), limit}, scanSubtask)
 }
 
+// SubtasksOfTasks returns the subtasks of each task as SubtasksByTaskIDs
+// does: the ids a row carries are as of that row, and the statement reads
+// the current ones, which are never older.
+func (r *Repo) SubtasksOfTasks(ctx context.Context, tasks []*domain.Task, limit *int) ([]*domain.Subtask, error) {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	return r.SubtasksByTaskIDs(ctx, ids, limit)
+}
+
 // SubtaskIDsByTaskID returns the ids of a task's subtasks (index
 // subtasks_task_position_idx).
 func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string, error) {
@@ -99,9 +110,21 @@ func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSu
 		if _, err := linkTags(ctx, tx, "subtask_tags", "subtask_id", s.ID, in.Tags); err != nil {
 			return err
 		}
+		if s.Parent, err = subtasksChanged(ctx, tx, taskID); err != nil {
+			return err
+		}
 		return insertEvents(ctx, tx, []domain.TaskEvent{{TaskID: taskID, Kind: domain.EventSubtaskAdded, SubtaskID: &s.ID, NewValue: &s.Title}})
 	})
 	return s, err
+}
+
+// subtasksChanged counts a change of a locked task's subtask list in its
+// subtasks_version and returns its row with its children's ids, for the
+// caches to write through (Subtask.Parent). It runs after the list changed,
+// under the row lock: the ids are those this transaction commits.
+func subtasksChanged(ctx context.Context, tx pgx.Tx, taskID string) (*domain.Task, error) {
+	return queryRow(ctx, tx, "UPDATE tasks AS t SET subtasks_version = t.subtasks_version + 1 WHERE t.id = $1 RETURNING "+taskWithChildrenCols,
+		[]any{taskID}, scanTaskWithChildren)
 }
 
 // UpdateSubtask changes a subtask under its parent's row lock. guard sees the
@@ -168,6 +191,11 @@ func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPat
 		if s, err = subtaskByID(ctx, tx, id); err != nil {
 			return err
 		}
+		if s.Position != old.Position {
+			if s.Parent, err = subtasksChanged(ctx, tx, taskID); err != nil {
+				return err
+			}
+		}
 		return insertEvents(ctx, tx, subtaskChanges(old, s))
 	})
 	return s, err
@@ -190,6 +218,9 @@ func (r *Repo) DeleteSubtask(ctx context.Context, id string, guard domain.Guard)
 		_, err = tx.Exec(ctx, "UPDATE subtasks SET position = position - 1 WHERE task_id = $1 AND position > $2", taskID, s.Position)
 		if err != nil {
 			return translate(err)
+		}
+		if s.Parent, err = subtasksChanged(ctx, tx, taskID); err != nil {
+			return err
 		}
 		return insertEvents(ctx, tx, []domain.TaskEvent{{TaskID: taskID, Kind: domain.EventSubtaskRemoved, SubtaskID: &s.ID, OldValue: &s.Title}})
 	})

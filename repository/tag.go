@@ -115,16 +115,16 @@ func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string,
 }
 
 // tagsChanged counts a change of the locked task t's tag set (changed) in
-// its tags_version and returns the row with its tag ids, for the caches to
-// write through; the statement runs after the links changed and under the
-// row lock, so the ids are the set this transaction commits. An unchanged
-// set returns t as it was.
+// its tags_version and returns the row with its children's ids, for the
+// caches to write through; the statement runs after the links changed and
+// under the row lock, so the ids are those this transaction commits. An
+// unchanged set returns t as it was.
 func tagsChanged(ctx context.Context, tx pgx.Tx, t *domain.Task, changed bool) (*domain.Task, error) {
 	if !changed {
 		return t, nil
 	}
-	return queryRow(ctx, tx, "UPDATE tasks AS t SET tags_version = t.tags_version + 1 WHERE t.id = $1 RETURNING "+taskWithTagIDsCols,
-		[]any{t.ID}, scanTaskWithTagIDs)
+	return queryRow(ctx, tx, "UPDATE tasks AS t SET tags_version = t.tags_version + 1 WHERE t.id = $1 RETURNING "+taskWithChildrenCols,
+		[]any{t.ID}, scanTaskWithChildren)
 }
 
 // tagIDsOf reads the ids of a task's tags inside a transaction.

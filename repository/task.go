@@ -16,7 +16,7 @@ import (
 func taskColumns(alias string) string {
 	cols := []string{"id", "number", "title", "description", "status", "priority", "type", "phase", "visibility",
 		"due_date", "started_at", "completed_at", "estimated_hours::float8", "actual_hours::float8",
-		"assignee_id", "created_by", "version", "created_at", "updated_at", "tags_version"}
+		"assignee_id", "created_by", "version", "created_at", "updated_at", "tags_version", "subtasks_version"}
 	for i, c := range cols {
 		cols[i] = alias + "." + c
 	}
@@ -28,23 +28,32 @@ var taskCols = taskColumns("t")
 func taskDest(t *domain.Task) []any {
 	return []any{&t.ID, &t.Seq, &t.Title, &t.Description, &t.Status, &t.Priority, &t.Type, &t.Phase, &t.Visibility,
 		&t.DueDate, &t.StartedAt, &t.CompletedAt, &t.EstimatedHours, &t.ActualHours,
-		&t.AssigneeID, &t.CreatedByID, &t.Version, &t.CreatedAt, &t.UpdatedAt, &t.TagsVersion}
+		&t.AssigneeID, &t.CreatedByID, &t.Version, &t.CreatedAt, &t.UpdatedAt, &t.TagsVersion, &t.SubtasksVersion}
 }
 
-// taskTagIDs is the array of a task row's tag ids, read in the row's
-// statement (index: task_tags primary key, only its leading column).
-const taskTagIDs = "ARRAY(SELECT tt.tag_id::text FROM task_tags tt WHERE tt.task_id = t.id)"
+// taskTagIDs and taskSubtaskIDs are the arrays of a task row's tag ids and
+// subtask ids (in position order), read in the row's statement (indexes:
+// task_tags primary key and subtasks_task_position_idx, their leading
+// column).
+const (
+	taskTagIDs     = "ARRAY(SELECT tt.tag_id::text FROM task_tags tt WHERE tt.task_id = t.id)"
+	taskSubtaskIDs = "ARRAY(SELECT s.id::text FROM subtasks s WHERE s.task_id = t.id ORDER BY s.position, s.number)"
+)
 
-// taskWithTagIDsCols is taskCols and the tag ids, which scanTaskWithTagIDs reads.
-var taskWithTagIDsCols = taskCols + ", " + taskTagIDs
+// taskWithChildrenCols is taskCols and the children's ids, which
+// scanTaskWithChildren reads.
+var taskWithChildrenCols = taskCols + ", " + taskTagIDs + ", " + taskSubtaskIDs
 
-func scanTaskWithTagIDs(row pgx.CollectableRow) (*domain.Task, error) {
+func scanTaskWithChildren(row pgx.CollectableRow) (*domain.Task, error) {
 	var t domain.Task
-	err := row.Scan(append(taskDest(&t), &t.TagIDs)...)
+	err := row.Scan(append(taskDest(&t), &t.TagIDs, &t.SubtaskIDs)...)
 	if t.TagIDs == nil {
 		t.TagIDs = []string{}
 	}
-	t.TagIDsRead = err == nil
+	if t.SubtaskIDs == nil {
+		t.SubtaskIDs = []string{}
+	}
+	t.ChildrenRead = err == nil
 	return &t, err
 }
 
@@ -60,10 +69,10 @@ func (r *Repo) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, er
 	return readQuery(ctx, r, byKeys(psql.Select(taskCols).From("tasks t"), "t.id", ids), scanTask)
 }
 
-// TasksWithTagIDs returns the tasks with these ids and their tag ids, in
-// one statement on the primary key.
-func (r *Repo) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
-	return readQuery(ctx, r, byKeys(psql.Select(taskWithTagIDsCols).From("tasks t"), "t.id", ids), scanTaskWithTagIDs)
+// TasksWithChildren returns the tasks with these ids and their tag and
+// subtask ids, in one statement on the primary key.
+func (r *Repo) TasksWithChildren(ctx context.Context, ids []string) ([]*domain.Task, error) {
+	return readQuery(ctx, r, byKeys(psql.Select(taskWithChildrenCols).From("tasks t"), "t.id", ids), scanTaskWithChildren)
 }
 
 // TaskBySeq returns the task numbered HT-seq (index tasks_number_key).

@@ -50,7 +50,7 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 		if t.TagIDs, err = tagIDsOf(ctx, tx, t.ID); err != nil {
 			return err
 		}
-		t.TagIDsRead = true
+		t.SubtaskIDs, t.ChildrenRead = []string{}, true
 		if err := learnSearchWords(ctx, tx, t.ID); err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 		if p.ActualHours.Set {
 			b = b.Set("actual_hours", p.ActualHours.Value)
 		}
-		rows, err := query(ctx, tx, b.Suffix("RETURNING "+taskWithTagIDsCols), scanTaskWithTagIDs)
+		rows, err := query(ctx, tx, b.Suffix("RETURNING "+taskWithChildrenCols), scanTaskWithChildren)
 		if err != nil {
 			return err
 		}
@@ -134,8 +134,8 @@ func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.Transit
 			return nil
 		}
 		out, err = queryRow(ctx, tx, `UPDATE tasks AS t SET status = $2, phase = $3, started_at = $4, completed_at = $5,
-				version = t.version + 1 WHERE t.id = $1 RETURNING `+taskWithTagIDsCols,
-			[]any{id, next.Status, next.Phase, next.StartedAt, next.CompletedAt}, scanTaskWithTagIDs)
+				version = t.version + 1 WHERE t.id = $1 RETURNING `+taskWithChildrenCols,
+			[]any{id, next.Status, next.Phase, next.StartedAt, next.CompletedAt}, scanTaskWithChildren)
 		if err != nil {
 			return err
 		}

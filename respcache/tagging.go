@@ -222,6 +222,17 @@ func (t *tagging) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit
 	return t.s.SubtasksByTaskIDs(ctx, taskIDs, limit)
 }
 
+// SubtasksOfTasks depends on each task's subtask list, which a subtask
+// write replaces under the task's tag, as SubtasksByTaskIDs does.
+func (t *tagging) SubtasksOfTasks(ctx context.Context, tasks []*domain.Task, limit *int) ([]*domain.Subtask, error) {
+	ids := make([]string, len(tasks))
+	for i, x := range tasks {
+		ids[i] = taskTag(x.ID)
+	}
+	observe(ctx, ids...)
+	return t.s.SubtasksOfTasks(ctx, tasks, limit)
+}
+
 func (t *tagging) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
 	observe(ctx, prefixed("s:", ids)...)
 	return t.s.SubtasksByIDs(ctx, ids)
@@ -237,9 +248,9 @@ func (t *tagging) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain
 	return t.s.TagsByTaskIDs(ctx, taskIDs)
 }
 
-func (t *tagging) TasksWithTagIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
+func (t *tagging) TasksWithChildren(ctx context.Context, ids []string) ([]*domain.Task, error) {
 	observe(ctx, prefixed("t:", ids)...)
-	return t.s.TasksWithTagIDs(ctx, ids)
+	return t.s.TasksWithChildren(ctx, ids)
 }
 
 // TagsOfTasks depends on each task's tag set, which a tag write replaces
