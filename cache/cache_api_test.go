@@ -228,11 +228,13 @@ func TestCoherenceTwoInstances(t *testing.T) {
 }
 
 // TestTagSetsCoherentTwoInstances: cached rows carry their tag ids, so a
-// tag write must write its row through past every earlier copy, edits of
-// the same task included (their rows carry the ids too). Writers on two
-// instances add a new tag to a task or edit its title, in turns; readers
-// read a page and a task by id with their tags through either, and no read
-// that starts after a tag was acknowledged lacks it.
+// tag write must write its task's row through past every earlier copy,
+// edits of the same task included (their rows carry the ids too), and a
+// subtask tag write must drop the subtask's row. Writers on two instances
+// add a new tag to a task or to its subtask, or edit the task's title, in
+// turns; readers read a page and a task by id with their tags and their
+// subtask's through either, and no read that starts after a tag was
+// acknowledged lacks it.
 func TestTagSetsCoherentTwoInstances(t *testing.T) {
 	apitest.RequireRedis(t)
 	// The readers ask more than an anonymous budget allows: it is not what
@@ -240,14 +242,17 @@ func TestTagSetsCoherentTwoInstances(t *testing.T) {
 	api := apitest.New(t, "COST_BUDGET_CAPACITY", "0")
 	other := apitest.Serve(t, api.DBURL, nil, "COST_BUDGET_CAPACITY", "0")
 	_, editor := api.User(t, domain.RoleEditor)
-	var tasks []string
+	var tasks, subtasks []string
 	for i := range 3 {
 		id, _ := api.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("Tagged %d", i), "tags": []string{"start"}})
 		tasks = append(tasks, id)
+		d := api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "step", tags: ["start"]}) { id } }`, map[string]any{"id": id})
+		subtasks = append(subtasks, apitest.Str(d, "createSubtask", "id"))
 	}
 	servers := []*apitest.API{api, other}
 	var mu sync.Mutex
-	acked := make([]map[string]bool, len(tasks)) // tags acknowledged per task
+	// Tags acknowledged per task ([i]) and per its subtask ([len(tasks)+i]).
+	acked := make([]map[string]bool, 2*len(tasks))
 	for i := range acked {
 		acked[i] = map[string]bool{"start": true}
 	}
@@ -272,32 +277,48 @@ func TestTagSetsCoherentTwoInstances(t *testing.T) {
 			for n := 0; time.Now().Before(deadline); n++ {
 				i := (w + n) % len(tasks)
 				srv := servers[(w+n)%2]
-				if n%2 == 1 {
+				tag := fmt.Sprintf("w%d-n%d", w, n)
+				switch n % 3 {
+				case 2:
 					srv.Post(t, editor, `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { version } }`,
 						map[string]any{"id": tasks[i], "t": fmt.Sprintf("w%d n%d", w, n)})
 					edits.Add(1)
-					continue
-				}
-				tag := fmt.Sprintf("w%d-n%d", w, n)
-				d := srv.Post(t, editor, `mutation($id: ID!, $g: [String!]!) { addTaskTags(taskId: $id, tags: $g) { id } }`,
-					map[string]any{"id": tasks[i], "g": []string{tag}})
-				if apitest.Str(d.Data, "addTaskTags", "id") != "" {
-					mu.Lock()
-					acked[i][tag] = true
-					mu.Unlock()
-					tagWrites.Add(1)
+				case 1:
+					d := srv.Post(t, editor, `mutation($id: ID!, $g: [String!]!) { addSubtaskTags(subtaskId: $id, tags: $g) { id } }`,
+						map[string]any{"id": subtasks[i], "g": []string{tag}})
+					if apitest.Str(d.Data, "addSubtaskTags", "id") != "" {
+						mu.Lock()
+						acked[len(tasks)+i][tag] = true
+						mu.Unlock()
+						tagWrites.Add(1)
+					}
+				default:
+					d := srv.Post(t, editor, `mutation($id: ID!, $g: [String!]!) { addTaskTags(taskId: $id, tags: $g) { id } }`,
+						map[string]any{"id": tasks[i], "g": []string{tag}})
+					if apitest.Str(d.Data, "addTaskTags", "id") != "" {
+						mu.Lock()
+						acked[i][tag] = true
+						mu.Unlock()
+						tagWrites.Add(1)
+					}
 				}
 			}
 		})
 	}
-	check := func(i int, want []string, node any, where string) {
-		have := map[string]bool{}
-		for _, g := range apitest.List(node, "tags") {
-			have[apitest.Str(g, "name")] = true
-		}
-		for _, g := range want {
-			if !have[g] {
-				t.Errorf("task %d %s: tag %s missing after it was acknowledged", i, where, g)
+	check := func(i int, want, wantSub []string, node any, where string) {
+		for _, c := range []struct {
+			of   string
+			tags []any
+			want []string
+		}{{"task", apitest.List(node, "tags"), want}, {"subtask", apitest.List(node, "subtasks", 0, "tags"), wantSub}} {
+			have := map[string]bool{}
+			for _, g := range c.tags {
+				have[apitest.Str(g, "name")] = true
+			}
+			for _, g := range c.want {
+				if !have[g] {
+					t.Errorf("task %d %s: %s tag %s missing after it was acknowledged", i, where, c.of, g)
+				}
 			}
 		}
 	}
@@ -307,20 +328,20 @@ func TestTagSetsCoherentTwoInstances(t *testing.T) {
 				i := (r + n) % len(tasks)
 				srv := servers[(r+n)%2]
 				if n%2 == 1 {
-					want := make([][]string, len(tasks))
-					for j := range tasks {
+					want := make([][]string, 2*len(tasks))
+					for j := range want {
 						want[j] = floor(j)
 					}
-					d := srv.OK(t, "", `{ tasks(first: 10) { nodes { id tags { name } } } }`, nil)
+					d := srv.OK(t, "", `{ tasks(first: 10) { nodes { id tags { name } subtasks { tags { name } } } } }`, nil)
 					for _, node := range apitest.List(d, "tasks", "nodes") {
 						if j, ok := index[apitest.Str(node, "id")]; ok {
-							check(j, want[j], node, "on a page")
+							check(j, want[j], want[len(tasks)+j], node, "on a page")
 						}
 					}
 				} else {
-					want := floor(i)
-					d := srv.OK(t, "", `query($id: ID!) { task(id: $id) { id tags { name } } }`, map[string]any{"id": tasks[i]})
-					check(i, want, apitest.Get(d, "task"), "by id")
+					want, wantSub := floor(i), floor(len(tasks)+i)
+					d := srv.OK(t, "", `query($id: ID!) { task(id: $id) { id tags { name } subtasks { tags { name } } } }`, map[string]any{"id": tasks[i]})
+					check(i, want, wantSub, apitest.Get(d, "task"), "by id")
 				}
 				reads.Add(1)
 			}
@@ -477,10 +498,10 @@ func TestSubtaskListsCoherentTwoInstances(t *testing.T) {
 }
 
 // TestTagsReadFromTheirRows: the cached rows carry their tag and subtask
-// ids, so a board, a page and a task by id show their tags and subtasks
-// without reading a tag or subtask list, warm or cold, and a tag or subtask
-// write leaves the next read none to read either (it wrote its row
-// through).
+// ids (a subtask's, its tag ids), so a page and a task by id show their
+// tags, subtasks and subtasks' tags without reading a tag or subtask list,
+// warm or cold, and a tag or subtask write leaves the next read none to
+// read either.
 func TestTagsReadFromTheirRows(t *testing.T) {
 	apitest.RequireRedis(t)
 	api := apitest.New(t)
@@ -492,34 +513,42 @@ func TestTagsReadFromTheirRows(t *testing.T) {
 	}
 	tagLists := func() (n int64) {
 		for _, k := range api.Cache.Stats().Snapshot() {
-			if k.Kind == cache.KindTaskTags.String() || k.Kind == cache.KindTaskSubtasks.String() {
+			if k.Kind == cache.KindTaskTags.String() || k.Kind == cache.KindTaskSubtasks.String() || k.Kind == cache.KindSubtaskTags.String() {
 				n += k.Hits + k.Misses
 			}
 		}
 		return n
 	}
-	page := `query { tasks(first: 10) { nodes { id tags { name } subtasks(first: 5) { title } } } }`
-	one := `query($id: ID!) { task(id: $id) { id tags { name } subtasks { title } } }`
-	api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "first"}) { id } }`, map[string]any{"id": ids[0]})
+	page := `query { tasks(first: 10) { nodes { id tags { name } subtasks(first: 5) { title tags { name } } } } }`
+	one := `query($id: ID!) { task(id: $id) { id tags { name } subtasks { title tags { name } } } }`
+	d := api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "first", tags: ["sub"]}) { id } }`, map[string]any{"id": ids[0]})
+	first := apitest.Str(d, "createSubtask", "id")
 	api.CacheFlush(t)
 	before := tagLists()
 	for range 2 { // cold, then warm
-		d := api.OK(t, editor, page, nil)
+		d = api.OK(t, editor, page, nil)
 		require.Len(t, apitest.List(d, "tasks", "nodes"), 3)
 		assert.Equal(t, "first", apitest.Str(d, "tasks", "nodes", 2, "subtasks", 0, "title"))
+		assert.Equal(t, "sub", apitest.Str(d, "tasks", "nodes", 2, "subtasks", 0, "tags", 0, "name"))
 		assert.Equal(t, "c2", apitest.Str(d, "tasks", "nodes", 0, "tags", 0, "name"), "by name")
 		assert.Equal(t, "carried", apitest.Str(d, "tasks", "nodes", 0, "tags", 1, "name"))
 		d = api.OK(t, editor, one, map[string]any{"id": ids[0]})
 		assert.Equal(t, "first", apitest.Str(d, "task", "subtasks", 0, "title"))
+		assert.Equal(t, "sub", apitest.Str(d, "task", "subtasks", 0, "tags", 0, "name"))
 	}
+	api.OK(t, editor, `mutation($id: ID!) { addSubtaskTags(subtaskId: $id, tags: ["again"]) { id } }`, map[string]any{"id": first})
+	d = api.OK(t, editor, one, map[string]any{"id": ids[0]})
+	assert.Equal(t, []any{map[string]any{"name": "again"}, map[string]any{"name": "sub"}}, apitest.List(d, "task", "subtasks", 0, "tags"))
 	api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "second", position: 0}) { id } }`, map[string]any{"id": ids[0]})
-	d := api.OK(t, editor, one, map[string]any{"id": ids[0]})
-	assert.Equal(t, []any{map[string]any{"title": "second"}, map[string]any{"title": "first"}}, apitest.List(d, "task", "subtasks"))
+	d = api.OK(t, editor, one, map[string]any{"id": ids[0]})
+	assert.Equal(t, []any{map[string]any{"title": "second", "tags": []any{}},
+		map[string]any{"title": "first", "tags": []any{map[string]any{"name": "again"}, map[string]any{"name": "sub"}}}},
+		apitest.List(d, "task", "subtasks"))
 	api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["added"]) { id } }`, map[string]any{"id": ids[1]})
 	d = api.OK(t, editor, one, map[string]any{"id": ids[1]})
 	assert.Equal(t, []any{map[string]any{"name": "added"}, map[string]any{"name": "c1"}, map[string]any{"name": "carried"}},
 		apitest.List(d, "task", "tags"))
-	assert.Equal(t, before, tagLists(), "no tag list was read")
+	assert.Equal(t, before, tagLists(), "no tag or subtask list was read")
 }
 
 // TestCacheStatisticsAdminOnly exposes the counters to admins.

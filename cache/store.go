@@ -343,39 +343,59 @@ func firstIDs(ids []string, limit *int) []string {
 // as every write answered before it was read (a tag write writes its row
 // through), and its ids are its tags as of that row, read in its statement.
 func (s *store) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain.Link[*domain.Tag], error) {
+	return tagsOf(ctx, s, tasks, func(t *domain.Task) (string, []string, bool) { return t.ID, t.TagIDs, t.ChildrenRead }, s.TagsByTaskIDs)
+}
+
+// TagsOfSubtasks reads each subtask's tags as TagsOfTasks does: from the
+// tag ids its row carries where it does (a subtask tag write drops the
+// subtask's row, so a row is as fresh as the entity cache's), the others'
+// lists through the cache.
+func (s *store) TagsOfSubtasks(ctx context.Context, subtasks []*domain.Subtask) ([]domain.Link[*domain.Tag], error) {
+	return tagsOf(ctx, s, subtasks, func(st *domain.Subtask) (string, []string, bool) { return st.ID, st.TagIDs, st.TagIDsRead }, s.TagsBySubtaskIDs)
+}
+
+// tagsOf answers owners' tags from the tag ids their rows carry (known),
+// by name, and the others' through lists.
+func tagsOf[O any](ctx context.Context, s *store, owners []O, known func(O) (string, []string, bool),
+	lists func(context.Context, []string) ([]domain.Link[*domain.Tag], error)) ([]domain.Link[*domain.Tag], error) {
 	var rest, need []string
 	seen := map[string]bool{}
-	for _, t := range tasks {
-		if !t.ChildrenRead {
-			rest = append(rest, t.ID)
+	for _, o := range owners {
+		id, tagIDs, ok := known(o)
+		if !ok {
+			rest = append(rest, id)
 			continue
 		}
-		for _, id := range t.TagIDs {
-			if !seen[id] {
-				seen[id] = true
-				need = append(need, id)
+		for _, g := range tagIDs {
+			if !seen[g] {
+				seen[g] = true
+				need = append(need, g)
 			}
 		}
 	}
 	var out []domain.Link[*domain.Tag]
 	if len(rest) > 0 {
 		var err error
-		if out, err = s.TagsByTaskIDs(ctx, rest); err != nil {
+		if out, err = lists(ctx, rest); err != nil {
 			return nil, err
 		}
+	}
+	if len(need) == 0 {
+		return out, nil
 	}
 	tags, err := s.tags(ctx, need)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range tasks {
-		if !t.ChildrenRead {
+	for _, o := range owners {
+		id, tagIDs, ok := known(o)
+		if !ok {
 			continue
 		}
 		start := len(out)
-		for _, id := range t.TagIDs {
-			if g, ok := tags[id]; ok {
-				out = append(out, domain.Link[*domain.Tag]{OwnerID: t.ID, Item: g})
+		for _, g := range tagIDs {
+			if tag, ok := tags[g]; ok {
+				out = append(out, domain.Link[*domain.Tag]{OwnerID: id, Item: tag})
 			}
 		}
 		mine := out[start:]
@@ -738,9 +758,9 @@ func (s *store) RemoveDependency(ctx context.Context, taskID, dependsOnID string
 }
 
 // subtaskTagItems are what a change of a subtask's tags makes stale: its tag
-// list and its task's history.
+// list, its row (which carries its tag ids) and its task's history.
 func subtaskTagItems(subtaskID string, st *domain.Subtask) []Item {
-	items := []Item{{KindSubtaskTags, subtaskID}}
+	items := []Item{{KindSubtaskTags, subtaskID}, {KindSubtask, subtaskID}}
 	if st != nil {
 		items = append(items, Item{KindTaskHistory, st.TaskID})
 	}

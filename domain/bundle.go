@@ -28,15 +28,13 @@ func ReadDeepLevels(ctx context.Context, r Reader, b *TaskBundle, with TaskWith)
 				return
 			}
 			b.SubtaskTags = make(map[string][]*Tag, len(subs))
-			ids := make([]string, len(subs))
-			for i, st := range subs {
-				ids[i] = st.ID
+			for _, st := range subs {
 				b.SubtaskTags[st.ID] = []*Tag{}
 			}
-			if len(ids) == 0 {
+			if len(subs) == 0 {
 				return
 			}
-			ls, err := r.TagsBySubtaskIDs(ctx, ids)
+			ls, err := r.TagsOfSubtasks(ctx, subs)
 			for _, l := range ls {
 				b.SubtaskTags[l.OwnerID] = append(b.SubtaskTags[l.OwnerID], l.Item)
 			}

@@ -49,7 +49,8 @@ type Reader interface {
 	TaskBundle(ctx context.Context, ref TaskRef, with TaskWith) (*TaskBundle, error)
 	// UsersByIDs returns the users with these ids.
 	UsersByIDs(ctx context.Context, ids []string) ([]*User, error)
-	// SubtasksByIDs returns the subtasks with these ids.
+	// SubtasksByIDs returns the subtasks with these ids, each with its tag
+	// ids read in the same statement (Subtask.TagIDsRead).
 	SubtasksByIDs(ctx context.Context, ids []string) ([]*Subtask, error)
 	// SubtasksByTaskIDs returns each task's subtasks in position order, at
 	// most *limit per task (all when limit is nil).
@@ -70,6 +71,10 @@ type Reader interface {
 	TagsOfTasks(ctx context.Context, tasks []*Task) ([]Link[*Tag], error)
 	// TagsBySubtaskIDs returns each subtask's tags, by name.
 	TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]Link[*Tag], error)
+	// TagsOfSubtasks returns each subtask's tags, by name, as
+	// TagsBySubtaskIDs does for their ids; a subtask whose row carries its
+	// tag ids (TagIDsRead) is answered from them, as of that row.
+	TagsOfSubtasks(ctx context.Context, subtasks []*Subtask) ([]Link[*Tag], error)
 	// DependenciesByTaskIDs returns the tasks each task waits for.
 	DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]Link[*Task], error)
 	// DependentsByTaskIDs returns the tasks waiting for each task.

@@ -20,6 +20,11 @@ type Subtask struct {
 	CompletedAt *time.Time
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// TagIDs are the ids of the subtask's tags, in no order, read with the
+	// row in one statement when TagIDsRead (the reads a cache fills from,
+	// Reader.SubtasksByIDs): with the row, they name its tags as of the row.
+	TagIDs     []string
+	TagIDsRead bool
 	// Parent is the parent task's row as a write that added, removed or
 	// moved this subtask left it (with its children), for caches to write
 	// through; nil on reads and on writes that left the list alone. Never

@@ -260,13 +260,11 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 			if err != nil || !withTags {
 				return
 			}
-			var subIDs []string
+			var subs []*domain.Subtask
 			for _, t := range tasks {
-				for _, s := range lists[loaders.LimitKey{ID: t.ID, Limit: limit}] {
-					subIDs = append(subIDs, s.ID)
-				}
+				subs = append(subs, lists[loaders.LimitKey{ID: t.ID, Limit: limit}]...)
 			}
-			_, _ = l.TagsBySubtaskID().Preload(ctx, subIDs)
+			_ = l.PreloadSubtaskTags(ctx, subs)
 		})
 	}
 	wg.Wait()

@@ -282,17 +282,27 @@ func (ls *Loaders) TagsByTaskID() *Loader[string, []*domain.Tag] {
 // themselves (domain.Reader.TagsOfTasks): a row that carries its tag ids
 // needs no list read. With batching off it does nothing, like Preload.
 func (ls *Loaders) PreloadTaskTags(ctx context.Context, tasks []*domain.Task) error {
-	l := ls.TagsByTaskID()
-	if l.maxBatch == 1 || len(tasks) == 0 {
+	return preloadTags(ctx, ls, ls.TagsByTaskID(), "tags_by_task_id", tasks, func(t *domain.Task) string { return t.ID }, ls.s.TagsOfTasks)
+}
+
+// PreloadSubtaskTags is PreloadTaskTags for subtasks (TagsBySubtaskID,
+// domain.Reader.TagsOfSubtasks).
+func (ls *Loaders) PreloadSubtaskTags(ctx context.Context, subtasks []*domain.Subtask) error {
+	return preloadTags(ctx, ls, ls.TagsBySubtaskID(), "tags_by_subtask_id", subtasks, func(s *domain.Subtask) string { return s.ID }, ls.s.TagsOfSubtasks)
+}
+
+func preloadTags[O comparable](ctx context.Context, ls *Loaders, l *Loader[string, []*domain.Tag], name string, owners []O,
+	id func(O) string, read func(context.Context, []O) ([]domain.Link[*domain.Tag], error)) error {
+	if l.maxBatch == 1 || len(owners) == 0 {
 		return nil
 	}
 	size := l.maxBatch
 	if size <= 0 {
-		size = len(tasks)
+		size = len(owners)
 	}
 	// Keyed by row, as the batch's span and size are the loader's.
-	fetch := observed(ls.o, "tags_by_task_id", func(ctx context.Context, chunk []*domain.Task) (map[*domain.Task][]*domain.Tag, error) {
-		rows, err := ls.s.TagsOfTasks(ctx, chunk)
+	fetch := observed(ls.o, name, func(ctx context.Context, chunk []O) (map[O][]*domain.Tag, error) {
+		rows, err := read(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
@@ -300,21 +310,21 @@ func (ls *Loaders) PreloadTaskTags(ctx context.Context, tasks []*domain.Task) er
 		for _, r := range rows {
 			byID[r.OwnerID] = append(byID[r.OwnerID], r.Item)
 		}
-		m := make(map[*domain.Task][]*domain.Tag, len(chunk))
-		for _, t := range chunk {
-			if m[t] = byID[t.ID]; m[t] == nil {
-				m[t] = []*domain.Tag{}
+		m := make(map[O][]*domain.Tag, len(chunk))
+		for _, o := range chunk {
+			if m[o] = byID[id(o)]; m[o] == nil {
+				m[o] = []*domain.Tag{}
 			}
 		}
 		return m, nil
 	})
-	for chunk := range slices.Chunk(tasks, size) {
+	for chunk := range slices.Chunk(owners, size) {
 		m, err := fetch(ctx, chunk)
 		if err != nil {
 			return err
 		}
-		for t, tags := range m {
-			l.Prime(t.ID, tags)
+		for o, tags := range m {
+			l.Prime(id(o), tags)
 		}
 	}
 	return nil

@@ -53,12 +53,26 @@ func (r *Repo) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]string,
 // filling the entity cache) was hash-joined against the whole tasks table
 // (the planner expects every parent to differ); a correlated subquery
 // cannot be planned that way. The foreign key guarantees the parent.
+// The tag ids follow (index: subtask_tags primary key, its leading column).
 const subtaskByKeyCols = `s.id, s.task_id, (SELECT t.number FROM tasks t WHERE t.id = s.task_id), s.number, s.title,
-	s.description, s.status, s.priority, s.position, s.version, s.completed_at, s.created_at, s.updated_at`
+	s.description, s.status, s.priority, s.position, s.version, s.completed_at, s.created_at, s.updated_at,
+	ARRAY(SELECT st.tag_id::text FROM subtask_tags st WHERE st.subtask_id = s.id)`
 
-// SubtasksByIDs returns the subtasks with these ids (primary key).
+func scanSubtaskWithTagIDs(row pgx.CollectableRow) (*domain.Subtask, error) {
+	var s domain.Subtask
+	err := row.Scan(&s.ID, &s.TaskID, &s.TaskSeq, &s.Seq, &s.Title, &s.Description, &s.Status, &s.Priority,
+		&s.Position, &s.Version, &s.CompletedAt, &s.CreatedAt, &s.UpdatedAt, &s.TagIDs)
+	if s.TagIDs == nil {
+		s.TagIDs = []string{}
+	}
+	s.TagIDsRead = err == nil
+	return &s, err
+}
+
+// SubtasksByIDs returns the subtasks with these ids and their tag ids
+// (primary key).
 func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
-	return readQuery(ctx, r, byKeys(psql.Select(subtaskByKeyCols).From("subtasks s"), "s.id", ids), scanSubtask)
+	return readQuery(ctx, r, byKeys(psql.Select(subtaskByKeyCols).From("subtasks s"), "s.id", ids), scanSubtaskWithTagIDs)
 }
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and

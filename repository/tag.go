@@ -38,6 +38,16 @@ func (r *Repo) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain.
 	return r.TagsByTaskIDs(ctx, ids)
 }
 
+// TagsOfSubtasks returns the tags of each subtask as TagsBySubtaskIDs
+// does (see TagsOfTasks).
+func (r *Repo) TagsOfSubtasks(ctx context.Context, subtasks []*domain.Subtask) ([]domain.Link[*domain.Tag], error) {
+	ids := make([]string, len(subtasks))
+	for i, s := range subtasks {
+		ids[i] = s.ID
+	}
+	return r.TagsBySubtaskIDs(ctx, ids)
+}
+
 // TagsBySubtaskIDs returns the tags of each subtask, by name, in one
 // statement on the subtask_tags primary key (subtask_id, tag_id).
 func (r *Repo) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {

@@ -264,6 +264,17 @@ func (t *tagging) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]doma
 	return t.s.TagsOfTasks(ctx, tasks)
 }
 
+// TagsOfSubtasks depends on each subtask's tag set, replaced under the
+// subtask's tag as for TagsBySubtaskIDs.
+func (t *tagging) TagsOfSubtasks(ctx context.Context, subtasks []*domain.Subtask) ([]domain.Link[*domain.Tag], error) {
+	ids := make([]string, len(subtasks))
+	for i, s := range subtasks {
+		ids[i] = subtaskTag(s.ID)
+	}
+	observe(ctx, ids...)
+	return t.s.TagsOfSubtasks(ctx, subtasks)
+}
+
 func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
 	observe(ctx, prefixed("s:", subtaskIDs)...)
 	return t.s.TagsBySubtaskIDs(ctx, subtaskIDs)
