@@ -86,3 +86,24 @@ func TestResponseStale(t *testing.T) {
 		assert.ErrorContains(t, err, "RESPONSE_CACHE_STALE", "%v", bad)
 	}
 }
+
+// TestResponseMinHitDefault: behind the entity cache an operation's answers
+// are cached only while half its lookups hit; without it, a tenth; a set
+// value wins either way.
+func TestResponseMinHitDefault(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{}, 50},
+		{map[string]string{"ENTITY_CACHE": "off"}, 10},
+		{map[string]string{"RESPONSE_CACHE_MIN_HIT_PERCENT": "0"}, 0},
+		{map[string]string{"ENTITY_CACHE": "off", "RESPONSE_CACHE_MIN_HIT_PERCENT": "70"}, 70},
+	} {
+		c.env["DATABASE_URL"] = "postgres://x"
+		cfg, err := config.Load(env(c.env))
+		require.NoError(t, err)
+		assert.Equal(t, c.want, cfg.Cache.ResponseMinHitPercent, "%v", c.env)
+	}
+}
