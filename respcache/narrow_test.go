@@ -3,6 +3,7 @@ package respcache_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -412,4 +413,85 @@ func TestBoardsCoherentAcrossInstances(t *testing.T) {
 	assert.Empty(t, problems)
 	assert.Positive(t, writes.Load())
 	assert.Positive(t, hits.Load(), "the cache served some reads")
+}
+
+// TestBoardTagsCoherentAcrossInstances: a board's cards show each task's
+// tags, which the cached rows carry, and a tag write moves no task between
+// boards, so the board's partitions do not cover it: the response must
+// depend on each task's tags, taken before the tag ids it shows were read.
+// Writers add a new tag to a task, on alternate instances; readers read the
+// board on both, and no answer lacks a tag acknowledged before it was
+// asked for. It fails when a recorded read answers from rows it read before
+// taking their tasks' tags.
+func TestBoardTagsCoherentAcrossInstances(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t, "COST_BUDGET_CAPACITY", "0")
+	b := apitest.Serve(t, a.DBURL, &apitest.Counter{}, "RESPONSE_CACHE", "on", "COST_BUDGET_CAPACITY", "0")
+	_, editor := a.User(t, domain.RoleEditor)
+	const tasks = 3
+	ids := make([]string, tasks)
+	byID := map[string]int{}
+	for i := range ids {
+		ids[i], _ = a.NewTask(t, editor, map[string]any{"title": fmt.Sprintf("t%d", i), "tags": []string{"start"}})
+		byID[ids[i]] = i
+	}
+	var mu sync.Mutex
+	acked := make([][]string, tasks)
+	servers := []*apitest.API{a, b}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	var reads, hits, writes atomic.Int64
+	for k := range tasks {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				tag := fmt.Sprintf("k%d-%d", k, i)
+				r := servers[(i+k)%2].Post(t, editor, `mutation($id: ID!, $g: [String!]!) { addTaskTags(taskId: $id, tags: $g) { id } }`,
+					map[string]any{"id": ids[k], "g": []string{tag}})
+				if apitest.Str(r.Data, "addTaskTags", "id") != "" {
+					mu.Lock()
+					acked[k] = append(acked[k], tag)
+					mu.Unlock()
+					writes.Add(1)
+				}
+				time.Sleep(5 * time.Millisecond) // let the board be cached between writes
+			}
+		})
+	}
+	board := `query Board { tasks(first: 50, filter: {status: [DRAFT]}) { nodes { id tags { name } } } }`
+	for r := range 4 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				want := make([][]string, tasks)
+				mu.Lock()
+				for k := range want {
+					want[k] = slices.Clone(acked[k])
+				}
+				mu.Unlock()
+				state, d, _ := cacheState(t, servers[(i+r)%2], editor, board, nil)
+				reads.Add(1)
+				if state == "hit" {
+					hits.Add(1)
+				}
+				for _, n := range apitest.List(d, "tasks", "nodes") {
+					k, ok := byID[apitest.Str(n, "id")]
+					if !ok {
+						continue
+					}
+					have := map[string]bool{}
+					for _, g := range apitest.List(n, "tags") {
+						have[apitest.Str(g, "name")] = true
+					}
+					for _, g := range want[k] {
+						if !have[g] {
+							t.Errorf("board (%s): task %d lacks tag %s acknowledged before the read", state, k, g)
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d tag writes, %d reads, %d hits", writes.Load(), reads.Load(), hits.Load())
+	assert.Positive(t, hits.Load(), "the board was cached between writes")
 }

@@ -223,14 +223,14 @@ func (t *tagging) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit
 }
 
 // SubtasksOfTasks depends on each task's subtask list, which a subtask
-// write replaces under the task's tag, as SubtasksByTaskIDs does.
+// write replaces under the task's tag, as SubtasksByTaskIDs does; the rows
+// are re-read after their tags are taken, as in TagsOfTasks.
 func (t *tagging) SubtasksOfTasks(ctx context.Context, tasks []*domain.Task, limit *int) ([]*domain.Subtask, error) {
-	ids := make([]string, len(tasks))
-	for i, x := range tasks {
-		ids[i] = taskTag(x.ID)
+	fresh, err := t.refreshRows(ctx, tasks) // the rows may carry subtask ids (see TagsOfTasks)
+	if err != nil {
+		return nil, err
 	}
-	observe(ctx, ids...)
-	return t.s.SubtasksOfTasks(ctx, tasks, limit)
+	return t.s.SubtasksOfTasks(ctx, fresh, limit)
 }
 
 func (t *tagging) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
@@ -254,25 +254,52 @@ func (t *tagging) TasksWithChildren(ctx context.Context, ids []string) ([]*domai
 }
 
 // TagsOfTasks depends on each task's tag set, which a tag write replaces
-// under the task's tag, as TagsByTaskIDs does.
+// under the task's tag, as TagsByTaskIDs does. The rows may carry their tag
+// ids, and they may have been read before their tags were taken (a list's
+// rows are covered by its partitions, which a tag write leaves alone): a
+// recorded read re-reads them after taking their tags (refresh), so a tag
+// written in between is either in the rows or replaces a tag the response
+// is stored with.
 func (t *tagging) TagsOfTasks(ctx context.Context, tasks []*domain.Task) ([]domain.Link[*domain.Tag], error) {
-	ids := make([]string, len(tasks))
-	for i, x := range tasks {
-		ids[i] = taskTag(x.ID)
+	fresh, err := t.refreshRows(ctx, tasks)
+	if err != nil {
+		return nil, err
 	}
-	observe(ctx, ids...)
-	return t.s.TagsOfTasks(ctx, tasks)
+	return t.s.TagsOfTasks(ctx, fresh)
+}
+
+// refreshRows re-reads rows after taking their tasks' tags when the read
+// is recorded (see TagsOfTasks), leaving out a task gone since.
+func (t *tagging) refreshRows(ctx context.Context, tasks []*domain.Task) ([]*domain.Task, error) {
+	if recorderFrom(ctx) == nil {
+		return tasks, nil
+	}
+	fresh, err := t.refresh(ctx, tasks)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(fresh, func(x *domain.Task) bool { return x == nil }), nil
 }
 
 // TagsOfSubtasks depends on each subtask's tag set, replaced under the
 // subtask's tag as for TagsBySubtaskIDs.
 func (t *tagging) TagsOfSubtasks(ctx context.Context, subtasks []*domain.Subtask) ([]domain.Link[*domain.Tag], error) {
-	ids := make([]string, len(subtasks))
-	for i, s := range subtasks {
-		ids[i] = subtaskTag(s.ID)
+	if recorderFrom(ctx) == nil {
+		return t.s.TagsOfSubtasks(ctx, subtasks)
 	}
-	observe(ctx, ids...)
-	return t.s.TagsOfSubtasks(ctx, subtasks)
+	// The rows carry their tag ids and were read before these tags were
+	// taken: read again after (see TagsOfTasks).
+	ids := make([]string, 0, len(subtasks))
+	for _, st := range subtasks {
+		if !slices.Contains(ids, st.ID) {
+			ids = append(ids, st.ID)
+		}
+	}
+	fresh, err := t.SubtasksByIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return t.s.TagsOfSubtasks(ctx, fresh)
 }
 
 func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
