@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/herotasks/api/apierror"
 	"github.com/herotasks/api/domain"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -77,13 +78,29 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 
 // state names the operation's entries.
 func (e Extension) state(ctx context.Context, oc *graphql.OperationContext) *opState {
-	var doc bytes.Buffer
-	formatter.NewFormatter(&doc).FormatQueryDocument(oc.Doc)
+	doc := formatted(oc.Doc)
 	return &opState{
-		key:    Key(e.Scope(ctx), oc.Operation.Name, doc.String(), oc.Variables),
-		shared: Key(sharedScope, oc.Operation.Name, doc.String(), oc.Variables),
+		key:    Key(e.Scope(ctx), oc.Operation.Name, doc, oc.Variables),
+		shared: Key(sharedScope, oc.Operation.Name, doc, oc.Variables),
 		at:     time.Now(),
 	}
+}
+
+// formattedDocs keeps the canonical text of the documents keyed last:
+// gqlgen's query cache hands out one parsed document per query text, so
+// formatting it again for every lookup (a walk of the whole tree) is
+// wasted. A document it dropped is parsed anew and formatted once more.
+var formattedDocs, _ = lru.New[*ast.QueryDocument, string](1024)
+
+// formatted is doc's canonical text, which entry keys are made of.
+func formatted(doc *ast.QueryDocument) string {
+	if s, ok := formattedDocs.Get(doc); ok {
+		return s
+	}
+	var b bytes.Buffer
+	formatter.NewFormatter(&b).FormatQueryDocument(doc)
+	formattedDocs.Add(doc, b.String())
+	return b.String()
 }
 
 // bypass runs an operation that admission sent around the cache. It still

@@ -163,6 +163,14 @@ type tagging struct {
 
 func observe(ctx context.Context, tags ...string) { recorderFrom(ctx).observe(ctx, tags...) }
 
+// observeIDs observes prefix+id for each id; an operation that is not
+// recorded (admission sent it around the cache) builds no tags.
+func observeIDs(ctx context.Context, prefix string, ids []string) {
+	if r := recorderFrom(ctx); r != nil {
+		r.observe(ctx, prefixed(prefix, ids)...)
+	}
+}
+
 // uncacheable keeps the operation's response out of the cache.
 func uncacheable(ctx context.Context) {
 	if r := recorderFrom(ctx); r != nil {
@@ -175,7 +183,7 @@ func uncacheable(ctx context.Context) {
 // Reads.
 
 func (t *tagging) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, error) {
-	observe(ctx, prefixed("t:", ids)...)
+	observeIDs(ctx, "t:", ids)
 	return t.s.TasksByIDs(ctx, ids)
 }
 
@@ -213,12 +221,12 @@ func (t *tagging) refresh(ctx context.Context, tasks []*domain.Task) ([]*domain.
 }
 
 func (t *tagging) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
-	observe(ctx, prefixed("u:", ids)...)
+	observeIDs(ctx, "u:", ids)
 	return t.s.UsersByIDs(ctx, ids)
 }
 
 func (t *tagging) SubtasksByTaskIDs(ctx context.Context, taskIDs []string, limit *int) ([]*domain.Subtask, error) {
-	observe(ctx, prefixed("t:", taskIDs)...)
+	observeIDs(ctx, "t:", taskIDs)
 	return t.s.SubtasksByTaskIDs(ctx, taskIDs, limit)
 }
 
@@ -234,22 +242,22 @@ func (t *tagging) SubtasksOfTasks(ctx context.Context, tasks []*domain.Task, lim
 }
 
 func (t *tagging) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subtask, error) {
-	observe(ctx, prefixed("s:", ids)...)
+	observeIDs(ctx, "s:", ids)
 	return t.s.SubtasksByIDs(ctx, ids)
 }
 
 func (t *tagging) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, error) {
-	observe(ctx, prefixed("g:", ids)...)
+	observeIDs(ctx, "g:", ids)
 	return t.s.TagsByIDs(ctx, ids)
 }
 
 func (t *tagging) TagsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Tag], error) {
-	observe(ctx, prefixed("t:", taskIDs)...)
+	observeIDs(ctx, "t:", taskIDs)
 	return t.s.TagsByTaskIDs(ctx, taskIDs)
 }
 
 func (t *tagging) TasksWithChildren(ctx context.Context, ids []string) ([]*domain.Task, error) {
-	observe(ctx, prefixed("t:", ids)...)
+	observeIDs(ctx, "t:", ids)
 	return t.s.TasksWithChildren(ctx, ids)
 }
 
@@ -303,7 +311,7 @@ func (t *tagging) TagsOfSubtasks(ctx context.Context, subtasks []*domain.Subtask
 }
 
 func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]domain.Link[*domain.Tag], error) {
-	observe(ctx, prefixed("s:", subtaskIDs)...)
+	observeIDs(ctx, "s:", subtaskIDs)
 	return t.s.TagsBySubtaskIDs(ctx, subtaskIDs)
 }
 
@@ -312,12 +320,12 @@ func (t *tagging) TagsBySubtaskIDs(ctx context.Context, subtaskIDs []string) ([]
 // are read again under their own tags.
 
 func (t *tagging) DependenciesByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
-	observe(ctx, prefixed("t:", taskIDs)...)
+	observeIDs(ctx, "t:", taskIDs)
 	return t.refreshLinks(ctx)(t.s.DependenciesByTaskIDs(ctx, taskIDs))
 }
 
 func (t *tagging) DependentsByTaskIDs(ctx context.Context, taskIDs []string) ([]domain.Link[*domain.Task], error) {
-	observe(ctx, prefixed("t:", taskIDs)...)
+	observeIDs(ctx, "t:", taskIDs)
 	return t.refreshLinks(ctx)(t.s.DependentsByTaskIDs(ctx, taskIDs))
 }
 
@@ -346,7 +354,7 @@ func (t *tagging) refreshLinks(ctx context.Context) func([]domain.Link[*domain.T
 }
 
 func (t *tagging) EventsByTaskIDs(ctx context.Context, taskIDs []string, limit int) ([]*domain.TaskEvent, error) {
-	observe(ctx, prefixed("t:", taskIDs)...)
+	observeIDs(ctx, "t:", taskIDs)
 	return t.s.EventsByTaskIDs(ctx, taskIDs, limit)
 }
 
@@ -442,6 +450,9 @@ func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domai
 }
 
 func (t *tagging) observeList(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) {
+	if recorderFrom(ctx) == nil {
+		return
+	}
 	tags, ok := listTags(v, f, tagID)
 	if !ok {
 		uncacheable(ctx)
