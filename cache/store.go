@@ -51,15 +51,17 @@ func (s *store) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task, e
 	return values(m, ids), err
 }
 
-// TasksWithChildren reads tasks through the cache: its rows are filled with
-// their tag ids, and writers write theirs through with them.
+// TasksWithChildren reads tasks through the cache, whose rows all carry
+// their children's ids where they were filled or written since the ids
+// were added.
 func (s *store) TasksWithChildren(ctx context.Context, ids []string) ([]*domain.Task, error) {
 	return s.TasksByIDs(ctx, ids)
 }
 
-// tasks reads rows through the cache. A row is filled with its tag ids
-// (read in its statement), so the cards and details that show a task's
-// tags need no list of their own (TagsOfTasks).
+// tasks reads rows through the cache. A row is filled with its tag and
+// subtask ids (read in its statement), so the cards and details that show
+// a task's tags and subtasks need no list of their own (TagsOfTasks,
+// SubtasksOfTasks).
 func (s *store) tasks(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
 	return fetch(ctx, s.c, KindTask, ids, func(ctx context.Context, ids []string) (map[string]*domain.Task, error) {
 		rows, err := s.Store.TasksWithChildren(ctx, ids)

@@ -225,49 +225,16 @@ func (ls *Loaders) SubtasksByTaskID() *Loader[LimitKey, []*domain.Subtask] {
 // (domain.Reader.SubtasksOfTasks): a row that carries its subtask ids needs
 // no list read. It returns what it read; with batching off it does nothing.
 func (ls *Loaders) PreloadSubtasks(ctx context.Context, tasks []*domain.Task, limit int) (map[LimitKey][]*domain.Subtask, error) {
-	l := ls.SubtasksByTaskID()
-	if l.maxBatch == 1 || len(tasks) == 0 {
-		return nil, nil
-	}
 	var lp *int
 	if limit >= 0 {
 		lp = &limit
 	}
-	size := l.maxBatch
-	if size <= 0 {
-		size = len(tasks)
-	}
-	// Keyed by row, as the batch's span and size are the loader's.
-	fetch := observed(ls.o, "subtasks_by_task_id", func(ctx context.Context, chunk []*domain.Task) (map[*domain.Task][]*domain.Subtask, error) {
-		rows, err := ls.s.SubtasksOfTasks(ctx, chunk, lp)
-		if err != nil {
-			return nil, err
-		}
-		byID := make(map[string][]*domain.Subtask, len(chunk))
-		for _, st := range rows {
-			byID[st.TaskID] = append(byID[st.TaskID], st)
-		}
-		m := make(map[*domain.Task][]*domain.Subtask, len(chunk))
-		for _, t := range chunk {
-			if m[t] = byID[t.ID]; m[t] == nil {
-				m[t] = []*domain.Subtask{}
-			}
-		}
-		return m, nil
-	})
-	out := make(map[LimitKey][]*domain.Subtask, len(tasks))
-	for chunk := range slices.Chunk(tasks, size) {
-		m, err := fetch(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		for t, subs := range m {
-			k := LimitKey{ID: t.ID, Limit: limit}
-			l.Prime(k, subs)
-			out[k] = subs
-		}
-	}
-	return out, nil
+	return preloadRows(ctx, ls.o, ls.SubtasksByTaskID(), "subtasks_by_task_id", tasks,
+		func(t *domain.Task) (LimitKey, string) { return LimitKey{ID: t.ID, Limit: limit}, t.ID },
+		func(ctx context.Context, chunk []*domain.Task) ([]*domain.Subtask, error) {
+			return ls.s.SubtasksOfTasks(ctx, chunk, lp)
+		},
+		func(st *domain.Subtask) (string, *domain.Subtask) { return st.TaskID, st })
 }
 
 // TagsByTaskID loads each task's tags.
@@ -282,52 +249,68 @@ func (ls *Loaders) TagsByTaskID() *Loader[string, []*domain.Tag] {
 // themselves (domain.Reader.TagsOfTasks): a row that carries its tag ids
 // needs no list read. With batching off it does nothing, like Preload.
 func (ls *Loaders) PreloadTaskTags(ctx context.Context, tasks []*domain.Task) error {
-	return preloadTags(ctx, ls, ls.TagsByTaskID(), "tags_by_task_id", tasks, func(t *domain.Task) string { return t.ID }, ls.s.TagsOfTasks)
+	_, err := preloadRows(ctx, ls.o, ls.TagsByTaskID(), "tags_by_task_id", tasks,
+		func(t *domain.Task) (string, string) { return t.ID, t.ID }, ls.s.TagsOfTasks, linkItem[*domain.Tag])
+	return err
 }
 
 // PreloadSubtaskTags is PreloadTaskTags for subtasks (TagsBySubtaskID,
 // domain.Reader.TagsOfSubtasks).
 func (ls *Loaders) PreloadSubtaskTags(ctx context.Context, subtasks []*domain.Subtask) error {
-	return preloadTags(ctx, ls, ls.TagsBySubtaskID(), "tags_by_subtask_id", subtasks, func(s *domain.Subtask) string { return s.ID }, ls.s.TagsOfSubtasks)
+	_, err := preloadRows(ctx, ls.o, ls.TagsBySubtaskID(), "tags_by_subtask_id", subtasks,
+		func(s *domain.Subtask) (string, string) { return s.ID, s.ID }, ls.s.TagsOfSubtasks, linkItem[*domain.Tag])
+	return err
 }
 
-func preloadTags[O comparable](ctx context.Context, ls *Loaders, l *Loader[string, []*domain.Tag], name string, owners []O,
-	id func(O) string, read func(context.Context, []O) ([]domain.Link[*domain.Tag], error)) error {
+func linkItem[V any](l domain.Link[V]) (string, V) { return l.OwnerID, l.Item }
+
+// preloadRows is Preload for a loader whose keys follow from rows the
+// caller holds (key: the owner's loader key and id): read answers a chunk
+// of owners with items, of names each item's owner. Every owner is primed,
+// with an empty list when it has no item. Batches are the loader's (size,
+// span, metrics); with batching off it does nothing.
+func preloadRows[O, K comparable, E, V any](ctx context.Context, o Options, l *Loader[K, []V], name string, owners []O,
+	key func(O) (K, string), read func(context.Context, []O) ([]E, error), of func(E) (string, V)) (map[K][]V, error) {
 	if l.maxBatch == 1 || len(owners) == 0 {
-		return nil
+		return nil, nil
 	}
 	size := l.maxBatch
 	if size <= 0 {
 		size = len(owners)
 	}
 	// Keyed by row, as the batch's span and size are the loader's.
-	fetch := observed(ls.o, name, func(ctx context.Context, chunk []O) (map[O][]*domain.Tag, error) {
-		rows, err := read(ctx, chunk)
+	fetch := observed(o, name, func(ctx context.Context, chunk []O) (map[O][]V, error) {
+		items, err := read(ctx, chunk)
 		if err != nil {
 			return nil, err
 		}
-		byID := make(map[string][]*domain.Tag, len(chunk))
-		for _, r := range rows {
-			byID[r.OwnerID] = append(byID[r.OwnerID], r.Item)
+		byOwner := make(map[string][]V, len(chunk))
+		for _, e := range items {
+			id, v := of(e)
+			byOwner[id] = append(byOwner[id], v)
 		}
-		m := make(map[O][]*domain.Tag, len(chunk))
-		for _, o := range chunk {
-			if m[o] = byID[id(o)]; m[o] == nil {
-				m[o] = []*domain.Tag{}
+		m := make(map[O][]V, len(chunk))
+		for _, ow := range chunk {
+			_, id := key(ow)
+			if m[ow] = byOwner[id]; m[ow] == nil {
+				m[ow] = []V{}
 			}
 		}
 		return m, nil
 	})
+	out := make(map[K][]V, len(owners))
 	for chunk := range slices.Chunk(owners, size) {
 		m, err := fetch(ctx, chunk)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for o, tags := range m {
-			l.Prime(id(o), tags)
+		for ow, vs := range m {
+			k, _ := key(ow)
+			l.Prime(k, vs)
+			out[k] = vs
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // TagsBySubtaskID loads each subtask's tags.

@@ -47,10 +47,14 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 		if _, err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
 			return err
 		}
-		if t.TagIDs, err = tagIDsOf(ctx, tx, t.ID); err != nil {
-			return err
+		// A new task's tags are those just linked; without any, there is
+		// nothing to read.
+		t.TagIDs, t.SubtaskIDs, t.ChildrenRead = []string{}, []string{}, true
+		if len(in.Tags) > 0 {
+			if t.TagIDs, err = tagIDsOf(ctx, tx, t.ID); err != nil {
+				return err
+			}
 		}
-		t.SubtaskIDs, t.ChildrenRead = []string{}, true
 		if err := learnSearchWords(ctx, tx, t.ID); err != nil {
 			return err
 		}
