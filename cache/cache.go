@@ -33,6 +33,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/herotasks/api/breaker"
 	"github.com/herotasks/api/domain"
+	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
 )
@@ -79,7 +80,10 @@ type Cache struct {
 	// decoded remembers the last value decoded under each key with the exact
 	// bytes it came from: the same bytes read again are the same value, so
 	// a warm read skips msgpack. Callers never change what fetch returns.
-	decoded *lru.Cache[string, decodedValue]
+	// Every entity a request reads looks here, from every request at once:
+	// a cache whose reads take no lock (otter), as an LRU's move to front
+	// under one mutex made it the server's most contended lock.
+	decoded *otter.Cache[string, decodedValue]
 	// listMax is the largest partition the list index keeps (listMaxPartition).
 	listMax int
 	// listChunk is how many rows one call of a list fill stages (listFillChunk).
@@ -87,7 +91,7 @@ type Cache struct {
 	// postingsMax is the most postings a user's search hash keeps (searchPostingsMax).
 	postingsMax int
 	// knownTags holds the tags this instance has read: tags never change.
-	knownTags *lru.Cache[string, *domain.Tag]
+	knownTags *otter.Cache[string, *domain.Tag]
 	// searchTerms holds each query text parsed (searchQuery): it follows
 	// from the text alone.
 	searchTerms *lru.Cache[string, searchQuery]
@@ -121,8 +125,8 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 			}
 		}
 	}
-	c.decoded, _ = lru.New[string, decodedValue](decodedValues)
-	c.knownTags, _ = lru.New[string, *domain.Tag](decodedValues)
+	c.decoded = otter.Must(&otter.Options[string, decodedValue]{MaximumSize: decodedValues})
+	c.knownTags = otter.Must(&otter.Options[string, *domain.Tag]{MaximumSize: decodedValues})
 	c.searchTerms, _ = lru.New[string, searchQuery](searchTermsCached)
 	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation

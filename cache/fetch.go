@@ -68,7 +68,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 			st.hits.Add(1)
 			continue
 		case tag == tagValue:
-			if d, ok := c.decoded.Get(keys[i]); ok && d.raw == raw {
+			if d, ok := c.decoded.GetIfPresent(keys[i]); ok && d.raw == raw {
 				if v, ok := d.v.(V); ok {
 					if checkShared.Load() {
 						mustBeUnmodified(keys[i], []byte(payload), v)
@@ -80,7 +80,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 			}
 			var v V
 			if msgpack.Unmarshal([]byte(payload), &v) == nil {
-				c.decoded.Add(keys[i], decodedValue{raw: raw, v: v})
+				c.decoded.Set(keys[i], decodedValue{raw: raw, v: v})
 				out[id] = v
 				st.hits.Add(1)
 				continue
@@ -125,7 +125,7 @@ func (c *Cache) Shared(t *domain.Task) bool {
 	if c == nil || t == nil {
 		return false
 	}
-	d, ok := c.decoded.Peek(c.keys.For(KindTask, t.ID))
+	d, ok := c.decoded.GetIfPresent(c.keys.For(KindTask, t.ID))
 	return ok && d.v == any(t)
 }
 
@@ -251,7 +251,7 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 	// identity from its first read, graph.NodeMemo).
 	for _, s := range values {
 		if res, _ := s.cmd.Result(); res == "OK" {
-			c.decoded.Add(s.key, decodedValue{raw: s.val, v: s.v})
+			c.decoded.Set(s.key, decodedValue{raw: s.val, v: s.v})
 		}
 	}
 	c.stats.kinds[kind].fills.Add(int64(len(leases)))

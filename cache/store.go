@@ -96,7 +96,7 @@ func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag,
 	out := make(map[string]*domain.Tag, len(ids))
 	var rest []string
 	for _, id := range ids {
-		if g, ok := s.c.knownTags.Get(id); ok {
+		if g, ok := s.c.knownTags.GetIfPresent(id); ok {
 			out[id] = g
 		} else {
 			rest = append(rest, id)
@@ -111,7 +111,7 @@ func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag,
 		return byID(rows, tagID), err
 	})
 	for id, g := range m {
-		s.c.knownTags.Add(id, g)
+		s.c.knownTags.Set(id, g)
 		out[id] = g
 	}
 	return out, err
