@@ -29,9 +29,11 @@ func TestWarmCacheNoSQL(t *testing.T) {
 
 	before := api.SQL.Load()
 	cold := api.OK(t, "", apitest.NestedQuery, nil)
-	// the partition, the page's tasks, users, tags, subtasks, subtask tags,
-	// dependencies, dependents, history
-	assert.Equal(t, int64(9), api.SQL.Load()-before, "cold: one statement per level")
+	// the partition, the page's tasks, users, subtasks, subtask tags,
+	// dependencies, dependents, history; not the tags: the mutations that
+	// linked them answered with them, and an instance keeps the tags it
+	// has read (they never change)
+	assert.Equal(t, int64(8), api.SQL.Load()-before, "cold: one statement per level")
 
 	before = api.SQL.Load()
 	warm := api.OK(t, "", apitest.NestedQuery, nil)
@@ -544,10 +546,14 @@ func TestTagsReadFromTheirRows(t *testing.T) {
 	assert.Equal(t, []any{map[string]any{"title": "second", "tags": []any{}},
 		map[string]any{"title": "first", "tags": []any{map[string]any{"name": "again"}, map[string]any{"name": "sub"}}}},
 		apitest.List(d, "task", "subtasks"))
-	api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["added"]) { id } }`, map[string]any{"id": ids[1]})
+	// A tag write answers with the tags its own statement read.
+	d = api.OK(t, editor, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["added"]) { id tags { name } } }`, map[string]any{"id": ids[1]})
+	added := []any{map[string]any{"name": "added"}, map[string]any{"name": "c1"}, map[string]any{"name": "carried"}}
+	assert.Equal(t, added, apitest.List(d, "addTaskTags", "tags"))
 	d = api.OK(t, editor, one, map[string]any{"id": ids[1]})
-	assert.Equal(t, []any{map[string]any{"name": "added"}, map[string]any{"name": "c1"}, map[string]any{"name": "carried"}},
-		apitest.List(d, "task", "tags"))
+	assert.Equal(t, added, apitest.List(d, "task", "tags"))
+	d = api.OK(t, editor, `mutation($id: ID!) { removeTaskTags(taskId: $id, tags: ["carried"]) { id tags { name } } }`, map[string]any{"id": ids[2]})
+	assert.Equal(t, []any{map[string]any{"name": "c2"}}, apitest.List(d, "removeTaskTags", "tags"))
 	assert.Equal(t, before, tagLists(), "no tag or subtask list was read")
 }
 

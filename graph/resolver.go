@@ -270,6 +270,28 @@ func prefetchFields(ctx context.Context, oc *graphql.OperationContext, tasks []*
 	wg.Wait()
 }
 
+// written hands a mutation's task to the fields selected under it: the
+// request's loaders start afresh, since the write changed what they may
+// hold, and the task's next levels are loaded ahead from the row as a
+// query's are (prefetchFields). The row a write returns carries the tag and
+// subtask ids its statement read, so its tags come from memory rather than
+// from the tag list the write retired, and no field waits for a loader's
+// batching window with the one key it will ever get.
+func written(ctx context.Context) func(*domain.Task, error) (*domain.Task, error) {
+	return func(t *domain.Task, err error) (*domain.Task, error) {
+		loaders.Reset(ctx)
+		if err != nil || t == nil || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+			return t, err
+		}
+		fields := map[string][]graphql.CollectedField{}
+		for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
+			fields[f.Name] = append(fields[f.Name], f)
+		}
+		prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, fields)
+		return t, nil
+	}
+}
+
 // subtaskLimit is the LimitKey.Limit of a subtasks selection: -1 without
 // first:, the number when it is valid; false when it is not (the resolver
 // reports that).

@@ -39,8 +39,7 @@ func (r *mutationResolver) CreateTask(ctx context.Context, input model.CreateTas
 	if err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
-	return r.Store.CreateTask(ctx, in)
+	return written(ctx)(r.Store.CreateTask(ctx, in))
 }
 
 // UpdateTask is the resolver for the updateTask field.
@@ -56,8 +55,7 @@ func (r *mutationResolver) UpdateTask(ctx context.Context, id string, input mode
 	if err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
-	return r.Store.UpdateTask(ctx, id, p, guard(v, expectedVersion))
+	return written(ctx)(r.Store.UpdateTask(ctx, id, p, guard(v, expectedVersion)))
 }
 
 // TransitionTask is the resolver for the transitionTask field.
@@ -69,9 +67,8 @@ func (r *mutationResolver) TransitionTask(ctx context.Context, id string, status
 	if err := checkID("id", id); err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
 	req := domain.TransitionRequest{Status: status, Phase: phase, Reason: reason, ActorID: &v.UserID}
-	return r.Store.TransitionTask(ctx, id, req, guard(v, expectedVersion))
+	return written(ctx)(r.Store.TransitionTask(ctx, id, req, guard(v, expectedVersion)))
 }
 
 // DeleteTask is the resolver for the deleteTask field.
@@ -148,8 +145,7 @@ func (r *mutationResolver) AddTaskTags(ctx context.Context, taskID string, tags 
 	if err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
-	return r.Store.AddTaskTags(ctx, taskID, names, guard(v, nil))
+	return written(ctx)(r.Store.AddTaskTags(ctx, taskID, names, guard(v, nil)))
 }
 
 // RemoveTaskTags is the resolver for the removeTaskTags field.
@@ -158,8 +154,7 @@ func (r *mutationResolver) RemoveTaskTags(ctx context.Context, taskID string, ta
 	if err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
-	return r.Store.RemoveTaskTags(ctx, taskID, names, guard(v, nil))
+	return written(ctx)(r.Store.RemoveTaskTags(ctx, taskID, names, guard(v, nil)))
 }
 
 // AddSubtaskTags is the resolver for the addSubtaskTags field.
@@ -188,8 +183,7 @@ func (r *mutationResolver) AddDependency(ctx context.Context, taskID string, dep
 	if err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
-	return r.Store.AddDependency(ctx, taskID, dependsOnID, guard(v, nil))
+	return written(ctx)(r.Store.AddDependency(ctx, taskID, dependsOnID, guard(v, nil)))
 }
 
 // RemoveDependency is the resolver for the removeDependency field.
@@ -198,8 +192,7 @@ func (r *mutationResolver) RemoveDependency(ctx context.Context, taskID string, 
 	if err != nil {
 		return nil, err
 	}
-	defer loaders.Reset(ctx)
-	return r.Store.RemoveDependency(ctx, taskID, dependsOnID, guard(v, nil))
+	return written(ctx)(r.Store.RemoveDependency(ctx, taskID, dependsOnID, guard(v, nil)))
 }
 
 // RegisterPersistedQuery is the resolver for the registerPersistedQuery field.
