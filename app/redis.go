@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"net/url"
 
 	"github.com/herotasks/api/config"
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -12,17 +11,12 @@ import (
 // newRedis connects to Redis Cluster (REDIS_ADDRS) or one Redis (REDIS_URL)
 // with tight timeouts and no retries: a slow Redis must cost a request a few
 // milliseconds, never more, before it falls back to PostgreSQL.
-//
-// It speaks RESP2 unless REDIS_URL asks for another protocol: nothing here
-// uses RESP3's push messages or types, and go-redis looks for pending
-// pushes before reading every RESP3 reply, a fiftieth of the server's CPU
-// under load.
 func newRedis(cfg config.Config) (redis.UniversalClient, error) {
 	t := cfg.Cache.Timeout
 	switch {
 	case len(cfg.RedisAddrs) > 0:
 		return traced(cfg, redis.NewClusterClient(&redis.ClusterOptions{Addrs: cfg.RedisAddrs, DialTimeout: 4 * t, ReadTimeout: t,
-			WriteTimeout: t, PoolTimeout: t, MaxRetries: -1, ContextTimeoutEnabled: true, Protocol: 2}))
+			WriteTimeout: t, PoolTimeout: t, MaxRetries: -1, ContextTimeoutEnabled: true}))
 	case cfg.RedisURL != "":
 		o, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -30,9 +24,6 @@ func newRedis(cfg config.Config) (redis.UniversalClient, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout, o.MaxRetries = 4*t, t, t, t, -1
 		o.ContextTimeoutEnabled = true
-		if u, err := url.Parse(cfg.RedisURL); err == nil && !u.Query().Has("protocol") {
-			o.Protocol = 2
-		}
 		return traced(cfg, redis.NewClient(o))
 	}
 	return nil, nil
