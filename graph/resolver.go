@@ -102,10 +102,7 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 // answer the resolvers below from memory. A task the viewer may not see is
 // null, like a random id.
 func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.Task, error) {
-	fields := map[string][]graphql.CollectedField{}
-	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
-		fields[f.Name] = append(fields[f.Name], f)
-	}
+	fields := taskFields(ctx)
 	l := loaders.For(ctx)
 	oc := graphql.GetOperationContext(ctx)
 	with := domain.TaskWith{Tags: fields["tags"] != nil, Assignee: fields["assignee"] != nil, Creator: fields["createdBy"] != nil}
@@ -174,6 +171,16 @@ func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.
 	}
 	prefetchFields(ctx, oc, []*domain.Task{t}, fields)
 	return t, nil
+}
+
+// taskFields are the fields selected under the task the current field
+// returns, by name.
+func taskFields(ctx context.Context) map[string][]graphql.CollectedField {
+	fields := map[string][]graphql.CollectedField{}
+	for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
+		fields[f.Name] = append(fields[f.Name], f)
+	}
+	return fields
 }
 
 // oneSubtaskLimit reports the LimitKey.Limit shared by every subtasks
@@ -283,11 +290,7 @@ func written(ctx context.Context) func(*domain.Task, error) (*domain.Task, error
 		if err != nil || t == nil || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
 			return t, err
 		}
-		fields := map[string][]graphql.CollectedField{}
-		for _, f := range graphql.CollectFieldsCtx(ctx, []string{"Task"}) {
-			fields[f.Name] = append(fields[f.Name], f)
-		}
-		prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, fields)
+		prefetchFields(ctx, graphql.GetOperationContext(ctx), []*domain.Task{t}, taskFields(ctx))
 		return t, nil
 	}
 }

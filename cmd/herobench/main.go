@@ -381,7 +381,7 @@ func restoreTasks(ctx context.Context, pg *pgx.Conn) error {
 // the mode run last would otherwise pay for them, and autovacuum would
 // choose when, within whose measurement).
 func settleTasks(ctx context.Context, pg *pgx.Conn) error {
-	if _, err := pg.Exec(ctx, `VACUUM (ANALYZE) tasks, task_tags, subtasks, subtask_tags, tags, search_words`); err != nil {
+	if _, err := pg.Exec(ctx, `VACUUM (ANALYZE) tasks, task_tags, tags, search_words`); err != nil {
 		return fmt.Errorf("vacuuming the tasks: %w", err)
 	}
 	return nil
