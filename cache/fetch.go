@@ -261,35 +261,9 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 // breaker: a writer always tries. If Redis cannot be reached, this instance
 // stops trusting the cache until it has bumped the epoch (see Start).
 func (c *Cache) Invalidate(ctx context.Context, items ...Item) {
-	if c == nil || len(items) == 0 {
-		return
-	}
-	keys := make([]string, len(items))
-	for i, it := range items {
-		keys[i] = c.keys.For(it.Kind, it.ID)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
-	defer cancel()
-	var err error
-	if c.cluster {
-		pipe := c.wrdb.Pipeline()
-		for _, k := range keys {
-			pipe.Unlink(ctx, k)
-		}
-		_, err = pipe.Exec(ctx)
-	} else {
-		err = c.wrdb.Unlink(ctx, keys...).Err()
-	}
-	if err != nil {
-		c.trusted.Store(false)
-		for _, it := range items {
-			c.stats.kinds[it.Kind].errors.Add(1)
-		}
-		return
-	}
-	for _, it := range items {
-		c.stats.kinds[it.Kind].invalidations.Add(1)
-	}
+	e := c.effects()
+	e.invalidate(items...)
+	e.apply(ctx)
 }
 
 // generation reads a counter; 0 when it was never bumped.
@@ -367,40 +341,11 @@ return 1`)
 // come after it.
 const deletedVersion = 1 << 52
 
-// storeTask writes a task's committed row through to its key (nil: the task
-// is deleted, a negative entry), so the next read of a task just written
-// needs no SQL. Like Invalidate it skips the breaker, and a failure
-// distrusts the cache. On a cluster, where the script's keys may span
-// slots, it deletes the key instead.
+// storeTask writes a task's committed row through on its own (effects.storeTask).
 func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
-	if c == nil {
-		return
-	}
-	if c.cluster {
-		c.Invalidate(ctx, Item{KindTask, id})
-		return
-	}
-	version, tag, payload, ttl := int64(deletedVersion), string(tagNegative), []byte(nil), c.ttl(c.opts.NegativeTTL)
-	if t != nil {
-		var err error
-		if payload, err = msgpack.Marshal(t); err != nil {
-			c.Invalidate(ctx, Item{KindTask, id})
-			return
-		}
-		version, tag, ttl = t.RowStamp(), string(tagValue), c.ttl(c.opts.EntityTTL)
-	}
-	key := c.keys.For(KindTask, id)
-	keep := 2*c.opts.EntityTTL + time.Hour // outlives every value written under it
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
-	defer cancel()
-	err := storeRowScript.Run(ctx, c.wrdb, []string{key, key + ":version", c.keys.Epoch()},
-		version, payload, ttl.Milliseconds(), keep.Milliseconds(), tag).Err()
-	if err != nil && err != redis.Nil {
-		c.trusted.Store(false)
-		c.stats.kinds[KindTask].errors.Add(1)
-		return
-	}
-	c.stats.kinds[KindTask].invalidations.Add(1)
+	e := c.effects()
+	e.storeTask(id, t)
+	e.apply(ctx)
 }
 
 // checkShared, when set, has each reuse of a decoded value first compare it

@@ -554,29 +554,12 @@ func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 	c.stats.kinds[KindList].fills.Add(installed)
 }
 
-// listWritten applies a write's outcome to the index: the task's new state
-// (nil once deleted, with version the deletion's), and the state the write
-// found under its lock (nil for a creation). A write whose outcome is
-// unknown distrusts the cache instead, which retires the index with
-// everything else.
+// listWritten applies a write's outcome to the index on its own
+// (effects.listWritten).
 func (c *Cache) listWritten(ctx context.Context, id string, version int, now, found *domain.Task) {
-	if c == nil || c.cluster {
-		return
-	}
-	var was string
-	if found != nil {
-		was = strings.Join(listPartitions(found), ",")
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
-	defer cancel()
-	err := listWriteScript.Run(ctx, c.wrdb, []string{c.keys.Epoch()}, c.listBase(), id, listRecord(version, now), was,
-		2*c.opts.LeaseTTL.Milliseconds(), c.listRecordTTL()).Err()
-	if err != nil && err != redis.Nil {
-		c.trusted.Store(false)
-		c.stats.kinds[KindList].errors.Add(1)
-		return
-	}
-	c.stats.kinds[KindList].invalidations.Add(1)
+	e := c.effects()
+	e.listWritten(id, version, now, found)
+	e.apply(ctx)
 }
 
 // ListTasks answers the first pages the index keeps from Redis, the rows

@@ -489,8 +489,8 @@ func sharedScope(v domain.Viewer) string {
 
 // taskWritten retires what a task write can change beyond its own keys:
 // the shared statistics.
-func (s *store) taskWritten(ctx context.Context, items ...Item) {
-	s.c.Invalidate(ctx, append(items, statsItems...)...)
+func (s *store) taskWritten(e *effects, items ...Item) {
+	e.invalidate(append(items, statsItems...)...)
 }
 
 // statsItems are the cached statistics, stale after any write that changes
@@ -499,19 +499,20 @@ var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
 
 // Writes: each invalidates, after its transaction, the keys it made stale.
 // It does so even when the call failed, since a failed COMMIT may still have
-// committed.
+// committed. A task write's effects (its row written through, the list
+// index, the keys it retires) go to Redis in one round trip.
 
 // rowWritten applies a write of a task's row: a committed row is written
 // through to its key and moved in the list index (found: the row as the
 // write locked it); a write refused changed nothing; one whose outcome is
 // unknown deletes the key and distrusts the cache, which retires the index.
-func (s *store) rowWritten(ctx context.Context, id string, t, found *domain.Task, err error) {
+func (s *store) rowWritten(e *effects, id string, t, found *domain.Task, err error) {
 	switch {
 	case err == nil && t != nil:
-		s.c.storeTask(ctx, id, t)
-		s.c.listWritten(ctx, id, t.Version, t, found)
+		e.storeTask(id, t)
+		e.listWritten(id, t.Version, t, found)
 	case domain.UnknownEffect(err):
-		s.c.Invalidate(ctx, Item{KindTask, id})
+		e.invalidate(Item{KindTask, id})
 		s.c.trusted.Store(false)
 	}
 }
@@ -538,13 +539,15 @@ func priorsOf(p *domain.Priors, id string) []domain.Task {
 // CreateTask stores a task: the counts are stale, and the lists it enters.
 func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	t, err := s.Store.CreateTask(ctx, in)
-	s.taskWritten(ctx)
+	e := s.c.effects()
+	s.taskWritten(e)
 	if t != nil {
 		s.searchWritten(ctx, nil, t)
-		s.rowWritten(ctx, t.ID, t, nil, err)
+		s.rowWritten(e, t.ID, t, nil, err)
 	} else if domain.UnknownEffect(err) {
 		s.c.trusted.Store(false)
 	}
+	e.apply(ctx)
 	return t, err
 }
 
@@ -553,8 +556,10 @@ func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task
 func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	ctx, priors := domain.WithPriors(ctx)
 	t, err := s.Store.UpdateTask(ctx, id, p, guard)
-	s.rowWritten(ctx, id, t, priorOf(priors, id), err)
-	s.taskWritten(ctx, Item{KindTaskHistory, id})
+	e := s.c.effects()
+	s.rowWritten(e, id, t, priorOf(priors, id), err)
+	s.taskWritten(e, Item{KindTaskHistory, id})
+	e.apply(ctx)
 	if err == nil && t != nil {
 		before := priorsOf(priors, id)
 		switch {
@@ -577,18 +582,21 @@ func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, g
 func (s *store) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
 	ctx, priors := domain.WithPriors(ctx)
 	t, err := s.Store.TransitionTask(ctx, id, req, guard)
-	s.rowWritten(ctx, id, t, priorOf(priors, id), err)
-	s.taskWritten(ctx, Item{KindTaskHistory, id})
+	e := s.c.effects()
+	s.rowWritten(e, id, t, priorOf(priors, id), err)
+	s.taskWritten(e, Item{KindTaskHistory, id})
+	e.apply(ctx)
 	return t, err
 }
 
 // DeleteTask removes the task from every list that held it.
 func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d, err := s.Store.DeleteTask(ctx, id, guard)
+	e := s.c.effects()
 	switch {
 	case err == nil && d != nil && d.Task != nil:
-		s.c.storeTask(ctx, id, nil)
-		s.c.listWritten(ctx, id, d.Task.Version+1, nil, d.Task)
+		e.storeTask(id, nil)
+		e.listWritten(id, d.Task.Version+1, nil, d.Task)
 	case domain.UnknownEffect(err):
 		s.c.trusted.Store(false)
 	}
@@ -604,7 +612,8 @@ func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (
 			items = append(items, Item{KindTaskDeps, o}, Item{KindTaskHistory, o})
 		}
 	}
-	s.taskWritten(ctx, items...)
+	s.taskWritten(e, items...)
+	e.apply(ctx)
 	if err == nil && d != nil {
 		s.searchWritten(ctx, d.Task, nil)
 	}
@@ -719,14 +728,16 @@ func (s *store) RemoveTaskTags(ctx context.Context, taskID string, names []strin
 // nothing to write through. One whose outcome is unknown may have changed
 // the set: the row is dropped and the cache distrusted.
 func (s *store) tagsWritten(ctx context.Context, taskID string, t *domain.Task, err error) {
+	e := s.c.effects()
 	switch {
 	case err == nil && t != nil && t.ChildrenRead:
-		s.c.storeTask(ctx, taskID, t)
+		e.storeTask(taskID, t)
 	case domain.UnknownEffect(err):
-		s.c.Invalidate(ctx, Item{KindTask, taskID})
+		e.invalidate(Item{KindTask, taskID})
 		s.c.trusted.Store(false)
 	}
-	s.c.Invalidate(ctx, Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
+	e.invalidate(Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
+	e.apply(ctx)
 }
 
 // AddSubtaskTags changes the subtask's tag list.
