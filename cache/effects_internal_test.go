@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,16 +35,7 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // FLUSH) they are loaded again and still applied, without distrusting the
 // cache.
 func TestWriteEffectsOneRoundTrip(t *testing.T) {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		t.Skip("needs REDIS_URL (make test sets it)")
-	}
-	opt, err := redis.ParseURL(url)
-	require.NoError(t, err)
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	c := New(rdb, Options{Prefix: "test:" + t.Name() + ":" + time.Now().Format("150405.000000"), EntityTTL: time.Minute,
-		RelationTTL: time.Minute, NegativeTTL: time.Minute, LeaseTTL: 5 * time.Second, Timeout: 2 * time.Second})
+	c, rdb := testCache(t)
 	trips := &roundTrips{}
 	c.wrdb.(*redis.Client).AddHook(trips) // the writes' client
 	ctx := context.Background()
