@@ -341,13 +341,6 @@ return 1`)
 // come after it.
 const deletedVersion = 1 << 52
 
-// storeTask writes a task's committed row through on its own (effects.storeTask).
-func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
-	e := c.effects()
-	e.storeTask(id, t)
-	e.apply(ctx)
-}
-
 // checkShared, when set, has each reuse of a decoded value first compare it
 // with a fresh decoding of its bytes. Every read of the same bytes shares
 // one value, and the rendered tasks of graph.NodeMemo are kept by its

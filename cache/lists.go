@@ -554,14 +554,6 @@ func (s *store) fillList(ctx context.Context, epoch, part, sfx, lease string) {
 	c.stats.kinds[KindList].fills.Add(installed)
 }
 
-// listWritten applies a write's outcome to the index on its own
-// (effects.listWritten).
-func (c *Cache) listWritten(ctx context.Context, id string, version int, now, found *domain.Task) {
-	e := c.effects()
-	e.listWritten(id, version, now, found)
-	e.apply(ctx)
-}
-
 // ListTasks answers the first pages the index keeps from Redis, the rows
 // through the entity cache; any other page, and any page the index cannot
 // answer now, from PostgreSQL, whose statement brings the rows with it.

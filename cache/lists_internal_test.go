@@ -27,6 +27,20 @@ func testCache(t *testing.T) (*Cache, *redis.Client) {
 		LeaseTTL: 5 * time.Second, Timeout: 2 * time.Second}), rdb
 }
 
+// storeTask writes one row through, as a write's effects do.
+func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
+	e := c.effects()
+	e.storeTask(id, t)
+	e.apply(ctx)
+}
+
+// listWritten moves one task in the index, as a write's effects do.
+func (c *Cache) listWritten(ctx context.Context, id string, version int, now, found *domain.Task) {
+	e := c.effects()
+	e.listWritten(id, version, now, found)
+	e.apply(ctx)
+}
+
 // TestListWritesAppliedOutOfOrder: writes' scripts can reach Redis in
 // another order than their commits. An older state arriving after a newer
 // one changes nothing, and a newer state arriving before an older one

@@ -499,8 +499,8 @@ var statsItems = []Item{{KindStatistics, "all"}, {KindStatistics, "public"}}
 
 // Writes: each invalidates, after its transaction, the keys it made stale.
 // It does so even when the call failed, since a failed COMMIT may still have
-// committed. A task write's effects (its row written through, the list
-// index, the keys it retires) go to Redis in one round trip.
+// committed. A write's effects (rows written through, the list index, the
+// keys it retires) go to Redis in one round trip.
 
 // rowWritten applies a write of a task's row: a committed row is written
 // through to its key and moved in the list index (found: the row as the
@@ -622,7 +622,7 @@ func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (
 
 // siblings invalidates a task's subtask list and every subtask in it: a
 // position change shifts the others.
-func (s *store) siblings(ctx context.Context, taskID string, extra ...Item) {
+func (s *store) siblings(ctx context.Context, e *effects, taskID string, extra ...Item) {
 	items := append(extra, Item{KindTaskSubtasks, taskID})
 	ids, err := s.Store.SubtaskIDsByTaskID(ctx, taskID)
 	if err != nil && s.c != nil {
@@ -632,19 +632,21 @@ func (s *store) siblings(ctx context.Context, taskID string, extra ...Item) {
 	for _, id := range ids {
 		items = append(items, Item{KindSubtask, id})
 	}
-	s.c.Invalidate(ctx, items...)
+	e.invalidate(items...)
 }
 
 // CreateSubtask adds to the task's list; with a position, the ones after it
 // shift.
 func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
 	st, err := s.Store.CreateSubtask(ctx, taskID, in, guard)
-	s.parentWritten(ctx, taskID, st, err)
+	e := s.c.effects()
+	s.parentWritten(e, taskID, st, err)
 	if in.Position != nil {
-		s.siblings(ctx, taskID, Item{KindTaskHistory, taskID})
+		s.siblings(ctx, e, taskID, Item{KindTaskHistory, taskID})
 	} else {
-		s.c.Invalidate(ctx, Item{KindTaskSubtasks, taskID}, Item{KindTaskHistory, taskID})
+		e.invalidate(Item{KindTaskSubtasks, taskID}, Item{KindTaskHistory, taskID})
 	}
+	e.apply(ctx)
 	return st, err
 }
 
@@ -652,15 +654,17 @@ func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewS
 func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
 	ctx, priors := domain.WithPriors(ctx)
 	st, err := s.Store.UpdateSubtask(ctx, id, p, expectedVersion, guard)
-	s.parentWritten(ctx, parentOf(priors, st), st, err)
+	e := s.c.effects()
+	s.parentWritten(e, parentOf(priors, st), st, err)
 	switch {
 	case st == nil:
-		s.c.Invalidate(ctx, Item{KindSubtask, id})
+		e.invalidate(Item{KindSubtask, id})
 	case p.Position != nil:
-		s.siblings(ctx, st.TaskID, Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
+		s.siblings(ctx, e, st.TaskID, Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
 	default:
-		s.c.Invalidate(ctx, Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
+		e.invalidate(Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
 	}
+	e.apply(ctx)
 	return st, err
 }
 
@@ -668,13 +672,15 @@ func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPa
 func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
 	ctx, priors := domain.WithPriors(ctx)
 	st, err := s.Store.DeleteSubtask(ctx, id, guard)
-	s.parentWritten(ctx, parentOf(priors, st), st, err)
+	e := s.c.effects()
+	s.parentWritten(e, parentOf(priors, st), st, err)
 	items := []Item{{KindSubtask, id}, {KindSubtaskTags, id}}
 	if st != nil {
-		s.siblings(ctx, st.TaskID, append(items, Item{KindTaskHistory, st.TaskID})...)
+		s.siblings(ctx, e, st.TaskID, append(items, Item{KindTaskHistory, st.TaskID})...)
 	} else {
-		s.c.Invalidate(ctx, items...)
+		e.invalidate(items...)
 	}
+	e.apply(ctx)
 	return st, err
 }
 
@@ -682,13 +688,13 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 // returned (it added, removed or moved a subtask: the row's subtask ids
 // changed). A write whose outcome is unknown may have: the parent's row is
 // dropped and the cache distrusted. taskID is "" when no parent is known.
-func (s *store) parentWritten(ctx context.Context, taskID string, st *domain.Subtask, err error) {
+func (s *store) parentWritten(e *effects, taskID string, st *domain.Subtask, err error) {
 	switch {
 	case err == nil && st != nil && st.Parent != nil:
-		s.c.storeTask(ctx, st.TaskID, st.Parent)
+		e.storeTask(st.TaskID, st.Parent)
 	case domain.UnknownEffect(err):
 		if taskID != "" {
-			s.c.Invalidate(ctx, Item{KindTask, taskID})
+			e.invalidate(Item{KindTask, taskID})
 		}
 		s.c.trusted.Store(false)
 	}
