@@ -35,7 +35,9 @@ func TestLookupsKeepGenericPlans(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT s.task_id::text, s.id::text, tt.tag_id::text, t.created_by::text
 		FROM subtasks s JOIN tasks t ON t.id = s.task_id JOIN task_tags tt ON tt.task_id = t.id
 		WHERE (SELECT count(*) FROM subtasks x WHERE x.task_id = t.id) >= 2
-		  AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = t.id) LIMIT 1`).Scan(&task, &subtask, &tag, &user))
+		  AND EXISTS (SELECT 1 FROM task_dependencies d WHERE d.task_id = t.id)
+		  AND EXISTS (SELECT 1 FROM subtask_tags g WHERE g.subtask_id = s.id)
+		ORDER BY t.number, s.number LIMIT 1`).Scan(&task, &subtask, &tag, &user))
 	var subtasks, tags, deps, events int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM subtasks WHERE task_id = $1),
 		(SELECT count(*) FROM task_tags WHERE task_id = $1), (SELECT count(*) FROM task_dependencies WHERE task_id = $1),
