@@ -92,6 +92,9 @@ type Cache struct {
 	postingsMax int
 	// knownTags holds the tags this instance has read: tags never change.
 	knownTags *otter.Cache[string, *domain.Tag]
+	// knownUsers holds the users this instance has read for knownUserTTL:
+	// the API never changes a user (domain.User).
+	knownUsers *otter.Cache[string, *domain.User]
 	// searchTerms holds each query text parsed (searchQuery): it follows
 	// from the text alone.
 	searchTerms *lru.Cache[string, searchQuery]
@@ -127,6 +130,8 @@ func New(rdb redis.UniversalClient, o Options) *Cache {
 	}
 	c.decoded = otter.Must(&otter.Options[string, decodedValue]{MaximumSize: decodedValues})
 	c.knownTags = otter.Must(&otter.Options[string, *domain.Tag]{MaximumSize: decodedValues})
+	c.knownUsers = otter.Must(&otter.Options[string, *domain.User]{MaximumSize: decodedValues,
+		ExpiryCalculator: otter.ExpiryWriting[string, *domain.User](knownUserTTL)})
 	c.searchTerms, _ = lru.New[string, searchQuery](searchTermsCached)
 	c.breaker = breaker.New[any]("redis-cache", nil)
 	c.trusted.Store(true) // a new instance has missed no invalidation

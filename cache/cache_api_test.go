@@ -557,6 +557,38 @@ func TestTagsReadFromTheirRows(t *testing.T) {
 	assert.Equal(t, before, tagLists(), "no tag or subtask list was read")
 }
 
+// TestUsersKeptInProcess: the API never changes a user, so an instance
+// keeps the users it has read: after Redis has lost every key, a page's
+// assignees and creators come from memory, with no user read from Redis or
+// PostgreSQL, and are the same users.
+func TestUsersKeptInProcess(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	_, editor := api.User(t, domain.RoleEditor)
+	api.SeedSmall(t, editor, 3)
+	_, err := api.Pool().Exec(context.Background(), "UPDATE tasks SET assignee_id = created_by")
+	require.NoError(t, err)
+	api.CacheFlush(t) // the rows the seed cached predate the UPDATE
+	userReads := func() (n int64) {
+		for _, k := range api.Cache.Stats().Snapshot() {
+			if k.Kind == cache.KindUser.String() {
+				n += k.Misses
+			}
+		}
+		return n
+	}
+	page := `{ tasks(first: 5) { nodes { id assignee { id name } createdBy { id email } } } }`
+	first := api.OK(t, editor, page, nil)
+	require.NotEmpty(t, apitest.Str(first, "tasks", "nodes", 0, "assignee", "name"))
+	api.CacheFlush(t)
+	before, sql := userReads(), api.SQL.Load()
+	assert.Equal(t, first, api.OK(t, editor, page, nil))
+	assert.Equal(t, before, userReads(), "no user read from Redis")
+	// the list's two partitions (the public tasks, the editor's private
+	// ones) and the page's tasks, read again; not the users
+	assert.Equal(t, int64(3), api.SQL.Load()-sql)
+}
+
 // TestCacheStatisticsAdminOnly exposes the counters to admins.
 func TestCacheStatisticsAdminOnly(t *testing.T) {
 	apitest.RequireRedis(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/herotasks/api/domain"
 	"golang.org/x/sync/errgroup"
@@ -117,12 +118,38 @@ func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag,
 	return out, err
 }
 
-// UsersByIDs reads users through the cache.
+// knownUserTTL bounds how long an instance keeps a user it has read. The
+// API never changes a user, so this only bounds how long a change made
+// outside it (an operator's UPDATE) may go unseen, beside the entity
+// cache's own TTL.
+const knownUserTTL = time.Minute
+
+// UsersByIDs reads users from this instance's memory first, as tags are
+// (tags): the API creates users and never changes them, so a user read once
+// needs no round trip to be trusted, and a board's assignees cost no Redis
+// wait of their own. The others go through the cache and are remembered.
 func (s *store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
-	m, err := fetch(ctx, s.c, KindUser, ids, func(ctx context.Context, ids []string) (map[string]*domain.User, error) {
+	m := make(map[string]*domain.User, len(ids))
+	var rest []string
+	for _, id := range ids {
+		if u, ok := s.c.knownUsers.GetIfPresent(id); ok {
+			m[id] = u
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	s.c.stats.kinds[KindUser].hits.Add(int64(len(m)))
+	if len(rest) == 0 {
+		return values(m, ids), nil
+	}
+	read, err := fetch(ctx, s.c, KindUser, rest, func(ctx context.Context, ids []string) (map[string]*domain.User, error) {
 		rows, err := s.Store.UsersByIDs(ctx, ids)
 		return byID(rows, userID), err
 	})
+	for id, u := range read {
+		s.c.knownUsers.Set(id, u)
+		m[id] = u
+	}
 	return values(m, ids), err
 }
 

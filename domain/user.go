@@ -2,7 +2,9 @@ package domain
 
 import "time"
 
-// User is a person who creates, owns or works on tasks.
+// User is a person who creates, owns or works on tasks. The API creates
+// users and never changes them, which lets the entity cache keep users in
+// process.
 type User struct {
 	ID        string
 	Email     string
