@@ -11,6 +11,7 @@ import (
 	"github.com/herotasks/api/cache"
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/apitest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -587,6 +588,65 @@ func TestUsersKeptInProcess(t *testing.T) {
 	// the list's two partitions (the public tasks, the editor's private
 	// ones) and the page's tasks, read again; not the users
 	assert.Equal(t, int64(3), api.SQL.Load()-sql)
+}
+
+// mgets counts the MGETs a client sends, as it sends them.
+type mgets struct{ n atomic.Int64 }
+
+func (m *mgets) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (m *mgets) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		m.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+func (m *mgets) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			m.count(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+func (m *mgets) count(cmd redis.Cmder) {
+	if cmd.Name() == "mget" {
+		m.n.Add(1)
+	}
+}
+
+// TestDetailReadAhead: a task read by id with its subtasks and dependencies
+// reads its levels in the task's own MGET once this instance has seen them
+// (the dependency list's key follows from the id; the subtasks and the
+// dependencies are those it decoded last time), and answers what an
+// uncached server answers, also right after a subtask and a dependency
+// were added and a dependency removed, when those guesses are wrong.
+func TestDetailReadAhead(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off", "RESPONSE_CACHE", "off")
+	_, editor := api.User(t, domain.RoleEditor)
+	ids := api.SeedSmall(t, editor, 3) // each task after the first depends on the first
+	task, dep, other := ids[1], ids[0], ids[2]
+	const detail = `query($id: ID!) { task(id: $id) { id title version subtasks { id title tags { name } } dependencies { id title version } } }`
+	vars := map[string]any{"id": task}
+	counter := &mgets{}
+	api.Cache.Redis().AddHook(counter)
+	read := func(step string) int64 {
+		t.Helper()
+		before := counter.n.Load()
+		assert.Equal(t, oracle.OK(t, editor, detail, vars), api.OK(t, editor, detail, vars), step)
+		return counter.n.Load() - before
+	}
+	read("cold")
+	require.NotEmpty(t, apitest.List(api.OK(t, editor, detail, vars), "task", "subtasks"), "the seed gives tasks subtasks")
+	assert.Equal(t, int64(1), read("warm"), "warm: the task, its subtasks, its dependency list and its dependencies in one MGET")
+
+	api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "added later"}) { id } }`, map[string]any{"id": task})
+	api.OK(t, editor, `mutation($t: ID!, $d: ID!) { addDependency(taskId: $t, dependsOnId: $d) { id } }`, map[string]any{"t": task, "d": other})
+	read("after a subtask and a dependency were added")
+	api.OK(t, editor, `mutation($t: ID!, $d: ID!) { removeDependency(taskId: $t, dependsOnId: $d) { id } }`, map[string]any{"t": task, "d": dep})
+	read("after a dependency was removed")
+	assert.Equal(t, int64(1), read("warm again"))
 }
 
 // TestCacheStatisticsAdminOnly exposes the counters to admins.

@@ -40,16 +40,15 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 		return load(ctx, ids)
 	}
 	st := &c.stats.kinds[kind]
-	keys := make([]string, len(ids), len(ids)+1)
+	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = c.keys.For(kind, id)
 	}
-	vals, err := c.getMany(ctx, append(keys, c.keys.Epoch()))
+	vals, epochs, epoch, err := c.read(ctx, keys)
 	if err != nil {
 		st.errors.Add(1)
 		return load(ctx, ids)
 	}
-	epoch := parseEpoch(vals[len(ids)])
 
 	out := make(map[string]V, len(ids))
 	var missing []string
@@ -60,7 +59,7 @@ func fetch[V any](ctx context.Context, c *Cache, kind Kind, ids []string, load f
 		switch {
 		case raw == "":
 			seen[id] = ""
-		case !ok || ep != epoch:
+		case !ok || ep != epochs[i]:
 			seen[id] = raw // retired epoch or unreadable: replace it under a lease
 		case tag == tagLease:
 			// Another reader is filling it; read the database, do not fill.
@@ -127,6 +126,53 @@ func (c *Cache) Shared(t *domain.Task) bool {
 	}
 	d, ok := c.decoded.GetIfPresent(c.keys.For(KindTask, t.ID))
 	return ok && d.v == any(t)
+}
+
+// read returns the values of keys, each with the epoch read beside it, and
+// the epoch of the latest read: those a request read ahead (readAhead)
+// from there, the others in one MGET with the epoch, which also reads
+// along what the request still wants ahead.
+func (c *Cache) read(ctx context.Context, keys []string) (vals []any, epochs []int64, epoch int64, err error) {
+	a := aheadOf(ctx)
+	if a == nil {
+		vals, err = c.getMany(ctx, append(keys, c.keys.Epoch()))
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		epoch = parseEpoch(vals[len(keys)])
+		epochs = make([]int64, len(keys))
+		for i := range epochs {
+			epochs[i] = epoch
+		}
+		return vals[:len(keys)], epochs, epoch, nil
+	}
+	vals, epochs = make([]any, len(keys)), make([]int64, len(keys))
+	var rest []int
+	for i, k := range keys {
+		if v, ok := a.take(k); ok {
+			vals[i], epochs[i], epoch = v.raw, v.epoch, v.epoch
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) == 0 {
+		return vals, epochs, epoch, nil
+	}
+	mine := make([]string, len(rest))
+	for j, i := range rest {
+		mine[j] = keys[i]
+	}
+	along := a.along(mine)
+	got, err := c.getMany(ctx, append(append(mine, along...), c.keys.Epoch()))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	epoch = parseEpoch(got[len(got)-1])
+	for j, i := range rest {
+		vals[i], epochs[i] = got[j], epoch
+	}
+	a.put(along, got[len(mine):len(mine)+len(along)], epoch)
+	return vals, epochs, epoch, nil
 }
 
 func parseEpoch(v any) int64 {

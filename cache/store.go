@@ -162,6 +162,9 @@ func (s *store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, e
 func (s *store) TaskBundle(ctx context.Context, ref domain.TaskRef, with domain.TaskWith) (*domain.TaskBundle, error) {
 	var t *domain.Task
 	if ref.ID != "" {
+		if s.c.usable(ctx) {
+			ctx = withReadAhead(ctx, s.c.bundleAhead(ref.ID, with))
+		}
 		m, err := s.tasks(ctx, []string{ref.ID})
 		if err != nil {
 			return nil, err
