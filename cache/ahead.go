@@ -44,9 +44,17 @@ func withReadAhead(ctx context.Context, keys []string) context.Context {
 	return context.WithValue(ctx, aheadKey{}, &readAhead{want: keys, got: map[string]aheadValue{}})
 }
 
+// aheadOf returns what ctx read ahead: a task bundle's own, else its
+// page's (domain.PageLevels).
 func aheadOf(ctx context.Context) *readAhead {
-	a, _ := ctx.Value(aheadKey{}).(*readAhead)
-	return a
+	if a, ok := ctx.Value(aheadKey{}).(*readAhead); ok {
+		return a
+	}
+	if p := domain.PageLevelsOf(ctx); p != nil {
+		a, _ := p.Ahead().(*readAhead)
+		return a
+	}
+	return nil
 }
 
 // take returns the value read ahead for key, once.
@@ -76,6 +84,30 @@ func (a *readAhead) put(keys []string, vals []any, epoch int64) {
 	defer a.mu.Unlock()
 	for i, k := range keys {
 		a.got[k] = aheadValue{raw: vals[i], epoch: epoch}
+	}
+}
+
+// pageAhead keeps, for a page's tasks (ids) whose query reads their
+// subtasks next, the subtasks each had when this instance last decoded it,
+// to read them along with the rows. Not for recorded reads: a page's
+// subtasks are read under their tasks' tokens, taken after the rows.
+func (c *Cache) pageAhead(ctx context.Context, ids []string) {
+	p := domain.PageLevelsOf(ctx)
+	if p == nil || !p.With.Subtasks || domain.RecordedReads(ctx) {
+		return
+	}
+	var keys []string
+	for _, id := range ids {
+		if d, ok := c.decoded.GetIfPresent(c.keys.For(KindTask, id)); ok {
+			if t, ok := d.v.(*domain.Task); ok && t.ChildrenRead {
+				for _, s := range firstIDs(t.SubtaskIDs, p.With.SubtaskLimit) {
+					keys = append(keys, c.keys.For(KindSubtask, s))
+				}
+			}
+		}
+	}
+	if len(keys) > 0 {
+		p.SetAhead(&readAhead{want: keys, got: map[string]aheadValue{}})
 	}
 }
 

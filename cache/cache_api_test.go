@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -590,8 +591,9 @@ func TestUsersKeptInProcess(t *testing.T) {
 	assert.Equal(t, int64(3), api.SQL.Load()-sql)
 }
 
-// mgets counts the MGETs a client sends, as it sends them.
-type mgets struct{ n atomic.Int64 }
+// mgets counts the MGETs a client sends, as it sends them, and those that
+// read subtasks along with tasks.
+type mgets struct{ n, along atomic.Int64 }
 
 func (m *mgets) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (m *mgets) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -609,8 +611,18 @@ func (m *mgets) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 	}
 }
 func (m *mgets) count(cmd redis.Cmder) {
-	if cmd.Name() == "mget" {
-		m.n.Add(1)
+	if cmd.Name() != "mget" {
+		return
+	}
+	m.n.Add(1)
+	var tasks, subtasks bool
+	for _, a := range cmd.Args()[1:] {
+		k, _ := a.(string)
+		tasks = tasks || strings.Contains(k, ":task:") && !strings.Contains(k, ":task:ht")
+		subtasks = subtasks || strings.Contains(k, ":subtask:")
+	}
+	if tasks && subtasks {
+		m.along.Add(1)
 	}
 }
 
@@ -647,6 +659,45 @@ func TestDetailReadAhead(t *testing.T) {
 	api.OK(t, editor, `mutation($t: ID!, $d: ID!) { removeDependency(taskId: $t, dependsOnId: $d) { id } }`, map[string]any{"t": task, "d": dep})
 	read("after a dependency was removed")
 	assert.Equal(t, int64(1), read("warm again"))
+}
+
+// TestPageSubtasksReadAhead: a page whose query selects its tasks'
+// subtasks reads them in its rows' MGET (the subtasks each task had when
+// the instance last decoded it), and answers what an uncached server
+// answers after a subtask was added. With the response cache recording
+// the read, the subtasks wait for their tasks' tokens, so nothing is read
+// ahead of them.
+func TestPageSubtasksReadAhead(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off", "RESPONSE_CACHE", "off")
+	_, editor := api.User(t, domain.RoleEditor)
+	ids := api.SeedSmall(t, editor, 3)
+	const page = `{ tasks(first: 10) { nodes { id version subtasks(first: 5) { id title tags { name } } } } }`
+	counter := &mgets{}
+	api.Cache.Redis().AddHook(counter)
+	read := func(a *apitest.API, step string) int64 {
+		t.Helper()
+		before := counter.n.Load()
+		assert.Equal(t, oracle.OK(t, editor, page, nil), a.OK(t, editor, page, nil), step)
+		return counter.n.Load() - before
+	}
+	read(api, "cold")
+	assert.Equal(t, int64(1), read(api, "warm"), "warm: the rows and their subtasks in one MGET")
+	api.OK(t, editor, `mutation($id: ID!) { createSubtask(taskId: $id, input: {title: "added later", position: 0}) { id } }`, map[string]any{"id": ids[1]})
+	read(api, "after a subtask was added")
+	assert.Equal(t, int64(1), read(api, "warm again"))
+
+	assert.Positive(t, counter.along.Load())
+
+	recorded := apitest.Serve(t, api.DBURL, nil, "RESPONSE_CACHE", "on")
+	counter = &mgets{}
+	recorded.Cache.Redis().AddHook(counter)
+	for i := range 4 { // each its own query: recorded, not answered from an entry
+		q := strings.Replace(page, "first: 10", fmt.Sprintf("first: %d", 10+i), 1)
+		assert.Equal(t, oracle.OK(t, editor, q, nil), recorded.OK(t, editor, q, nil))
+	}
+	assert.Zero(t, counter.along.Load(), "recorded: the subtasks are read after their tasks' tokens, not ahead")
 }
 
 // TestCacheStatisticsAdminOnly exposes the counters to admins.

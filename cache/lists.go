@@ -570,6 +570,7 @@ func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 	if !ok {
 		return s.Store.ListTasks(ctx, q, tagID)
 	}
+	s.c.pageAhead(ctx, ids)
 	m, err := s.tasks(ctx, ids)
 	if err != nil {
 		return nil, err

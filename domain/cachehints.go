@@ -15,6 +15,10 @@ import (
 //   - Where a task was. A write's invalidation must reach the lists the
 //     task leaves as well as those it enters; the store reports the row it
 //     locked, before the change, with NotePrior.
+//   - What comes next. A page's query tells the store which of its tasks'
+//     levels it will read (WithPageLevels), so that they can ride along
+//     with the page's rows; an answer recorded under tokens takes no such
+//     shortcut (WithRecordedReads).
 
 type viewerDependenceKey struct{}
 
@@ -64,3 +68,56 @@ func (p *Priors) Tasks() []Task {
 	defer p.mu.Unlock()
 	return append([]Task(nil), p.tasks...)
 }
+
+// PageLevels is what a page's query selects below its tasks (the levels
+// of TaskWith it reads once it has the page), with room for the store to
+// keep what it reads ahead for them: a store that knows a page's subtasks
+// will be read can read them along with its rows. The page and its levels
+// are read through the same context.
+type PageLevels struct {
+	With  TaskWith
+	mu    sync.Mutex
+	ahead any
+}
+
+type pageLevelsKey struct{}
+
+// WithPageLevels returns ctx for reading a page whose tasks' levels with
+// will be read next.
+func WithPageLevels(ctx context.Context, with TaskWith) context.Context {
+	return context.WithValue(ctx, pageLevelsKey{}, &PageLevels{With: with})
+}
+
+// PageLevelsOf returns the page levels of ctx, nil when none were given.
+func PageLevelsOf(ctx context.Context) *PageLevels {
+	p, _ := ctx.Value(pageLevelsKey{}).(*PageLevels)
+	return p
+}
+
+// Ahead returns what the store kept (SetAhead), nil when nothing.
+func (p *PageLevels) Ahead() any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ahead
+}
+
+// SetAhead keeps v for the reads of the page's levels.
+func (p *PageLevels) SetAhead(v any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ahead = v
+}
+
+type recordedKey struct{}
+
+// WithRecordedReads marks the reads of ctx as recorded for an answer kept
+// under tokens that each read takes before it reads (a response cache): a
+// value read before its token was taken could predate a write the token
+// does not show, so no such read may be answered from something read
+// ahead of it.
+func WithRecordedReads(ctx context.Context) context.Context {
+	return context.WithValue(ctx, recordedKey{}, true)
+}
+
+// RecordedReads reports whether the reads of ctx are recorded.
+func RecordedReads(ctx context.Context) bool { return ctx.Value(recordedKey{}) != nil }

@@ -44,11 +44,17 @@ func (r *Resolver) visibleTask(ctx context.Context, id string) (*domain.Task, er
 // taskConnection pages through tasks (all, or those tagged tagID) with a
 // lazily counted total.
 func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID string) (*model.TaskConnection, error) {
+	oc, fields := pageFields(ctx)
+	if with, ok := pageSubtasks(oc, fields); ok {
+		ctx = domain.WithPageLevels(ctx, with)
+	}
 	page, err := r.Store.ListTasks(ctx, q, tagID)
 	if err != nil {
 		return nil, err
 	}
-	prefetch(ctx, page.Nodes())
+	if tasks := page.Nodes(); oc != nil && len(tasks) > 0 {
+		prefetchFields(ctx, oc, tasks, fields)
+	}
 	return &model.TaskConnection{Page: page, After: q.After != "", Count: func(ctx context.Context) (int, error) {
 		if page.Total != nil {
 			return *page.Total, nil
@@ -69,8 +75,41 @@ func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID
 // prefetched (or whose prefetch failed) still goes through the loaders
 // lazily.
 func prefetch(ctx context.Context, tasks []*domain.Task) {
-	if len(tasks) == 0 || !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+	if len(tasks) == 0 {
 		return
+	}
+	if oc, fields := pageFields(ctx); oc != nil {
+		prefetchFields(ctx, oc, tasks, fields)
+	}
+}
+
+// pageSubtasks is the subtasks level a page's fields select, when they
+// select one (a single first: for all their subtasks selections), for the
+// store to read along with the page (domain.PageLevels).
+func pageSubtasks(oc *graphql.OperationContext, fields map[string][]graphql.CollectedField) (domain.TaskWith, bool) {
+	limit, n := 0, 0
+	for _, f := range fields["subtasks"] {
+		l, ok := subtaskLimit(f, oc.Variables)
+		if !ok || (n > 0 && l != limit) {
+			return domain.TaskWith{}, false
+		}
+		limit, n = l, n+1
+	}
+	if n == 0 {
+		return domain.TaskWith{}, false
+	}
+	with := domain.TaskWith{Subtasks: true}
+	if limit >= 0 {
+		with.SubtaskLimit = &limit
+	}
+	return with, true
+}
+
+// pageFields returns the fields a connection's query selects on its tasks
+// (nodes or edges' node) by name, and the operation; nil outside one.
+func pageFields(ctx context.Context) (*graphql.OperationContext, map[string][]graphql.CollectedField) {
+	if !graphql.HasOperationContext(ctx) || graphql.GetFieldContext(ctx) == nil {
+		return nil, nil
 	}
 	oc := graphql.GetOperationContext(ctx)
 	fields := map[string][]graphql.CollectedField{}
@@ -89,7 +128,7 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 			fields[f.Name] = append(fields[f.Name], f)
 		}
 	}
-	prefetchFields(ctx, oc, tasks, fields)
+	return oc, fields
 }
 
 // singleTask answers a query whose one root field is a task (task,

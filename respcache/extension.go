@@ -73,7 +73,7 @@ func (e Extension) InterceptOperation(ctx context.Context, next graphql.Operatio
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx = context.WithValue(ctx, recorderKey{}, rec)
 	ctx = domain.WithViewerDependence(ctx, func() { rec.personal.Store(true) })
-	return next(domain.ReadPrimary(ctx))
+	return next(domain.WithRecordedReads(domain.ReadPrimary(ctx)))
 }
 
 // state names the operation's entries.
