@@ -88,7 +88,7 @@ func TestResponseStale(t *testing.T) {
 }
 
 // TestResponseMinHitDefault: behind the entity cache an operation's answers
-// are cached only while half its lookups hit; without it, a tenth; a set
+// are cached only while 70% of its lookups hit; without it, a tenth; a set
 // value wins either way.
 func TestResponseMinHitDefault(t *testing.T) {
 	t.Parallel()
@@ -96,7 +96,7 @@ func TestResponseMinHitDefault(t *testing.T) {
 		env  map[string]string
 		want int
 	}{
-		{map[string]string{}, 50},
+		{map[string]string{}, 70},
 		{map[string]string{"ENTITY_CACHE": "off"}, 10},
 		{map[string]string{"RESPONSE_CACHE_MIN_HIT_PERCENT": "0"}, 0},
 		{map[string]string{"ENTITY_CACHE": "off", "RESPONSE_CACHE_MIN_HIT_PERCENT": "70"}, 70},
