@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/herotasks/api/domain"
+	"github.com/maypok86/otter/v2"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -91,31 +92,12 @@ func (s *store) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, err
 
 // tags reads tags from this instance's memory first: a tag never changes
 // once created (domain.Tag), so a tag read once is the tag for good and
-// needs no round trip to Redis to be trusted. The others go through the
-// cache and are remembered.
+// needs no round trip to Redis to be trusted.
 func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
-	out := make(map[string]*domain.Tag, len(ids))
-	var rest []string
-	for _, id := range ids {
-		if g, ok := s.c.knownTags.GetIfPresent(id); ok {
-			out[id] = g
-		} else {
-			rest = append(rest, id)
-		}
-	}
-	s.c.stats.kinds[KindTag].hits.Add(int64(len(out)))
-	if len(rest) == 0 {
-		return out, nil
-	}
-	m, err := fetch(ctx, s.c, KindTag, rest, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
+	return remembered(ctx, s.c, s.c.knownTags, KindTag, ids, func(ctx context.Context, ids []string) (map[string]*domain.Tag, error) {
 		rows, err := s.Store.TagsByIDs(ctx, ids)
 		return byID(rows, tagID), err
 	})
-	for id, g := range m {
-		s.c.knownTags.Set(id, g)
-		out[id] = g
-	}
-	return out, err
 }
 
 // knownUserTTL bounds how long an instance keeps a user it has read. The
@@ -124,33 +106,42 @@ func (s *store) tags(ctx context.Context, ids []string) (map[string]*domain.Tag,
 // cache's own TTL.
 const knownUserTTL = time.Minute
 
-// UsersByIDs reads users from this instance's memory first, as tags are
-// (tags): the API creates users and never changes them, so a user read once
-// needs no round trip to be trusted, and a board's assignees cost no Redis
-// wait of their own. The others go through the cache and are remembered.
+// UsersByIDs reads users from this instance's memory first, as tags are:
+// the API creates users and never changes them (domain.User), so a user
+// read once needs no round trip to be trusted, and a board's assignees
+// cost no Redis wait of their own.
 func (s *store) UsersByIDs(ctx context.Context, ids []string) ([]*domain.User, error) {
-	m := make(map[string]*domain.User, len(ids))
+	m, err := remembered(ctx, s.c, s.c.knownUsers, KindUser, ids, func(ctx context.Context, ids []string) (map[string]*domain.User, error) {
+		rows, err := s.Store.UsersByIDs(ctx, ids)
+		return byID(rows, userID), err
+	})
+	return values(m, ids), err
+}
+
+// remembered reads ids of a kind the API never changes from known, this
+// instance's memory, and the others through the cache (fetch), which it
+// then remembers.
+func remembered[V any](ctx context.Context, c *Cache, known *otter.Cache[string, V], kind Kind, ids []string,
+	load func(context.Context, []string) (map[string]V, error)) (map[string]V, error) {
+	out := make(map[string]V, len(ids))
 	var rest []string
 	for _, id := range ids {
-		if u, ok := s.c.knownUsers.GetIfPresent(id); ok {
-			m[id] = u
+		if v, ok := known.GetIfPresent(id); ok {
+			out[id] = v
 		} else {
 			rest = append(rest, id)
 		}
 	}
-	s.c.stats.kinds[KindUser].hits.Add(int64(len(m)))
+	c.stats.kinds[kind].hits.Add(int64(len(out)))
 	if len(rest) == 0 {
-		return values(m, ids), nil
+		return out, nil
 	}
-	read, err := fetch(ctx, s.c, KindUser, rest, func(ctx context.Context, ids []string) (map[string]*domain.User, error) {
-		rows, err := s.Store.UsersByIDs(ctx, ids)
-		return byID(rows, userID), err
-	})
-	for id, u := range read {
-		s.c.knownUsers.Set(id, u)
-		m[id] = u
+	m, err := fetch(ctx, c, kind, rest, load)
+	for id, v := range m {
+		known.Set(id, v)
+		out[id] = v
 	}
-	return values(m, ids), err
+	return out, err
 }
 
 // TaskBundle reads a task and the levels with asks for through the cache:
