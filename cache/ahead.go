@@ -36,12 +36,16 @@ type aheadValue struct {
 
 type aheadKey struct{}
 
+func newReadAhead(keys []string) *readAhead {
+	return &readAhead{want: keys, got: map[string]aheadValue{}}
+}
+
 // withReadAhead returns ctx with keys to read along with the next fetch.
 func withReadAhead(ctx context.Context, keys []string) context.Context {
 	if len(keys) == 0 {
 		return ctx
 	}
-	return context.WithValue(ctx, aheadKey{}, &readAhead{want: keys, got: map[string]aheadValue{}})
+	return context.WithValue(ctx, aheadKey{}, newReadAhead(keys))
 }
 
 // aheadOf returns what ctx read ahead: a task bundle's own, else its
@@ -98,17 +102,29 @@ func (c *Cache) pageAhead(ctx context.Context, ids []string) {
 	}
 	var keys []string
 	for _, id := range ids {
-		if d, ok := c.decoded.GetIfPresent(c.keys.For(KindTask, id)); ok {
-			if t, ok := d.v.(*domain.Task); ok && t.ChildrenRead {
-				for _, s := range firstIDs(t.SubtaskIDs, p.With.SubtaskLimit) {
-					keys = append(keys, c.keys.For(KindSubtask, s))
-				}
-			}
-		}
+		keys = append(keys, c.lastSubtaskKeys(id, p.With.SubtaskLimit)...)
 	}
 	if len(keys) > 0 {
-		p.SetAhead(&readAhead{want: keys, got: map[string]aheadValue{}})
+		p.SetAhead(newReadAhead(keys))
 	}
+}
+
+// lastSubtaskKeys are the keys of the subtasks (at most limit) task id had
+// when this instance last decoded its row; none when it has not.
+func (c *Cache) lastSubtaskKeys(id string, limit *int) []string {
+	d, ok := c.decoded.GetIfPresent(c.keys.For(KindTask, id))
+	if !ok {
+		return nil
+	}
+	t, ok := d.v.(*domain.Task)
+	if !ok || !t.ChildrenRead {
+		return nil
+	}
+	var keys []string
+	for _, s := range firstIDs(t.SubtaskIDs, limit) {
+		keys = append(keys, c.keys.For(KindSubtask, s))
+	}
+	return keys
 }
 
 // bundleAhead returns the keys a task bundle's deep levels will read, to
@@ -118,13 +134,7 @@ func (c *Cache) pageAhead(ctx context.Context, ids []string) {
 func (c *Cache) bundleAhead(id string, with domain.TaskWith) []string {
 	var keys []string
 	if with.Subtasks {
-		if d, ok := c.decoded.GetIfPresent(c.keys.For(KindTask, id)); ok {
-			if t, ok := d.v.(*domain.Task); ok && t.ChildrenRead {
-				for _, s := range firstIDs(t.SubtaskIDs, with.SubtaskLimit) {
-					keys = append(keys, c.keys.For(KindSubtask, s))
-				}
-			}
-		}
+		keys = c.lastSubtaskKeys(id, with.SubtaskLimit)
 	}
 	for _, k := range []struct {
 		on   bool

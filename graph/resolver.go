@@ -45,8 +45,9 @@ func (r *Resolver) visibleTask(ctx context.Context, id string) (*domain.Task, er
 // lazily counted total.
 func (r *Resolver) taskConnection(ctx context.Context, q domain.TaskQuery, tagID string) (*model.TaskConnection, error) {
 	oc, fields := pageFields(ctx)
-	if with, ok := pageSubtasks(oc, fields); ok {
-		ctx = domain.WithPageLevels(ctx, with)
+	var with domain.TaskWith
+	if oc != nil && withSubtasks(&with, oc, fields["subtasks"]) {
+		ctx = domain.WithPageLevels(ctx, with) // read along with the page (cache/ahead.go)
 	}
 	page, err := r.Store.ListTasks(ctx, q, tagID)
 	if err != nil {
@@ -81,28 +82,6 @@ func prefetch(ctx context.Context, tasks []*domain.Task) {
 	if oc, fields := pageFields(ctx); oc != nil {
 		prefetchFields(ctx, oc, tasks, fields)
 	}
-}
-
-// pageSubtasks is the subtasks level a page's fields select, when they
-// select one (a single first: for all their subtasks selections), for the
-// store to read along with the page (domain.PageLevels).
-func pageSubtasks(oc *graphql.OperationContext, fields map[string][]graphql.CollectedField) (domain.TaskWith, bool) {
-	limit, n := 0, 0
-	for _, f := range fields["subtasks"] {
-		l, ok := subtaskLimit(f, oc.Variables)
-		if !ok || (n > 0 && l != limit) {
-			return domain.TaskWith{}, false
-		}
-		limit, n = l, n+1
-	}
-	if n == 0 {
-		return domain.TaskWith{}, false
-	}
-	with := domain.TaskWith{Subtasks: true}
-	if limit >= 0 {
-		with.SubtaskLimit = &limit
-	}
-	return with, true
 }
 
 // pageFields returns the fields a connection's query selects on its tasks
@@ -147,13 +126,7 @@ func (r *Resolver) singleTask(ctx context.Context, ref domain.TaskRef) (*domain.
 	with := domain.TaskWith{Tags: fields["tags"] != nil, Assignee: fields["assignee"] != nil, Creator: fields["createdBy"] != nil}
 	if l.LookAhead() {
 		with.Dependencies, with.Dependents = fields["dependencies"] != nil, fields["dependents"] != nil
-		limit, tags, ok := oneSubtaskLimit(oc, fields["subtasks"])
-		if ok {
-			with.Subtasks, with.SubtaskTags = true, tags
-			if limit >= 0 {
-				with.SubtaskLimit = &limit
-			}
-		}
+		withSubtasks(&with, oc, fields["subtasks"])
 	}
 	b, err := r.Store.TaskBundle(ctx, ref, with)
 	if err != nil {
@@ -236,6 +209,21 @@ func oneSubtaskLimit(oc *graphql.OperationContext, sels []graphql.CollectedField
 		tags = tags || selectsName(graphql.CollectFields(oc, f.Selections, []string{"Subtask"}), "tags")
 	}
 	return limit, tags, len(sels) > 0
+}
+
+// withSubtasks sets w's subtasks level to what sels, a task's subtasks
+// selections, ask for (oneSubtaskLimit); false, leaving w as it was, when
+// they ask for none the store can read as one level.
+func withSubtasks(w *domain.TaskWith, oc *graphql.OperationContext, sels []graphql.CollectedField) bool {
+	limit, tags, ok := oneSubtaskLimit(oc, sels)
+	if !ok {
+		return false
+	}
+	w.Subtasks, w.SubtaskTags = true, tags
+	if limit >= 0 {
+		w.SubtaskLimit = &limit
+	}
+	return true
 }
 
 // singleTaskRoot reports whether the operation is a query with exactly one
