@@ -35,6 +35,30 @@ func (s *Slow) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQuer
 
 // TraceQueryEnd logs the statement if it was slow.
 func (s *Slow) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryEndData) {
+	s.end(ctx, d.CommandTag.RowsAffected(), d.Err)
+}
+
+// TraceBatchStart remembers when a pipeline of statements (a write's
+// BEGIN with its first statement, its last statements with its COMMIT)
+// started, and its statements.
+func (s *Slow) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	sqls := make([]string, len(d.Batch.QueuedQueries))
+	for i, q := range d.Batch.QueuedQueries {
+		sqls[i] = q.SQL
+	}
+	return context.WithValue(ctx, startKey{}, start{time.Now(), strings.Join(sqls, "; ")})
+}
+
+// TraceBatchQuery does nothing: the pipeline is timed as a whole.
+func (s *Slow) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd logs the pipeline if it was slow.
+func (s *Slow) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) {
+	s.end(ctx, -1, d.Err)
+}
+
+// end logs what started in ctx if it was slow (rows -1: not known).
+func (s *Slow) end(ctx context.Context, rows int64, err error) {
 	st, ok := ctx.Value(startKey{}).(start)
 	if !ok {
 		return
@@ -43,10 +67,13 @@ func (s *Slow) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryE
 	if took < s.Threshold {
 		return
 	}
-	attrs := []any{"pool", s.Pool, "duration_ms", float64(took.Microseconds()) / 1000, "rows", d.CommandTag.RowsAffected(),
-		"sql", compact(st.sql), "request_id", requestid.From(ctx), "operation", operation(ctx)}
-	if d.Err != nil {
-		attrs = append(attrs, "err", d.Err.Error())
+	attrs := []any{"pool", s.Pool, "duration_ms", float64(took.Microseconds()) / 1000}
+	if rows >= 0 {
+		attrs = append(attrs, "rows", rows)
+	}
+	attrs = append(attrs, "sql", compact(st.sql), "request_id", requestid.From(ctx), "operation", operation(ctx))
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
 	}
 	s.Log.WarnContext(ctx, "slow query", attrs...)
 }

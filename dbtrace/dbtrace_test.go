@@ -11,6 +11,7 @@ import (
 	"github.com/herotasks/api/dbtrace"
 	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/requestid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,5 +36,34 @@ func TestSlowQueriesLogged(t *testing.T) {
 	assert.Contains(t, out, `"pool":"read"`)
 	assert.Contains(t, out, `"request_id":"req-slowquery1"`)
 	assert.Contains(t, out, `SELECT pg_sleep(0.05), $1::text -- slow`, "SQL text, on one line")
+	assert.NotContains(t, out, "hunter2", "argument values are never logged")
+}
+
+// TestSlowPipelineLogged: statements sent in one pipeline (a write's BEGIN
+// with its first statement, its history with its COMMIT) are timed
+// together and logged with every statement of the pipeline.
+func TestSlowPipelineLogged(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	tracer := &dbtrace.Slow{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Threshold: 30 * time.Millisecond, Pool: "write"}
+	ctx := requestid.With(context.Background(), "req-slowpipe1")
+	pool, err := app.OpenPool(ctx, testdb.URL(t), false, tracer)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	b := &pgx.Batch{}
+	b.Queue("SELECT $1::text", "fast-secret")
+	require.NoError(t, pool.SendBatch(ctx, b).Close())
+	assert.Empty(t, logs.String(), "fast pipelines are not logged")
+
+	b = &pgx.Batch{}
+	b.Queue("SELECT 1")
+	b.Queue("SELECT pg_sleep(0.05), $1::text", "hunter2")
+	require.NoError(t, pool.SendBatch(ctx, b).Close())
+	out := logs.String()
+	assert.Contains(t, out, `"msg":"slow query"`)
+	assert.Contains(t, out, `"pool":"write"`)
+	assert.Contains(t, out, `"request_id":"req-slowpipe1"`)
+	assert.Contains(t, out, `SELECT 1; SELECT pg_sleep(0.05), $1::text`, "the pipeline's statements, in order")
 	assert.NotContains(t, out, "hunter2", "argument values are never logged")
 }

@@ -97,6 +97,21 @@ func (Tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQuery
 // TraceQueryEnd does nothing.
 func (Tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// TraceBatchStart counts every statement of a pipeline (a write's BEGIN
+// goes out with its first statement, its COMMIT with its last).
+func (Tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	if n, ok := ctx.Value(counterKey{}).(*atomic.Int64); ok {
+		n.Add(int64(d.Batch.Len()))
+	}
+	return ctx
+}
+
+// TraceBatchQuery does nothing.
+func (Tracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd does nothing.
+func (Tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
 // Extension is the gqlgen extension that measures operations that pass
 // validation and the cost analyzer (a rejected operation never reaches
 // gqlgen's operation interceptors; the access log records it).

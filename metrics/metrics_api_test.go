@@ -146,3 +146,33 @@ func TestOperationsWithoutSQL(t *testing.T) {
 	}
 	assert.Zero(t, scrape()[mutation], "the mutation sent statements")
 }
+
+// TestStatementsOfAWrite: herotasks_sql_statements_per_operation counts
+// every statement of an operation, those sent in one pipeline too: an edit
+// sends five (BEGIN with the lock, the update, its history with COMMIT) in
+// three round trips.
+func TestStatementsOfAWrite(t *testing.T) {
+	t.Parallel()
+	api := apitest.New(t, "RESPONSE_CACHE", "off", "ENTITY_CACHE", "off", "PERSISTED_QUERIES", "off", "COST_BUDGET_CAPACITY", "0")
+	_, editor := api.User(t, domain.RoleEditor)
+	id := apitest.Str(api.OK(t, editor, `mutation { createTask(input: {title: "Counted"}) { id } }`, nil), "createTask", "id")
+	sum := func() float64 {
+		res, err := http.Get(api.URL + "/metrics")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "herotasks_sql_statements_per_operation_sum "); ok {
+				n, err := strconv.ParseFloat(v, 64)
+				require.NoError(t, err)
+				return n
+			}
+		}
+		require.NoError(t, sc.Err())
+		return 0
+	}
+	before := sum()
+	api.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: HIGH}) { version } }`, map[string]any{"id": id})
+	assert.Equal(t, 5.0, sum()-before, "BEGIN, lock, update, history, COMMIT")
+}

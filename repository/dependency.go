@@ -41,7 +41,7 @@ func (r *Repo) AddDependency(ctx context.Context, taskID, dependsOnID string, gu
 		return nil, domain.Errorf(domain.ECONFLICT, "a task cannot depend on itself")
 	}
 	var t *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", dependencyLock); err != nil {
 			return translate(err)
 		}
@@ -80,7 +80,7 @@ func (r *Repo) AddDependency(ctx context.Context, taskID, dependsOnID string, gu
 // RemoveDependency deletes the edge taskID → dependsOnID if present.
 func (r *Repo) RemoveDependency(ctx context.Context, taskID, dependsOnID string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
 		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
 			return err

@@ -154,7 +154,7 @@ func (r *Repo) TaskEventsSnapshot(ctx context.Context) (domain.LogSnapshot, erro
 // insertEvents appends history rows, with the actor of ctx where an event
 // names none, and wakes every instance's subscription broker at commit, in
 // one statement (a data-modifying CTE runs whether or not it is read).
-func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) error {
+func insertEvents(ctx context.Context, tx *writeTx, events []domain.TaskEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -180,7 +180,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) err
 			private[i], createdBy[i], assignee[i] = &p, e.Was.CreatedByID, e.Was.AssigneeID
 		}
 	}
-	_, err := tx.Exec(ctx, `WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
+	tx.atCommit(`WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
 			to_phase, reason, field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
 		SELECT k.task_id, k.actor_id, k.kind, k.from_status, k.to_status, k.from_phase, k.to_phase, k.reason,
 			k.field, k.old_value, k.new_value, k.subtask_id, k.private, k.created_by, k.assignee, COALESCE(k.at, now())
@@ -192,7 +192,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, events []domain.TaskEvent) err
 		SELECT pg_notify($17, '')`,
 		taskIDs, actors, kinds, fromS, toS, fromP, toP, reasons, fields, olds, news, subs, private, createdBy, assignee, at,
 		pubsub.Channel)
-	return translate(err)
+	return nil
 }
 
 func strp[T ~string](p *T) *string {

@@ -59,10 +59,9 @@ type querier interface {
 
 // inTx runs fn in a transaction, committing when it returns nil. Errors are
 // translated for the caller.
-func (r *Repo) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+func (r *Repo) inTx(ctx context.Context, fn func(tx *writeTx) error) error {
 	domain.MarkWrote(ctx)
-	err := pgx.BeginFunc(ctx, r.pools.Write, fn)
-	return translate(err)
+	return translate(runWriteTx(ctx, r.pools.Write, fn))
 }
 
 type sqlizer = sq.Sqlizer

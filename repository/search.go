@@ -314,12 +314,12 @@ func (r *Repo) CountSearch(ctx context.Context, v domain.Viewer, text string) (i
 // that just arrived is corrected at once (the hourly refresh also drops
 // words no task holds any more and recounts). Sorted, so two writers never
 // wait on each other's new words in opposite orders.
-func learnSearchWords(ctx context.Context, tx pgx.Tx, taskID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO search_words (word, share)
+func learnSearchWords(ctx context.Context, tx *writeTx, taskID string) error {
+	tx.atCommit(`INSERT INTO search_words (word, share)
 		SELECT w, 0 FROM tasks t, unnest(tsvector_to_array(t.search)) AS w
 		WHERE t.id = $1 AND w ~ '^[a-z]{3,}$' ORDER BY w
 		ON CONFLICT (word) DO NOTHING`, taskID)
-	return translate(err)
+	return nil
 }
 
 var _ domain.TaskSearcher = (*Repo)(nil)

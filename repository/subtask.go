@@ -77,7 +77,7 @@ func (r *Repo) SubtasksByIDs(ctx context.Context, ids []string) ([]*domain.Subta
 
 // lockSubtaskParent locks the task a subtask belongs to (see lockTask) and
 // returns its id. Subtask writes serialize on their parent.
-func lockSubtaskParent(ctx context.Context, tx pgx.Tx, subtaskID string, guard domain.Guard) (string, error) {
+func lockSubtaskParent(ctx context.Context, tx *writeTx, subtaskID string, guard domain.Guard) (string, error) {
 	var taskID string
 	if err := tx.QueryRow(ctx, "SELECT task_id FROM subtasks WHERE id = $1", subtaskID).Scan(&taskID); err != nil {
 		return "", translate(err)
@@ -87,7 +87,7 @@ func lockSubtaskParent(ctx context.Context, tx pgx.Tx, subtaskID string, guard d
 }
 
 // subtaskByID reads one subtask inside a transaction.
-func subtaskByID(ctx context.Context, tx pgx.Tx, id string) (*domain.Subtask, error) {
+func subtaskByID(ctx context.Context, tx *writeTx, id string) (*domain.Subtask, error) {
 	return queryRow(ctx, tx, "SELECT "+subtaskCols+" FROM subtasks s JOIN tasks t ON t.id = s.task_id WHERE s.id = $1", []any{id}, scanSubtask)
 }
 
@@ -96,7 +96,7 @@ func subtaskByID(ctx context.Context, tx pgx.Tx, id string) (*domain.Subtask, er
 // are never reused) and keeps positions dense (0..n-1).
 func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSubtask, guard domain.Guard) (*domain.Subtask, error) {
 	var s *domain.Subtask
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		if _, _, err := lockTask(ctx, tx, taskID, guard); err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func (r *Repo) CreateSubtask(ctx context.Context, taskID string, in domain.NewSu
 // subtasks_version and returns its row with its children's ids, for the
 // caches to write through (Subtask.Parent). It runs after the list changed,
 // under the row lock: the ids are those this transaction commits.
-func subtasksChanged(ctx context.Context, tx pgx.Tx, taskID string) (*domain.Task, error) {
+func subtasksChanged(ctx context.Context, tx *writeTx, taskID string) (*domain.Task, error) {
 	return queryRow(ctx, tx, "UPDATE tasks AS t SET subtasks_version = t.subtasks_version + 1 WHERE t.id = $1 RETURNING "+taskWithChildrenCols,
 		[]any{taskID}, scanTaskWithChildren)
 }
@@ -145,7 +145,7 @@ func subtasksChanged(ctx context.Context, tx pgx.Tx, taskID string) (*domain.Tas
 // parent task; expectedVersion, when set, must match the subtask's version.
 func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPatch, expectedVersion *int, guard domain.Guard) (*domain.Subtask, error) {
 	var s *domain.Subtask
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		taskID, err := lockSubtaskParent(ctx, tx, id, guard)
 		if err != nil {
 			return err
@@ -219,7 +219,7 @@ func (r *Repo) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPat
 // returns the deleted subtask.
 func (r *Repo) DeleteSubtask(ctx context.Context, id string, guard domain.Guard) (*domain.Subtask, error) {
 	var s *domain.Subtask
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		taskID, err := lockSubtaskParent(ctx, tx, id, guard)
 		if err != nil {
 			return err

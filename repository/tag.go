@@ -72,7 +72,7 @@ func (r *Repo) TagsByIDs(ctx context.Context, ids []string) ([]*domain.Tag, erro
 // ensureTags returns the ids of the named tags, creating missing ones. A
 // concurrent creator of the same name can make the insert skip a row this
 // statement's snapshot cannot see yet, so the lookup is repeated once.
-func ensureTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error) {
+func ensureTags(ctx context.Context, tx *writeTx, names []string) ([]string, error) {
 	colors := make([]string, len(names))
 	for i, n := range names {
 		colors[i] = domain.TagColor(n)
@@ -97,7 +97,7 @@ func ensureTags(ctx context.Context, tx pgx.Tx, names []string) ([]string, error
 
 // linkTags attaches the named tags (created when missing) to one owner in
 // a link table (task_tags or subtask_tags).
-func linkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) ([]string, error) {
+func linkTags(ctx context.Context, tx *writeTx, table, ownerCol, ownerID string, names []string) ([]string, error) {
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -110,7 +110,7 @@ func linkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, n
 
 // tagNames runs a statement that changes links (cte, returning tag_id as
 // c) and returns the names of the tags it linked or unlinked, by name.
-func tagNames(ctx context.Context, tx pgx.Tx, cte string, args ...any) ([]string, error) {
+func tagNames(ctx context.Context, tx *writeTx, cte string, args ...any) ([]string, error) {
 	rows, err := tx.Query(ctx, cte+" SELECT g.name FROM c JOIN tags g ON g.id = c.tag_id ORDER BY g.name", args...)
 	if err != nil {
 		return nil, translate(err)
@@ -120,7 +120,7 @@ func tagNames(ctx context.Context, tx pgx.Tx, cte string, args ...any) ([]string
 }
 
 // unlinkTags detaches the named tags from one owner; unknown names are ignored.
-func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string, names []string) ([]string, error) {
+func unlinkTags(ctx context.Context, tx *writeTx, table, ownerCol, ownerID string, names []string) ([]string, error) {
 	return tagNames(ctx, tx, "WITH c AS (DELETE FROM "+table+" WHERE "+ownerCol+" = $1 AND tag_id IN (SELECT id FROM tags WHERE name = ANY($2::text[])) RETURNING tag_id)", ownerID, names)
 }
 
@@ -129,7 +129,7 @@ func unlinkTags(ctx context.Context, tx pgx.Tx, table, ownerCol, ownerID string,
 // caches to write through; the statement runs after the links changed and
 // under the row lock, so the ids are those this transaction commits. An
 // unchanged set returns t as it was.
-func tagsChanged(ctx context.Context, tx pgx.Tx, t *domain.Task, changed bool) (*domain.Task, error) {
+func tagsChanged(ctx context.Context, tx *writeTx, t *domain.Task, changed bool) (*domain.Task, error) {
 	if !changed {
 		return t, nil
 	}
@@ -138,7 +138,7 @@ func tagsChanged(ctx context.Context, tx pgx.Tx, t *domain.Task, changed bool) (
 }
 
 // tagIDsOf reads the ids of a task's tags inside a transaction.
-func tagIDsOf(ctx context.Context, tx pgx.Tx, taskID string) ([]string, error) {
+func tagIDsOf(ctx context.Context, tx *writeTx, taskID string) ([]string, error) {
 	var ids []string
 	err := tx.QueryRow(ctx, "SELECT ARRAY(SELECT tag_id::text FROM task_tags WHERE task_id = $1)", taskID).Scan(&ids)
 	if ids == nil {
@@ -150,7 +150,7 @@ func tagIDsOf(ctx context.Context, tx pgx.Tx, taskID string) ([]string, error) {
 // AddTaskTags attaches tags by name, creating unknown ones.
 func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
 		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
 			return err
@@ -170,7 +170,7 @@ func (r *Repo) AddTaskTags(ctx context.Context, taskID string, names []string, g
 // RemoveTaskTags detaches tags by name; names not attached are ignored.
 func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
 		if t, _, err = lockTask(ctx, tx, taskID, guard); err != nil {
 			return err
@@ -189,7 +189,7 @@ func (r *Repo) RemoveTaskTags(ctx context.Context, taskID string, names []string
 
 // AddSubtaskTags attaches tags to a subtask by name, creating unknown ones.
 func (r *Repo) AddSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
-	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx, taskID string) error {
+	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx *writeTx, taskID string) error {
 		added, err := linkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
 		if err != nil {
 			return err
@@ -200,7 +200,7 @@ func (r *Repo) AddSubtaskTags(ctx context.Context, subtaskID string, names []str
 
 // RemoveSubtaskTags detaches tags from a subtask by name.
 func (r *Repo) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []string, guard domain.Guard) (*domain.Subtask, error) {
-	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx pgx.Tx, taskID string) error {
+	return r.changeSubtaskTags(ctx, subtaskID, guard, func(tx *writeTx, taskID string) error {
 		removed, err := unlinkTags(ctx, tx, "subtask_tags", "subtask_id", subtaskID, names)
 		if err != nil {
 			return err
@@ -209,9 +209,9 @@ func (r *Repo) RemoveSubtaskTags(ctx context.Context, subtaskID string, names []
 	})
 }
 
-func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard domain.Guard, change func(tx pgx.Tx, taskID string) error) (*domain.Subtask, error) {
+func (r *Repo) changeSubtaskTags(ctx context.Context, subtaskID string, guard domain.Guard, change func(tx *writeTx, taskID string) error) (*domain.Subtask, error) {
 	var s *domain.Subtask
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		taskID, err := lockSubtaskParent(ctx, tx, subtaskID, guard)
 		if err != nil {
 			return err

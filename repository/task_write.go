@@ -6,14 +6,13 @@ import (
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/herotasks/api/domain"
-	"github.com/jackc/pgx/v5"
 )
 
 // lockTask reads a task FOR UPDATE with the transaction's clock and runs
 // guard on it. Every write to a task or its children takes this lock first,
 // which serializes subtask numbering and positions, dependency checks and
 // version checks per task.
-func lockTask(ctx context.Context, tx pgx.Tx, id string, guard domain.Guard) (*domain.Task, time.Time, error) {
+func lockTask(ctx context.Context, tx *writeTx, id string, guard domain.Guard) (*domain.Task, time.Time, error) {
 	var t domain.Task
 	var now time.Time
 	err := tx.QueryRow(ctx, "SELECT "+taskCols+", now() FROM tasks t WHERE t.id = $1 FOR UPDATE", id).
@@ -34,7 +33,7 @@ func lockTask(ctx context.Context, tx pgx.Tx, id string, guard domain.Guard) (*d
 // one transaction. The number comes from task_number_seq.
 func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	var t *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
 		t, err = queryRow(ctx, tx, `INSERT INTO tasks AS t (title, description, type, priority, visibility, due_date,
 				assignee_id, estimated_hours, created_by)
@@ -70,7 +69,7 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 // and increments its version.
 func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		old, _, err := lockTask(ctx, tx, id, guard)
 		if err != nil {
 			return err
@@ -124,7 +123,7 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 // transaction. A request that changes nothing writes nothing.
 func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
 	var out *domain.Task
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		cur, now, err := lockTask(ctx, tx, id, guard)
 		if err != nil {
 			return err
@@ -154,7 +153,7 @@ func (r *Repo) TransitionTask(ctx context.Context, id string, req domain.Transit
 // linked to record the lost dependency.
 func (r *Repo) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d := &domain.DeletedTask{}
-	err := r.inTx(ctx, func(tx pgx.Tx) error {
+	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
 		if d.Task, _, err = lockTask(ctx, tx, id, guard); err != nil {
 			return err

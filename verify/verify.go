@@ -270,6 +270,22 @@ func (r *Recorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 // TraceQueryEnd does nothing.
 func (r *Recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
+// TraceBatchStart records each statement of a pipeline.
+func (r *Recorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	r.mu.Lock()
+	for _, q := range d.Batch.QueuedQueries {
+		r.stmts = append(r.stmts, Statement{q.SQL, q.Arguments})
+	}
+	r.mu.Unlock()
+	return ctx
+}
+
+// TraceBatchQuery does nothing.
+func (r *Recorder) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+// TraceBatchEnd does nothing.
+func (r *Recorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
 // Statements returns what was recorded so far.
 func (r *Recorder) Statements() []Statement {
 	r.mu.Lock()
