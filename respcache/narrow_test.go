@@ -122,6 +122,93 @@ func TestListInvalidationIsNarrow(t *testing.T) {
 	assert.Equal(t, []string{draft}, ids(d, "tasks"))
 }
 
+// TestListKeptAcrossWritesThatCannotMoveIt: a list page survives a write
+// of a task in its partition that changes no field its filter tests, no
+// key of its order and no row on the page ("my active tasks by due date"
+// under a priority edit); a write that changes any of those retires it.
+// Each "miss" fails when its rule is removed (field, order, row), each
+// "hit" when the invalidation is as wide as a partition.
+func TestListKeptAcrossWritesThatCannotMoveIt(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t)
+	aliceID, alice := a.User(t, domain.RoleEditor)
+	day := func(n int) string {
+		return time.Now().Add(time.Duration(n) * 24 * time.Hour).UTC().Format(time.RFC3339)
+	}
+	task := func(title string, due int) string {
+		id, _ := a.NewTask(t, alice, map[string]any{"title": title, "assigneeId": aliceID, "dueDate": day(due)})
+		a.OK(t, alice, `mutation($id: ID!) { transitionTask(id: $id, status: READY) { id } }`, map[string]any{"id": id})
+		return id
+	}
+	first, second, third := task("due first", 1), task("due second", 2), task("due third", 3)
+	me := map[string]any{"me": aliceID}
+	myActive := `query MyActive($me: ID!) { tasks(first: 1, filter: {assigneeId: $me, active: true}, orderBy: {field: DUE_DATE, direction: ASC}) { totalCount nodes { id priority } } }`
+	highCount := `query High($me: ID!) { tasks(first: 0, filter: {assigneeId: $me, priority: [HIGH]}) { totalCount } }`
+	newest := `query Newest { tasks(first: 1) { nodes { id } } }`
+	warm := func(q string, v map[string]any) {
+		t.Helper()
+		cacheState(t, a, alice, q, v)
+		state, _, _ := cacheState(t, a, alice, q, v)
+		require.Equal(t, "hit", state, "%s", q)
+	}
+	expect := func(q string, v map[string]any, want string) map[string]any {
+		t.Helper()
+		state, d, _ := cacheState(t, a, alice, q, v)
+		assert.Equal(t, want, state, "%s", q)
+		return d
+	}
+	edit := func(id, input string) {
+		t.Helper()
+		a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: `+input+`) { id } }`, map[string]any{"id": id})
+	}
+
+	// A priority edit off the page: no filtered field, no order key, no row.
+	warm(myActive, me)
+	warm(newest, nil)
+	warm(highCount, me)
+	edit(third, `{priority: HIGH}`)
+	expect(myActive, me, "hit")
+	d := expect(highCount, me, "miss") // a filtered field
+	assert.EqualValues(t, 1, apitest.Get(d, "tasks", "totalCount"))
+	expect(newest, nil, "miss") // the newest task is the one edited: its row
+
+	// A tag on the page's task: its row's fields are as they were.
+	warm(myActive, me)
+	warm(newest, nil)
+	a.OK(t, alice, `mutation($id: ID!) { addTaskTags(taskId: $id, tags: ["kept"]) { id } }`, map[string]any{"id": first})
+	expect(myActive, me, "hit")
+
+	// An edit of the task on the page: its row; the newest list, which
+	// does not show it, keeps its entry.
+	edit(first, `{priority: CRITICAL}`)
+	d = expect(myActive, me, "miss")
+	assert.Equal(t, "CRITICAL", apitest.Str(d, "tasks", "nodes", 0, "priority"))
+	expect(newest, nil, "hit")
+
+	// A due date that moves a task ahead: the order's key.
+	warm(myActive, me)
+	edit(third, `{dueDate: "`+day(0)+`"}`)
+	d = expect(myActive, me, "miss")
+	assert.Equal(t, []string{third}, ids(d, "tasks"))
+
+	// A move between two active statuses, off the page: still active.
+	warm(myActive, me)
+	a.OK(t, alice, `mutation($id: ID!) { transitionTask(id: $id, status: IN_PROGRESS) { id } }`, map[string]any{"id": second})
+	expect(myActive, me, "hit")
+
+	// A move out of the active statuses, off the page: the filtered status.
+	warm(myActive, me)
+	a.OK(t, alice, `mutation($id: ID!) { transitionTask(id: $id, status: COMPLETED) { id } }`, map[string]any{"id": second})
+	d = expect(myActive, me, "miss")
+	assert.EqualValues(t, 2, apitest.Get(d, "tasks", "totalCount"))
+
+	// A new task enters the newest list.
+	warm(newest, nil)
+	created, _ := a.NewTask(t, alice, map[string]any{"title": "newest"})
+	d = expect(newest, nil, "miss")
+	assert.Equal(t, []string{created}, ids(d, "tasks"))
+}
+
 // TestDetailSurvivesUnrelatedWrites: a task's detail (dependencies
 // included) and a read by number keep their entries across writes to
 // other tasks, and lose them to writes of what they show.

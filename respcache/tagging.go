@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/herotasks/api/domain"
 )
@@ -15,6 +17,7 @@ const (
 )
 
 func taskTag(id string) string    { return "t:" + id }
+func rowTag(id string) string     { return "r:" + id } // the row's own fields, which tag, subtask and link writes leave
 func subtaskTag(id string) string { return "s:" + id }
 func seqTag(seq int64) string     { return "n:" + strconv.FormatInt(seq, 10) }
 
@@ -45,12 +48,17 @@ func viewerAudiences(v domain.Viewer, only *domain.Visibility) []string {
 // Partitions. Within an audience a list is tagged by the narrowest
 // equality of its filter: its assignee ("as:<id>", "as:-" unassigned), its
 // creator ("cb:<id>"), its statuses ("st:<s>" each), any tag membership
-// ("tg"), or none (the whole audience). A write replaces, for every
-// audience of the task before and after it, the partitions the task was
-// in and is in: so a list whose filter the task neither left nor entered
-// keeps its entry, and any list it was or is in (and could reorder) does
-// not. The rows on a list's cards are covered by the same partitions; what
-// hangs off them (tags, subtasks, users) by their own tags.
+// ("tg"), or none (the whole audience). Beside a partition's own tag,
+// which a task entering or leaving it replaces, each partition has a tag
+// per field the rest of a filter may test ("|f:priority"...) and per sort
+// key ("|o:DUE_DATE"...): a list records its partitions, the fields its
+// filter tests beyond them and its order's key, and a write of a task that
+// stays in a partition replaces only the tags of the fields and keys it
+// changed. So a list whose filter the task neither left nor entered, and
+// whose order it did not move, keeps its entry: a priority edit leaves "my
+// active tasks by due date" in place. The rows on a list's page are read
+// again under their tasks' own tags ("t:"), which every write of the row
+// replaces; what hangs off them (tags, subtasks, users) by their own tags.
 
 func listTag(audience, dim string) string {
 	if dim == "" {
@@ -78,21 +86,44 @@ func partitionsOf(t *domain.Task) []string {
 	return out
 }
 
-// listTags returns the tags a list (or count) over filter f for v depends
-// on; ok is false when its answer moves with the clock.
-func listTags(v domain.Viewer, f domain.TaskFilter, tagID string) (tags []string, ok bool) {
+// The fields a filter may test beyond its partition, each with a tag per
+// partition (fieldTag).
+const (
+	fieldStatus     = "status"
+	fieldActive     = "active" // whether the status is an active one
+	fieldPriority   = "priority"
+	fieldType       = "type"
+	fieldPhase      = "phase"
+	fieldDue        = "due"
+	fieldAssignee   = "assignee"
+	fieldCreatedBy  = "createdBy"
+	fieldVisibility = "visibility"
+)
+
+func fieldTag(partition, field string) string                   { return partition + "|f:" + field }
+func orderTag(partition string, f domain.TaskOrderField) string { return partition + "|o:" + string(f) }
+
+// listTags returns the tags a list over filter f for v depends on, in the
+// order o (nil: a count, which no order moves); ok is false when its
+// answer moves with the clock.
+func listTags(v domain.Viewer, f domain.TaskFilter, tagID string, o *domain.TaskOrder) (tags []string, ok bool) {
 	if f.Overdue != nil {
 		return nil, false // due_date < now(): changes without a write
 	}
 	var dims []string
+	var fields []string // what the filter tests that its partitions do not hold
+	// An active-only filter has a tag of its own: a move between two
+	// active statuses leaves "my active tasks" as they were.
+	status, active := len(f.Status) > 0, f.Active != nil && len(f.Status) == 0
+	assignee := f.AssigneeID != nil || f.Unassigned != nil
 	switch {
 	case f.Tag != nil || tagID != "":
 		// first: a tag write changes no row, and replaces only "tg"
 		dims = []string{"tg"}
 	case f.AssigneeID != nil:
-		dims = []string{"as:" + *f.AssigneeID}
+		dims, assignee = []string{"as:" + *f.AssigneeID}, false
 	case f.Unassigned != nil && *f.Unassigned:
-		dims = []string{"as:-"}
+		dims, assignee = []string{"as:-"}, false
 	case f.CreatedByID != nil:
 		dims = []string{"cb:" + *f.CreatedByID}
 	default:
@@ -103,8 +134,32 @@ func listTags(v domain.Viewer, f domain.TaskFilter, tagID string) (tags []string
 		} else {
 			dims = []string{""}
 		}
+		status, active = false, false // the status partitions hold it
 	}
-	return partitionTags(v, f.Visibility, dims...), true
+	for _, c := range []struct {
+		tests bool
+		field string
+	}{{status, fieldStatus}, {active, fieldActive}, {len(f.Priority) > 0, fieldPriority}, {len(f.Type) > 0, fieldType},
+		{len(f.Phase) > 0, fieldPhase}, {f.DueBefore != nil || f.DueAfter != nil, fieldDue}, {assignee, fieldAssignee},
+		{f.CreatedByID != nil && !strings.HasPrefix(dims[0], "cb:"), fieldCreatedBy}, {f.Visibility != nil, fieldVisibility}} {
+		if c.tests {
+			fields = append(fields, c.field)
+		}
+	}
+	tags = partitionTags(v, f.Visibility, dims...)
+	for _, p := range tags[1:] {
+		for _, field := range fields {
+			tags = append(tags, fieldTag(p, field))
+		}
+		if o != nil {
+			field := o.Field
+			if !field.Valid() {
+				field = domain.DefaultTaskOrder.Field
+			}
+			tags = append(tags, orderTag(p, field))
+		}
+	}
+	return tags, true
 }
 
 // partitionTags returns "tasks" and the list tags of dims in each of v's
@@ -192,6 +247,12 @@ func (t *tagging) TasksByIDs(ctx context.Context, ids []string) ([]*domain.Task,
 // invalidation came before the tags were taken, and a later one replaces
 // a tag the response was stored with. A task gone since is dropped (nil).
 func (t *tagging) refresh(ctx context.Context, tasks []*domain.Task) ([]*domain.Task, error) {
+	return t.refreshUnder(ctx, tasks, "t:")
+}
+
+// refreshUnder is refresh under the tags prefix+id: "t:" covers a row and
+// what hangs off it (tags, subtasks, links), "r:" the row's own fields.
+func (t *tagging) refreshUnder(ctx context.Context, tasks []*domain.Task, prefix string) ([]*domain.Task, error) {
 	if recorderFrom(ctx) == nil || len(tasks) == 0 {
 		return tasks, nil
 	}
@@ -201,7 +262,8 @@ func (t *tagging) refresh(ctx context.Context, tasks []*domain.Task) ([]*domain.
 			ids = append(ids, x.ID)
 		}
 	}
-	fresh, err := t.TasksByIDs(ctx, ids)
+	observeIDs(ctx, prefix, ids)
+	fresh, err := t.s.TasksByIDs(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -449,11 +511,11 @@ func (t *tagging) TaskBundle(ctx context.Context, ref domain.TaskRef, with domai
 	return b, nil
 }
 
-func (t *tagging) observeList(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) {
+func (t *tagging) observeList(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string, o *domain.TaskOrder) {
 	if recorderFrom(ctx) == nil {
 		return
 	}
-	tags, ok := listTags(v, f, tagID)
+	tags, ok := listTags(v, f, tagID, o)
 	if !ok {
 		uncacheable(ctx)
 		return
@@ -461,13 +523,37 @@ func (t *tagging) observeList(ctx context.Context, v domain.Viewer, f domain.Tas
 	observe(ctx, tags...)
 }
 
+// A list page depends on which tasks are in its partitions, the fields
+// its filter tests and its order's key (listTags), and on its rows, which
+// are read again under their tasks' tags: a write that changes none of
+// those keeps the page.
 func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
-	t.observeList(ctx, q.Viewer, q.Filter, tagID)
-	return t.s.ListTasks(ctx, q, tagID)
+	t.observeList(ctx, q.Viewer, q.Filter, tagID, &q.Order)
+	p, err := t.s.ListTasks(ctx, q, tagID)
+	if err != nil || p == nil || recorderFrom(ctx) == nil {
+		return p, err
+	}
+	tasks := make([]*domain.Task, len(p.Edges))
+	for i, e := range p.Edges {
+		tasks[i] = e.Node
+	}
+	fresh, err := t.refreshUnder(ctx, tasks, "r:")
+	if err != nil {
+		return nil, err
+	}
+	out := *p
+	out.Edges = make([]domain.TaskEdge, 0, len(p.Edges))
+	for i, e := range p.Edges {
+		if fresh[i] != nil && fresh[i].VisibleTo(q.Viewer) {
+			e.Node = fresh[i]
+			out.Edges = append(out.Edges, e)
+		}
+	}
+	return &out, nil
 }
 
 func (t *tagging) ListTaskStates(ctx context.Context, q domain.TaskQuery) ([]*domain.Task, bool, error) {
-	t.observeList(ctx, q.Viewer, q.Filter, "")
+	t.observeList(ctx, q.Viewer, q.Filter, "", &q.Order)
 	return t.s.ListTaskStates(ctx, q)
 }
 
@@ -479,7 +565,7 @@ func (t *tagging) SubtaskIDsByTaskID(ctx context.Context, taskID string) ([]stri
 }
 
 func (t *tagging) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error) {
-	t.observeList(ctx, v, f, tagID)
+	t.observeList(ctx, v, f, tagID, nil)
 	return t.s.CountTasks(ctx, v, f, tagID)
 }
 
@@ -522,7 +608,7 @@ func (t *tagging) ListTags(ctx context.Context, first int, afterName string) ([]
 }
 
 func (t *tagging) TaskStatistics(ctx context.Context, v domain.Viewer) (*domain.TaskStatistics, error) {
-	t.observeList(ctx, v, domain.TaskFilter{}, "")
+	uncacheable(ctx) // its overdue count moves with the clock (never cached: extension.go)
 	return t.s.TaskStatistics(ctx, v)
 }
 
@@ -541,7 +627,7 @@ func (t *tagging) TopStatements(ctx context.Context, byTotal bool, n int) ([]dom
 // partitions and (when the search matches may change) the search tags of
 // each state it had and has.
 func (t *tagging) taskWritten(ctx context.Context, id string, priors *domain.Priors, after *domain.Task, err error, searchable bool) {
-	tags := []string{taskTag(id)}
+	tags := []string{taskTag(id), rowTag(id)}
 	states := []*domain.Task{}
 	for _, p := range priors.Tasks() {
 		if p.ID == id {
@@ -552,8 +638,12 @@ func (t *tagging) taskWritten(ctx context.Context, id string, priors *domain.Pri
 	if after != nil {
 		states = append(states, after)
 	}
-	for _, s := range states {
-		tags = append(tags, partitionsOf(s)...)
+	if len(states) == 2 {
+		tags = append(tags, moved(states[0], states[1])...)
+	} else {
+		for _, s := range states {
+			tags = append(tags, partitionsOf(s)...)
+		}
 	}
 	if len(states) == 2 && !slices.Equal(domain.Audiences(states[0]), domain.Audiences(states[1])) {
 		searchable = true // who may find it changed
@@ -570,6 +660,67 @@ func (t *tagging) taskWritten(ctx context.Context, id string, priors *domain.Pri
 	}
 	t.c.Invalidate(ctx, dedup(tags)...)
 }
+
+// moved returns the list tags a write from state a to state b replaces: a
+// partition the task entered or left, whole; in one it stayed in, the tag
+// of each field the write changed and of each sort key it moved.
+func moved(a, b *domain.Task) []string {
+	var fields []string
+	for _, c := range []struct {
+		changed bool
+		field   string
+	}{{a.Status != b.Status, fieldStatus}, {a.Status.Active() != b.Status.Active(), fieldActive},
+		{a.Priority != b.Priority, fieldPriority}, {a.Type != b.Type, fieldType},
+		{a.Phase != b.Phase, fieldPhase}, {!sameTime(a.DueDate, b.DueDate), fieldDue},
+		{!sameString(a.AssigneeID, b.AssigneeID), fieldAssignee}, {!sameString(a.CreatedByID, b.CreatedByID), fieldCreatedBy},
+		{a.Visibility != b.Visibility, fieldVisibility}} {
+		if c.changed {
+			fields = append(fields, c.field)
+		}
+	}
+	var keys []domain.TaskOrderField
+	for _, f := range domain.TaskOrderFields {
+		if orderKeyMoved(f, a, b) {
+			keys = append(keys, f)
+		}
+	}
+	before, after := partitionsOf(a), partitionsOf(b)
+	var tags []string
+	for _, p := range append(before, after...) {
+		if !slices.Contains(before, p) || !slices.Contains(after, p) {
+			tags = append(tags, p)
+			continue
+		}
+		for _, f := range fields {
+			tags = append(tags, fieldTag(p, f))
+		}
+		for _, k := range keys {
+			tags = append(tags, orderTag(p, k))
+		}
+	}
+	return tags
+}
+
+// orderKeyMoved reports whether a list sorted by f may place the task
+// elsewhere after the write (the id, the last key of every order, never
+// changes). An order field this does not know moves it.
+func orderKeyMoved(f domain.TaskOrderField, a, b *domain.Task) bool {
+	switch f {
+	case domain.OrderCreatedAt:
+		return !a.CreatedAt.Equal(b.CreatedAt)
+	case domain.OrderUpdatedAt:
+		return !a.UpdatedAt.Equal(b.UpdatedAt) || !a.CreatedAt.Equal(b.CreatedAt)
+	case domain.OrderDueDate:
+		return !sameTime(a.DueDate, b.DueDate) || !a.CreatedAt.Equal(b.CreatedAt)
+	case domain.OrderPriority:
+		return a.Priority != b.Priority || !a.CreatedAt.Equal(b.CreatedAt)
+	}
+	return true
+}
+
+func sameTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+
+func sameString(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 
 func dedup(tags []string) []string {
 	slices.Sort(tags)
@@ -609,7 +760,7 @@ func (t *tagging) TransitionTask(ctx context.Context, id string, req domain.Tran
 
 func (t *tagging) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
 	d, err := t.s.DeleteTask(ctx, id, guard)
-	tags := []string{taskTag(id)}
+	tags := []string{taskTag(id), rowTag(id)}
 	if d != nil && d.Task != nil {
 		tags = append(tags, partitionsOf(d.Task)...)
 		for _, a := range domain.Audiences(d.Task) {
