@@ -12,20 +12,29 @@ import (
 	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/requestid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestSlowQueriesLogged(t *testing.T) {
-	t.Parallel()
-	var logs bytes.Buffer
-	tracer := &dbtrace.Slow{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Threshold: 30 * time.Millisecond, Pool: "read"}
-	ctx := requestid.With(context.Background(), "req-slowquery1")
+// slowPool opens a pool named name whose statements of 30 ms or more are
+// logged to logs, and a context carrying request id reqID.
+func slowPool(t *testing.T, name, reqID string) (context.Context, *pgxpool.Pool, *bytes.Buffer) {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	tracer := &dbtrace.Slow{Log: slog.New(slog.NewJSONHandler(logs, nil)), Threshold: 30 * time.Millisecond, Pool: name}
+	ctx := requestid.With(context.Background(), reqID)
 	pool, err := app.OpenPool(ctx, testdb.URL(t), false, tracer)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
+	return ctx, pool, logs
+}
 
-	_, err = pool.Exec(ctx, "SELECT $1::text", "fast-secret")
+func TestSlowQueriesLogged(t *testing.T) {
+	t.Parallel()
+	ctx, pool, logs := slowPool(t, "read", "req-slowquery1")
+
+	_, err := pool.Exec(ctx, "SELECT $1::text", "fast-secret")
 	require.NoError(t, err)
 	assert.NotContains(t, logs.String(), "fast", "fast statements are not logged")
 
@@ -44,12 +53,7 @@ func TestSlowQueriesLogged(t *testing.T) {
 // together and logged with every statement of the pipeline.
 func TestSlowPipelineLogged(t *testing.T) {
 	t.Parallel()
-	var logs bytes.Buffer
-	tracer := &dbtrace.Slow{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Threshold: 30 * time.Millisecond, Pool: "write"}
-	ctx := requestid.With(context.Background(), "req-slowpipe1")
-	pool, err := app.OpenPool(ctx, testdb.URL(t), false, tracer)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	ctx, pool, logs := slowPool(t, "write", "req-slowpipe1")
 
 	b := &pgx.Batch{}
 	b.Queue("SELECT $1::text", "fast-secret")

@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/repository"
-	"github.com/herotasks/api/seed"
 	"github.com/herotasks/api/verify"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -109,14 +106,9 @@ func TestSearchWalkScalesWithTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rec := &verify.Recorder{}
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{Tracer: rec})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 3000, Seed: 1})
-	require.NoError(t, err)
-	repo := repository.New(pool)
+	pool, repo := seededTraced(t, 3000, 1, rec)
 	anonymous := domain.Viewer{}
-	_, err = repo.SearchTasks(ctx, anonymous, "customer", 20, "") // learns the table's size
+	_, err := repo.SearchTasks(ctx, anonymous, "customer", 20, "") // learns the table's size
 	require.NoError(t, err)
 
 	// executed sums a plan's nodes that ran: rows read by index name, and

@@ -7,6 +7,7 @@ import (
 	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/seed"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
@@ -15,8 +16,14 @@ import (
 // number n) and returns it with a Repo over it.
 func seeded(t *testing.T, tasks int, n int64) (*pgxpool.Pool, *repository.Repo) {
 	t.Helper()
+	return seededTraced(t, tasks, n, nil)
+}
+
+// seededTraced is seeded with tracer watching the pool's statements.
+func seededTraced(t *testing.T, tasks int, n int64, tracer pgx.QueryTracer) (*pgxpool.Pool, *repository.Repo) {
+	t.Helper()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
+	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{Tracer: tracer})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	_, err = seed.Run(ctx, pool, seed.Options{Tasks: tasks, Seed: n})

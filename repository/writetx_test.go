@@ -6,9 +6,6 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/repository"
-	"github.com/herotasks/api/seed"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -44,12 +41,7 @@ func TestWriteRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := &tripCounter{}
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{Tracer: c})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = seed.Run(ctx, pool, seed.Options{Tasks: 30, Seed: 7})
-	require.NoError(t, err)
-	repo := repository.New(pool)
+	pool, repo := seededTraced(t, 30, 7, c)
 	var id string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT id::text FROM tasks WHERE status = 'READY' ORDER BY id LIMIT 1`).Scan(&id))
 	row := func() (status domain.TaskStatus, priority domain.TaskPriority, version int, events int) {
