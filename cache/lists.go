@@ -369,17 +369,27 @@ for p in string.gmatch(now[2], '[^,]+') do isnew[p] = true end
 note(now[2])
 local sfx = {'c', 'u', 'd'}
 for _, p in ipairs(parts) do
+  local sets, leases = {}, {}
   for i, s in ipairs(sfx) do
-    local k = p .. '|' .. s
-    if redis.call('EXISTS', base .. k) == 1 then
-      if isnew[p] then
-        redis.call('ZADD', base .. k, now[2 + i], id)
-      else
-        redis.call('ZREM', base .. k, id)
+    sets[i] = base .. p .. '|' .. s
+    leases[i] = base .. 'lease:' .. p .. '|' .. s
+  end
+  -- Most partitions have no set and no fill under way: one call each tells.
+  local nsets = redis.call('EXISTS', unpack(sets))
+  local nleases = nsets < 3 and redis.call('EXISTS', unpack(leases)) or 0
+  if nsets + nleases > 0 then
+    for i, s in ipairs(sfx) do
+      if nsets > 0 and redis.call('EXISTS', sets[i]) == 1 then
+        if isnew[p] then
+          redis.call('ZADD', sets[i], now[2 + i], id)
+        else
+          redis.call('ZREM', sets[i], id)
+        end
+      elseif nleases > 0 and redis.call('EXISTS', leases[i]) == 1 then
+        local log = base .. 'log:' .. p .. '|' .. s
+        redis.call('RPUSH', log, id)
+        redis.call('PEXPIRE', log, ARGV[5])
       end
-    elseif redis.call('EXISTS', base .. 'lease:' .. k) == 1 then
-      redis.call('RPUSH', base .. 'log:' .. k, id)
-      redis.call('PEXPIRE', base .. 'log:' .. k, ARGV[5])
     end
   end
 end
