@@ -68,7 +68,10 @@ type Cache struct {
 	breaker *gobreaker.CircuitBreaker[any]
 	stats   *Stats
 
-	trusted   atomic.Bool // false after a failed invalidation until the epoch is bumped
+	trusted atomic.Bool // false after a failed invalidation until the epoch is bumped
+	// listEpoch is the epoch the list index was last read under (nil
+	// before the first read), which its plain reads name their sets with.
+	listEpoch atomic.Pointer[string]
 	repairMu  sync.Mutex
 	lastTry   time.Time
 	afterLoad atomic.Pointer[func(kind Kind, ids []string)] // test hook between the database read and the fill

@@ -721,3 +721,56 @@ func TestCacheStatisticsAdminOnly(t *testing.T) {
 	assert.Equal(t, 1, apitest.Num(task, "fills"))
 	assert.GreaterOrEqual(t, apitest.Num(task, "hits"), 1)
 }
+
+// scripts counts the scripts sent to Redis.
+type scripts struct{ n atomic.Int64 }
+
+func (s *scripts) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (s *scripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		s.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+func (s *scripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			s.count(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+func (s *scripts) count(cmd redis.Cmder) {
+	if n := cmd.Name(); n == "evalsha" || n == "eval" {
+		s.n.Add(1)
+	}
+}
+
+// TestListReadWithoutScript: a board the list index holds is read with
+// plain commands under the epoch the instance last saw (no script), and
+// answers what an uncached server answers, also after writes move tasks
+// in it and after the epoch moved, when the instance reads it again with
+// the script first.
+func TestListReadWithoutScript(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t, "RESPONSE_CACHE", "off", "COST_BUDGET_CAPACITY", "0") // the budget is a script too
+	oracle := apitest.Serve(t, api.DBURL, nil, "ENTITY_CACHE", "off", "RESPONSE_CACHE", "off")
+	_, editor := api.User(t, domain.RoleEditor)
+	ids := api.SeedSmall(t, editor, 4)
+	const board = `{ tasks(first: 2, filter: {status: [DRAFT]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage } nodes { id version priority } } }`
+	counter := &scripts{}
+	api.Cache.Redis().AddHook(counter)
+	read := func(step string) int64 {
+		t.Helper()
+		before := counter.n.Load()
+		assert.Equal(t, oracle.OK(t, editor, board, nil), api.OK(t, editor, board, nil), step)
+		return counter.n.Load() - before
+	}
+	read("cold")
+	assert.Zero(t, read("warm"), "warm: ZCARD and ZRANGE, no script")
+	api.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: CRITICAL}) { id } }`, map[string]any{"id": ids[len(ids)-1]})
+	assert.Zero(t, read("after a write moved a task to the top"))
+	require.NoError(t, api.Redis.Incr(context.Background(), api.CachePrefix()+":epoch").Err())
+	assert.Positive(t, read("after the epoch moved"), "the script reads the new epoch's sets (and fills them)")
+	assert.Zero(t, read("warm again"))
+}

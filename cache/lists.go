@@ -409,6 +409,125 @@ type listEntry struct {
 	score float64
 }
 
+// listSet is one partition's set as read: its size without the sentinel
+// and its first members, or (n < 0) what listReadScript answers for a set
+// that is not there.
+type listSet struct {
+	n       int64
+	entries []listEntry
+	lease   string // n == -1: the fill lease this reader took
+}
+
+// listPlain reads sh's sets with plain commands (ZCARD, ZRANGE) under the
+// epoch this instance last saw, and the epoch after them: since epochs only
+// grow, an epoch that has not moved by then was the epoch throughout. A
+// script would cost Redis the conversion of every member to Lua and back,
+// most of a board's Redis time. ok is false before the first scripted
+// read, when the epoch moved, or when a set is missing: the script then
+// takes the fill lease.
+func (s *store) listPlain(ctx context.Context, sh listShape, first int) (sets []listSet, epoch string, ok bool) {
+	c := s.c
+	known := c.listEpoch.Load()
+	if known == nil {
+		return nil, "", false
+	}
+	base := c.listBase() + *known + ":"
+	cards := make([]*redis.IntCmd, len(sh.parts))
+	ranges := make([]*redis.ZSliceCmd, len(sh.parts))
+	var now *redis.StringCmd
+	err := c.do(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		for i, p := range sh.parts {
+			key := base + p + "|" + sh.suffix
+			cards[i] = pipe.ZCard(ctx, key)
+			ranges[i] = pipe.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, Start: 0, Stop: int64(first) + 1, Rev: sh.desc})
+		}
+		now = pipe.Get(ctx, c.keys.Epoch())
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, "", false
+	}
+	epoch, err = now.Result()
+	if err == redis.Nil {
+		epoch = "0"
+	} else if err != nil {
+		return nil, "", false
+	}
+	if epoch != *known {
+		c.listEpoch.Store(&epoch)
+		return nil, "", false
+	}
+	sets = make([]listSet, len(sh.parts))
+	for i := range sh.parts {
+		n := cards[i].Val()
+		if n == 0 {
+			return nil, "", false
+		}
+		sets[i].n = n - 1
+		for _, z := range ranges[i].Val() {
+			if id, _ := z.Member.(string); id != listSentinel {
+				sets[i].entries = append(sets[i].entries, listEntry{id, z.Score})
+			}
+		}
+	}
+	return sets, epoch, true
+}
+
+// listScripted reads sh's sets with listReadScript, which also takes the
+// fill lease of a set that is not there.
+func (s *store) listScripted(ctx context.Context, sh listShape, first int) (sets []listSet, epoch string, ok bool) {
+	c := s.c
+	args := make([]any, 0, 5+len(sh.parts))
+	rev := "0"
+	if sh.desc {
+		rev = "1"
+	}
+	args = append(args, c.listBase(), first+1, rev, c.opts.LeaseTTL.Milliseconds(), newLease())
+	for _, p := range sh.parts {
+		args = append(args, p+"|"+sh.suffix)
+	}
+	var res []any
+	err := c.do(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = listReadScript.Run(ctx, c.rdb, []string{c.keys.Epoch()}, args...).Slice()
+		return err
+	})
+	if err != nil || len(res) != 1+len(sh.parts) {
+		return nil, "", false
+	}
+	epoch, _ = res[0].(string)
+	c.listEpoch.Store(&epoch)
+	sets = make([]listSet, len(sh.parts))
+	for i := range sh.parts {
+		r, _ := res[1+i].([]any)
+		if len(r) == 0 {
+			return nil, "", false
+		}
+		sets[i].n, _ = r[0].(int64)
+		if sets[i].n == -1 && len(r) > 1 {
+			sets[i].lease, _ = r[1].(string)
+		}
+		if sets[i].n < 0 {
+			continue
+		}
+		for j := 1; j+1 < len(r); j += 2 {
+			id, _ := r[j].(string)
+			if id == listSentinel {
+				continue
+			}
+			sc, _ := r[j+1].(string)
+			f, err := strconv.ParseFloat(sc, 64)
+			if err != nil {
+				return nil, "", false
+			}
+			sets[i].entries = append(sets[i].entries, listEntry{id, f})
+		}
+	}
+	return sets, epoch, true
+}
+
 // listIDs answers an indexable list from the index: the ids of its first
 // page, whether more follow, and the list's size. ok is false when the
 // index could not (Redis unusable, a set not filled yet); the caller reads
@@ -420,56 +539,27 @@ func (s *store) listIDs(ctx context.Context, sh listShape, first int) (ids []str
 		return nil, false, 0, false
 	}
 	for attempt := 0; attempt < 2; attempt++ {
-		args := make([]any, 0, 5+len(sh.parts))
-		rev := "0"
-		if sh.desc {
-			rev = "1"
+		sets, epoch, ok := s.listPlain(ctx, sh, first)
+		if !ok {
+			if sets, epoch, ok = s.listScripted(ctx, sh, first); !ok {
+				c.stats.kinds[KindList].errors.Add(1)
+				return nil, false, 0, false
+			}
 		}
-		args = append(args, c.listBase(), first+1, rev, c.opts.LeaseTTL.Milliseconds(), newLease())
-		for _, p := range sh.parts {
-			args = append(args, p+"|"+sh.suffix)
-		}
-		var res []any
-		err := c.do(ctx, func(ctx context.Context) error {
-			var err error
-			res, err = listReadScript.Run(ctx, c.rdb, []string{c.keys.Epoch()}, args...).Slice()
-			return err
-		})
-		if err != nil || len(res) != 1+len(sh.parts) {
-			c.stats.kinds[KindList].errors.Add(1)
-			return nil, false, 0, false
-		}
-		epoch, _ := res[0].(string)
 		var merged []listEntry
 		filled := false
 		for i, p := range sh.parts {
-			r, _ := res[1+i].([]any)
-			if len(r) == 0 {
-				return nil, false, 0, false
-			}
-			n, _ := r[0].(int64)
-			switch n {
+			switch r := sets[i]; r.n {
 			case -1:
-				lease, _ := r[1].(string)
-				s.fillList(ctx, epoch, p, sh.suffix, lease)
+				s.fillList(ctx, epoch, p, sh.suffix, r.lease)
 				filled = true
 				continue
 			case -2, -3:
 				c.stats.kinds[KindList].misses.Add(1)
 				return nil, false, 0, false
-			}
-			total += int(n)
-			for j := 1; j+1 < len(r); j += 2 {
-				id, _ := r[j].(string)
-				if id == listSentinel {
-					continue
-				}
-				sc, _ := r[j+1].(string)
-				f, err := strconv.ParseFloat(sc, 64)
-				if err != nil {
-					return nil, false, 0, false
-				}
-				merged = append(merged, listEntry{id, f})
+			default:
+				total += int(r.n)
+				merged = append(merged, r.entries...)
 			}
 		}
 		if filled {
@@ -601,18 +691,73 @@ func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 // CountTasks counts an indexable list from the sizes of its partitions'
 // sets, in whichever order a list filled them; it fills none itself (the
 // list beside it fills the order it needs).
+// listCountPlain counts each partition from whichever of its sets exists,
+// as listCountScript does, with plain commands under the epoch this
+// instance last saw (see listPlain); ok is false when it cannot.
+func (s *store) listCountPlain(ctx context.Context, parts []string) (counts []int64, ok bool) {
+	c := s.c
+	known := c.listEpoch.Load()
+	if known == nil {
+		return nil, false
+	}
+	base := c.listBase() + *known + ":"
+	cards := make([]*redis.IntCmd, 0, 3*len(parts))
+	var now *redis.StringCmd
+	err := c.do(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		for _, p := range parts {
+			for _, sfx := range []string{"u", "c", "d"} {
+				cards = append(cards, pipe.ZCard(ctx, base+p+"|"+sfx))
+			}
+		}
+		now = pipe.Get(ctx, c.keys.Epoch())
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, false
+	}
+	epoch, err := now.Result()
+	if err == redis.Nil {
+		epoch = "0"
+	} else if err != nil {
+		return nil, false
+	}
+	if epoch != *known {
+		c.listEpoch.Store(&epoch)
+		return nil, false
+	}
+	counts = make([]int64, len(parts))
+	for i := range parts {
+		counts[i] = -1
+		for _, card := range cards[3*i : 3*i+3] {
+			if n := card.Val(); n > 0 {
+				counts[i] = n - 1
+				break
+			}
+		}
+		if counts[i] < 0 {
+			return nil, false
+		}
+	}
+	return counts, true
+}
+
 func (s *store) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error) {
 	if sh, ok := indexable(domain.TaskQuery{Viewer: v, Filter: f, First: 1}, tagID); ok && !s.c.cluster && s.c.usable(ctx) {
 		args := []any{s.c.listBase()}
 		for _, p := range sh.parts {
 			args = append(args, p)
 		}
-		var counts []int64
-		err := s.c.do(ctx, func(ctx context.Context) error {
-			var err error
-			counts, err = listCountScript.Run(ctx, s.c.rdb, []string{s.c.keys.Epoch()}, args...).Int64Slice()
-			return err
-		})
+		counts, ok := s.listCountPlain(ctx, sh.parts)
+		var err error
+		if !ok {
+			err = s.c.do(ctx, func(ctx context.Context) error {
+				var err error
+				counts, err = listCountScript.Run(ctx, s.c.rdb, []string{s.c.keys.Epoch()}, args...).Int64Slice()
+				return err
+			})
+		}
 		total := 0
 		for _, n := range counts {
 			if n < 0 {
