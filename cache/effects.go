@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herotasks/api/domain"
@@ -90,15 +91,29 @@ func (e *effects) invalidate(items ...Item) {
 // apply runs the steps in one pipeline, under the writes' timeout and
 // outside the breaker (a writer always tries: a skipped invalidation would
 // leave a stale entry). A script Redis no longer holds (restarted, or
-// flushed) is run again on its own, which loads it.
-func (e *effects) apply(ctx context.Context) {
+// flushed) is run again on its own, which loads it. Under a WriteBatch
+// (late true) the steps join the batch's pipeline instead, sent when the
+// batch is flushed, before the write answers.
+func (e *effects) apply(ctx context.Context, late bool) {
 	c := e.c
 	if c == nil || len(e.steps) == 0 {
+		return
+	}
+	if b := batchFrom(ctx); late && b != nil && !c.cluster {
+		b.add(e.queue, e.check)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
 	defer cancel()
 	pipe := c.wrdb.Pipeline()
+	e.queue(ctx, pipe)
+	_, _ = pipe.Exec(ctx) // each step's own error is read below
+	e.check(ctx)
+}
+
+// queue adds the steps' commands to pipe.
+func (e *effects) queue(ctx context.Context, pipe redis.Pipeliner) {
+	c := e.c
 	for i := range e.steps {
 		st := &e.steps[i]
 		switch {
@@ -117,7 +132,12 @@ func (e *effects) apply(ctx context.Context) {
 			st.cmds = append(st.cmds, pipe.Unlink(ctx, keys...))
 		}
 	}
-	_, _ = pipe.Exec(ctx) // each step's own error is read below
+}
+
+// check reads each step's outcome once its pipeline ran: a step that
+// failed distrusts the cache and counts its own error.
+func (e *effects) check(ctx context.Context) {
+	c := e.c
 	for i := range e.steps {
 		st := &e.steps[i]
 		failed := false
@@ -146,5 +166,81 @@ func (e *effects) apply(ctx context.Context) {
 				c.stats.kinds[it.Kind].invalidations.Add(1)
 			}
 		}
+	}
+}
+
+// A WriteBatch gathers the post-commit Redis work of a write's layers (the
+// entity cache's effects, the response cache's tokens) into one pipeline,
+// one round trip instead of one per layer. The outermost layer opens it
+// (WithWriteBatch) and flushes it before the write answers; a layer whose
+// later work must follow its own (the search generations after a text
+// change) applies at once instead.
+type WriteBatch struct {
+	c     *Cache
+	mu    sync.Mutex
+	parts []batchPart
+}
+
+type batchPart struct {
+	queue func(ctx context.Context, pipe redis.Pipeliner)
+	check func(ctx context.Context)
+}
+
+type batchKey struct{}
+
+// WithWriteBatch opens a batch flushed on c's writes' connections.
+func (c *Cache) WithWriteBatch(ctx context.Context) (context.Context, *WriteBatch) {
+	if c == nil || c.cluster {
+		return ctx, nil
+	}
+	b := &WriteBatch{c: c}
+	return context.WithValue(ctx, batchKey{}, b), b
+}
+
+func batchFrom(ctx context.Context) *WriteBatch {
+	b, _ := ctx.Value(batchKey{}).(*WriteBatch)
+	return b
+}
+
+// Add puts work into the batch of ctx and reports true, or reports false
+// when ctx has none (or it was flushed): the caller does the work itself.
+// queue adds commands to the pipeline; check reads their outcome.
+func Add(ctx context.Context, queue func(ctx context.Context, pipe redis.Pipeliner), check func(ctx context.Context)) bool {
+	b := batchFrom(ctx)
+	return b != nil && b.add(queue, check)
+}
+
+func (b *WriteBatch) add(queue func(ctx context.Context, pipe redis.Pipeliner), check func(ctx context.Context)) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.c == nil {
+		return false // flushed
+	}
+	b.parts = append(b.parts, batchPart{queue, check})
+	return true
+}
+
+// Flush sends what the batch gathered in one pipeline and reads each
+// part's outcome; work added after runs on its own.
+func (b *WriteBatch) Flush(ctx context.Context) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	parts, c := b.parts, b.c
+	b.parts, b.c = nil, nil
+	b.mu.Unlock()
+	if len(parts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.writeTimeout())
+	defer cancel()
+	pipe := c.wrdb.Pipeline()
+	for _, p := range parts {
+		p.queue(ctx, pipe)
+	}
+	_, _ = pipe.Exec(ctx) // each part reads its own commands' errors
+	for _, p := range parts {
+		p.check(ctx)
 	}
 }

@@ -51,7 +51,7 @@ func TestWriteEffectsOneRoundTrip(t *testing.T) {
 		e.invalidate(Item{KindTaskHistory, "t1"}, Item{KindStatistics, "all"})
 		trips.single.Store(0)
 		trips.pipelines.Store(0)
-		e.apply(ctx)
+		e.apply(ctx, false)
 	}
 	stored := func() int {
 		m, err := fetch(ctx, c, KindTask, []string{"t1"}, func(context.Context, []string) (map[string]*domain.Task, error) {

@@ -309,7 +309,7 @@ func fill[V any](ctx context.Context, c *Cache, kind Kind, epoch int64, leases m
 func (c *Cache) Invalidate(ctx context.Context, items ...Item) {
 	e := c.effects()
 	e.invalidate(items...)
-	e.apply(ctx)
+	e.apply(ctx, false)
 }
 
 // generation reads a counter; 0 when it was never bumped.

@@ -31,14 +31,14 @@ func testCache(t *testing.T) (*Cache, *redis.Client) {
 func (c *Cache) storeTask(ctx context.Context, id string, t *domain.Task) {
 	e := c.effects()
 	e.storeTask(id, t)
-	e.apply(ctx)
+	e.apply(ctx, false)
 }
 
 // listWritten moves one task in the index, as a write's effects do.
 func (c *Cache) listWritten(ctx context.Context, id string, version int, now, found *domain.Task) {
 	e := c.effects()
 	e.listWritten(id, version, now, found)
-	e.apply(ctx)
+	e.apply(ctx, false)
 }
 
 // TestListWritesAppliedOutOfOrder: writes' scripts can reach Redis in

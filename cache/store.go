@@ -568,7 +568,7 @@ func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task
 	} else if domain.UnknownEffect(err) {
 		s.c.trusted.Store(false)
 	}
-	e.apply(ctx)
+	e.apply(ctx, true)
 	return t, err
 }
 
@@ -580,7 +580,7 @@ func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, g
 	e := s.c.effects()
 	s.rowWritten(e, id, t, priorOf(priors, id), err)
 	s.taskWritten(e, Item{KindTaskHistory, id})
-	e.apply(ctx)
+	var states []*domain.Task // the search's, when the write changed what it matches
 	if err == nil && t != nil {
 		before := priorsOf(priors, id)
 		switch {
@@ -588,12 +588,16 @@ func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, g
 			s.c.trusted.Store(false) // no prior row: nothing tells what the write changed
 		case len(before) == 1 && !changesSearch(&before[0], t):
 		default:
-			states := make([]*domain.Task, 0, len(before)+1)
+			states = make([]*domain.Task, 0, len(before)+1)
 			for i := range before {
 				states = append(states, &before[i])
 			}
-			s.searchWritten(ctx, append(states, t)...)
+			states = append(states, t)
 		}
+	}
+	e.apply(ctx, states == nil) // the search's generations follow the row's write-through
+	if states != nil {
+		s.searchWritten(ctx, states...)
 	}
 	return t, err
 }
@@ -606,7 +610,7 @@ func (s *store) TransitionTask(ctx context.Context, id string, req domain.Transi
 	e := s.c.effects()
 	s.rowWritten(e, id, t, priorOf(priors, id), err)
 	s.taskWritten(e, Item{KindTaskHistory, id})
-	e.apply(ctx)
+	e.apply(ctx, true)
 	return t, err
 }
 
@@ -634,7 +638,7 @@ func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (
 		}
 	}
 	s.taskWritten(e, items...)
-	e.apply(ctx)
+	e.apply(ctx, false)
 	if err == nil && d != nil {
 		s.searchWritten(ctx, d.Task, nil)
 	}
@@ -667,7 +671,7 @@ func (s *store) CreateSubtask(ctx context.Context, taskID string, in domain.NewS
 	} else {
 		e.invalidate(Item{KindTaskSubtasks, taskID}, Item{KindTaskHistory, taskID})
 	}
-	e.apply(ctx)
+	e.apply(ctx, true)
 	return st, err
 }
 
@@ -685,7 +689,7 @@ func (s *store) UpdateSubtask(ctx context.Context, id string, p domain.SubtaskPa
 	default:
 		e.invalidate(Item{KindSubtask, id}, Item{KindTaskHistory, st.TaskID})
 	}
-	e.apply(ctx)
+	e.apply(ctx, true)
 	return st, err
 }
 
@@ -701,7 +705,7 @@ func (s *store) DeleteSubtask(ctx context.Context, id string, guard domain.Guard
 	} else {
 		e.invalidate(items...)
 	}
-	e.apply(ctx)
+	e.apply(ctx, true)
 	return st, err
 }
 
@@ -764,7 +768,7 @@ func (s *store) tagsWritten(ctx context.Context, taskID string, t *domain.Task, 
 		s.c.trusted.Store(false)
 	}
 	e.invalidate(Item{KindTaskTags, taskID}, Item{KindTaskHistory, taskID})
-	e.apply(ctx)
+	e.apply(ctx, true)
 }
 
 // AddSubtaskTags changes the subtask's tag list.

@@ -1,6 +1,10 @@
 package respcache
 
-import "time"
+import (
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // SetBeforeStore installs a hook that runs after an operation executed and
 // before its response is stored: the tests force the race with it.
@@ -14,3 +18,7 @@ var OnlyUnavailable = onlyUnavailable
 func (c *Cache) ServableStale(at, now time.Time) bool {
 	return c.servableStale(&entry{entryHead: entryHead{At: at.UnixMilli()}}, now)
 }
+
+// WriteRedis is the client of writes' tokens (and of the write batches
+// this layer opens).
+func (c *Cache) WriteRedis() redis.UniversalClient { return c.infra.WriteRedis() }

@@ -1,9 +1,11 @@
 package respcache_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/herotasks/api/domain"
 	"github.com/herotasks/api/internal/apitest"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -581,4 +584,61 @@ func TestBoardTagsCoherentAcrossInstances(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d tag writes, %d reads, %d hits", writes.Load(), reads.Load(), hits.Load())
 	assert.Positive(t, hits.Load(), "the board was cached between writes")
+}
+
+// pipes records the pipelines sent to Redis, as the names and first keys
+// of their commands.
+type pipes struct {
+	mu  sync.Mutex
+	all [][]string
+}
+
+func (p *pipes) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (p *pipes) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (p *pipes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		var one []string
+		for _, c := range cmds {
+			a := c.Args()
+			key := ""
+			switch {
+			case c.Name() == "evalsha" && len(a) > 3:
+				key, _ = a[3].(string)
+			case len(a) > 1:
+				key, _ = a[1].(string)
+			}
+			one = append(one, c.Name()+" "+key)
+		}
+		p.mu.Lock()
+		p.all = append(p.all, one)
+		p.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// TestWriteOneRoundTripAfterCommit: a task write sends the entity cache's
+// effects (its row written through, the list index moved) and the response
+// cache's new tokens in one pipeline, not one per cache.
+func TestWriteOneRoundTripAfterCommit(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t, "COST_BUDGET_CAPACITY", "0")
+	_, alice := a.User(t, domain.RoleEditor)
+	id, _ := a.NewTask(t, alice, map[string]any{"title": "written once"})
+	rec := &pipes{}
+	a.Cache.WriteRedis().AddHook(rec)
+	a.Responses.WriteRedis().AddHook(rec)
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {priority: HIGH}) { id } }`, map[string]any{"id": id})
+	var tokens, rows int
+	for _, p := range rec.all {
+		joined := strings.Join(p, "\n")
+		if strings.Contains(joined, ":rtag:") {
+			tokens++
+			assert.Contains(t, joined, ":task:"+id, "the tokens go with the row written through: %v", p)
+		}
+		if strings.Contains(joined, "evalsha") && strings.Contains(joined, ":task:"+id) {
+			rows++
+		}
+	}
+	assert.Equal(t, 1, tokens, "one pipeline of tokens: %v", rec.all)
+	assert.Equal(t, 1, rows, "one pipeline writes the row through: %v", rec.all)
 }

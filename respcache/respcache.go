@@ -432,18 +432,43 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) {
 	if c == nil || len(tags) == 0 {
 		return
 	}
+	cmds := make([]*redis.StatusCmd, 0, len(tags))
+	queue := func(ctx context.Context, pipe redis.Pipeliner) {
+		for _, t := range tags {
+			cmds = append(cmds, pipe.Set(ctx, c.tagKey(t), newToken(), c.tagTTL()))
+		}
+	}
+	check := func(context.Context) {
+		for _, cmd := range cmds {
+			if cmd.Err() != nil {
+				c.infra.Distrust()
+				c.stats.Errors.Add(1)
+				return
+			}
+		}
+		c.stats.Invalidations.Add(int64(len(tags)))
+	}
+	// In the write's batch (cache.WriteBatch), with the entity cache's
+	// effects: one round trip for both.
+	if cache.Add(ctx, queue, check) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.infra.WriteTimeout())
 	defer cancel()
 	pipe := c.infra.WriteRedis().Pipeline()
-	for _, t := range tags {
-		pipe.Set(ctx, c.tagKey(t), newToken(), c.tagTTL())
+	queue(ctx, pipe)
+	_, _ = pipe.Exec(ctx) // check reads each command's error
+	check(ctx)
+}
+
+// batched opens a write's Redis batch (cache.WriteBatch), which the
+// returned function flushes before the write answers.
+func (c *Cache) batched(ctx context.Context) (context.Context, func()) {
+	if c == nil {
+		return ctx, func() {}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		c.infra.Distrust()
-		c.stats.Errors.Add(1)
-		return
-	}
-	c.stats.Invalidations.Add(int64(len(tags)))
+	ctx, b := c.infra.WithWriteBatch(ctx)
+	return ctx, func() { b.Flush(ctx) }
 }
 
 func newToken() string {

@@ -728,6 +728,8 @@ func dedup(tags []string) []string {
 }
 
 func (t *tagging) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
+	ctx, flush := t.c.batched(ctx)
+	defer flush()
 	x, err := t.s.CreateTask(ctx, in)
 	tags := []string{tagTags}
 	if x != nil {
@@ -745,6 +747,8 @@ func (t *tagging) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Ta
 }
 
 func (t *tagging) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
+	ctx, flush := t.c.batched(ctx)
+	defer flush()
 	ctx, priors := domain.WithPriors(ctx)
 	x, err := t.s.UpdateTask(ctx, id, p, guard)
 	t.taskWritten(ctx, id, priors, x, err, p.Title != nil || p.Description != nil)
@@ -752,6 +756,8 @@ func (t *tagging) UpdateTask(ctx context.Context, id string, p domain.TaskPatch,
 }
 
 func (t *tagging) TransitionTask(ctx context.Context, id string, req domain.TransitionRequest, guard domain.Guard) (*domain.Task, error) {
+	ctx, flush := t.c.batched(ctx)
+	defer flush()
 	ctx, priors := domain.WithPriors(ctx)
 	x, err := t.s.TransitionTask(ctx, id, req, guard)
 	t.taskWritten(ctx, id, priors, x, err, false)
@@ -830,12 +836,16 @@ func (t *tagging) tagsWritten(ctx context.Context, id string, x *domain.Task, er
 }
 
 func (t *tagging) AddTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
+	ctx, flush := t.c.batched(ctx)
+	defer flush()
 	x, err := t.s.AddTaskTags(ctx, taskID, names, guard)
 	t.tagsWritten(ctx, taskID, x, err)
 	return x, err
 }
 
 func (t *tagging) RemoveTaskTags(ctx context.Context, taskID string, names []string, guard domain.Guard) (*domain.Task, error) {
+	ctx, flush := t.c.batched(ctx)
+	defer flush()
 	x, err := t.s.RemoveTaskTags(ctx, taskID, names, guard)
 	t.tagsWritten(ctx, taskID, x, err)
 	return x, err
