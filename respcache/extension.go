@@ -116,7 +116,7 @@ func (e Extension) bypass(ctx context.Context, oc *graphql.OperationContext, nex
 			return resp
 		}
 		st := e.state(ctx, oc)
-		if last, _, _ := e.Cache.lookup(ctx, st.key, st.shared); e.Cache.servableStale(last, time.Now()) {
+		if last, _, _, _ := e.Cache.lookup(ctx, st.key, st.shared); e.Cache.servableStale(last, time.Now()) {
 			return e.Cache.staleAnswer(last)
 		}
 		return resp
@@ -138,13 +138,18 @@ func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseH
 		return next(ctx)
 	}
 	c := e.Cache
-	last, epoch, fresh := c.lookup(ctx, st.key, st.shared)
+	last, epoch, fresh, current := c.lookup(ctx, st.key, st.shared)
 	c.admit.record(st.shape, fresh, time.Now())
 	if fresh {
 		c.stats.Hits.Add(1)
 		return &graphql.Response{Data: last.Data, Extensions: map[string]any{"responseCache": "hit"}}
 	}
 	c.stats.Misses.Add(1)
+	if rec := recorderFrom(ctx); rec != nil && epoch != noStore {
+		rec.mu.Lock()
+		rec.pretaken = current
+		rec.mu.Unlock()
+	}
 	resp := next(ctx)
 	if resp != nil && len(resp.Errors) > 0 && onlyUnavailable(resp.Errors) && c.servableStale(last, time.Now()) {
 		// PostgreSQL is unreachable and nothing else went wrong: the

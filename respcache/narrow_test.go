@@ -642,3 +642,61 @@ func TestWriteOneRoundTripAfterCommit(t *testing.T) {
 	assert.Equal(t, 1, tokens, "one pipeline of tokens: %v", rec.all)
 	assert.Equal(t, 1, rows, "one pipeline writes the row through: %v", rec.all)
 }
+
+// tokenReads counts the reads of tokens (GETs and MGETs of ":rtag:" keys).
+type tokenReads struct{ n atomic.Int64 }
+
+func (r *tokenReads) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *tokenReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+func (r *tokenReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			r.count(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+func (r *tokenReads) count(cmd redis.Cmder) {
+	if n := cmd.Name(); n != "mget" && n != "get" {
+		return
+	}
+	for _, a := range cmd.Args()[1:] {
+		if k, _ := a.(string); strings.Contains(k, ":rtag:") {
+			r.n.Add(1)
+			return
+		}
+	}
+}
+
+// TestMissReusesLookupTokens: a read whose entry a write retired runs again
+// under the tokens its lookup just read for the entry's tags (they were
+// read before the run), so it reads no token again: only the lookup's
+// token reads, where each level of the run used to read its own.
+func TestMissReusesLookupTokens(t *testing.T) {
+	t.Parallel()
+	a := respAPI(t, "COST_BUDGET_CAPACITY", "0")
+	aliceID, alice := a.User(t, domain.RoleEditor)
+	id, _ := a.NewTask(t, alice, map[string]any{"title": "on the page", "assigneeId": aliceID})
+	mine := `query Mine($me: ID!) { tasks(first: 5, filter: {assigneeId: $me}) { totalCount nodes { id priority tags { name } } } }`
+	me := map[string]any{"me": aliceID}
+	cacheState(t, a, alice, mine, me)
+	state, _, _ := cacheState(t, a, alice, mine, me)
+	require.Equal(t, "hit", state)
+	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {priority: HIGH}) { id } }`, map[string]any{"id": id})
+	reads := &tokenReads{}
+	a.Cache.Redis().AddHook(reads)
+	state, d, _ := cacheState(t, a, alice, mine, me)
+	assert.Equal(t, "miss", state)
+	assert.Equal(t, "HIGH", apitest.Str(d, "tasks", "nodes", 0, "priority"))
+	// The lookup's two (the entry held in process, then Redis's, both
+	// retired); without the lookup's tokens the run read three more.
+	assert.Equal(t, int64(2), reads.n.Load(), "the lookup's token reads only")
+	state, d, _ = cacheState(t, a, alice, mine, me)
+	assert.Equal(t, "hit", state, "stored under the tokens the lookup read")
+	assert.Equal(t, "HIGH", apitest.Str(d, "tasks", "nodes", 0, "priority"))
+}

@@ -235,9 +235,9 @@ const noStore = "\x00"
 // token unchanged. When none is fresh, the first key's entry of the
 // current epoch (else the next's) is returned anyway, as the last answer
 // for the stale path; e is nil when there is none.
-func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch string, fresh bool) {
+func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch string, fresh bool, current map[string]string) {
 	if !c.infra.Usable(ctx) {
-		return nil, noStore, false
+		return nil, noStore, false, nil
 	}
 	found := make([]*entry, len(keys))
 	local := make([]bool, len(keys))
@@ -250,9 +250,9 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 		if inProcess {
 			// The entries held in process first: a fresh one costs one
 			// round trip, its tokens', whichever key it is under.
-			e, epoch, fresh, ok := c.check(ctx, keys, found, local)
+			e, epoch, fresh, current, ok := c.check(ctx, keys, found, local)
 			if !ok || fresh {
-				return e, epoch, fresh
+				return e, epoch, fresh, current
 			}
 			clear(found) // those that were not fresh are gone from the front
 			clear(local)
@@ -265,25 +265,25 @@ func (c *Cache) lookup(ctx context.Context, keys ...string) (e *entry, epoch str
 	vals, err := c.infra.GetMany(ctx, rkeys)
 	if err != nil {
 		c.stats.Errors.Add(1)
-		return nil, noStore, false
+		return nil, noStore, false, nil
 	}
 	for i := range keys {
 		if raw := str(vals[i]); raw != "" {
 			found[i] = decodeEntry(raw)
 		}
 	}
-	e, epoch, fresh, ok := c.check(ctx, keys, found, local)
+	e, epoch, fresh, current, ok := c.check(ctx, keys, found, local)
 	if !ok {
-		return nil, noStore, false
+		return nil, noStore, false, nil
 	}
-	return e, epoch, fresh
+	return e, epoch, fresh, current
 }
 
 // check reads the epoch and the current tokens of the entries found under
 // keys (local: held in process) in one round trip, and returns the first
-// fresh one, else the first of the current epoch as the last answer; ok
-// is false when Redis could not be read.
-func (c *Cache) check(ctx context.Context, keys []string, found []*entry, local []bool) (e *entry, epoch string, fresh, ok bool) {
+// fresh one, else the first of the current epoch as the last answer, with
+// the tokens it read; ok is false when Redis could not be read.
+func (c *Cache) check(ctx context.Context, keys []string, found []*entry, local []bool) (e *entry, epoch string, fresh bool, current map[string]string, ok bool) {
 	now := time.Now()
 	tags := make([]string, 0, 8)
 	for _, f := range found {
@@ -303,10 +303,10 @@ func (c *Cache) check(ctx context.Context, keys []string, found []*entry, local 
 	vals, err := c.infra.GetMany(ctx, tkeys)
 	if err != nil {
 		c.stats.Errors.Add(1)
-		return nil, noStore, false, false
+		return nil, noStore, false, nil, false
 	}
 	epoch = str(vals[0])
-	current := make(map[string]string, len(tags))
+	current = make(map[string]string, len(tags))
 	for i, t := range tags {
 		current[t] = str(vals[i+1])
 	}
@@ -322,7 +322,7 @@ func (c *Cache) check(ctx context.Context, keys []string, found []*entry, local 
 			if c.local != nil && !local[i] {
 				c.local.Add(keys[i], f)
 			}
-			return f, epoch, true, true
+			return f, epoch, true, current, true
 		}
 		if local[i] {
 			c.local.Remove(keys[i])
@@ -331,7 +331,7 @@ func (c *Cache) check(ctx context.Context, keys []string, found []*entry, local 
 			last = f
 		}
 	}
-	return last, epoch, false, true
+	return last, epoch, false, current, true
 }
 
 // valid reports whether e is unexpired and every token it saw is current.
@@ -483,6 +483,10 @@ type recorder struct {
 	c      *Cache
 	mu     sync.Mutex
 	tokens map[string]string
+	// pretaken are the tokens the lookup read, before the operation ran, of
+	// the tags its last answer held: most of what the run will take again,
+	// so those cost no round trip.
+	pretaken map[string]string
 	failed bool // a token could not be read, or changed between two reads
 	// personal: the answer depended on who asked (domain.DependsOnViewer),
 	// so it is stored for the caller's scope only; otherwise for everyone.
@@ -508,9 +512,14 @@ func (r *recorder) observe(ctx context.Context, tags ...string) {
 	}
 	fresh := make([]string, 0, len(tags))
 	for _, t := range tags {
-		if _, ok := r.tokens[t]; !ok && !slices.Contains(fresh, t) {
-			fresh = append(fresh, t)
+		if _, ok := r.tokens[t]; ok || slices.Contains(fresh, t) {
+			continue
 		}
+		if tok := r.pretaken[t]; tok != "" {
+			r.tokens[t] = tok // read before the operation began, by its lookup
+			continue
+		}
+		fresh = append(fresh, t)
 	}
 	r.mu.Unlock()
 	if len(fresh) == 0 {
