@@ -487,7 +487,7 @@ type recorder struct {
 	// the tags its last answer held: most of what the run will take again,
 	// so those cost no round trip.
 	pretaken map[string]string
-	failed bool // a token could not be read, or changed between two reads
+	failed   bool // a token could not be read, or changed between two reads
 	// personal: the answer depended on who asked (domain.DependsOnViewer),
 	// so it is stored for the caller's scope only; otherwise for everyone.
 	personal atomic.Bool
