@@ -644,7 +644,7 @@ func TestWriteOneRoundTripAfterCommit(t *testing.T) {
 }
 
 // tokenReads counts the reads of tokens (GETs and MGETs of ":rtag:" keys).
-type tokenReads struct{ n atomic.Int64 }
+type tokenReads struct{ n, rows atomic.Int64 }
 
 func (r *tokenReads) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (r *tokenReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -668,6 +668,9 @@ func (r *tokenReads) count(cmd redis.Cmder) {
 	for _, a := range cmd.Args()[1:] {
 		if k, _ := a.(string); strings.Contains(k, ":rtag:") {
 			r.n.Add(1)
+			return
+		} else if strings.Contains(k, ":task:") {
+			r.rows.Add(1)
 			return
 		}
 	}
@@ -696,6 +699,9 @@ func TestMissReusesLookupTokens(t *testing.T) {
 	// The lookup's two (the entry held in process, then Redis's, both
 	// retired); without the lookup's tokens the run read three more.
 	assert.Equal(t, int64(2), reads.n.Load(), "the lookup's token reads only")
+	// The page's rows are read once: their tokens came before the run, so
+	// the rows the list read are as new as them, with nothing to read again.
+	assert.Equal(t, int64(1), reads.rows.Load(), "one read of the rows")
 	state, d, _ = cacheState(t, a, alice, mine, me)
 	assert.Equal(t, "hit", state, "stored under the tokens the lookup read")
 	assert.Equal(t, "HIGH", apitest.Str(d, "tasks", "nodes", 0, "priority"))

@@ -501,6 +501,22 @@ func recorderFrom(ctx context.Context) *recorder {
 }
 
 // observe takes the tokens of the tags a read is about to depend on.
+// pretakenAll reports whether the lookup read the token of prefix+id for
+// every id, before the operation began.
+func (r *recorder) pretakenAll(prefix string, ids []string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if r.pretaken[prefix+id] == "" {
+			return false
+		}
+	}
+	return len(ids) > 0
+}
+
 func (r *recorder) observe(ctx context.Context, tags ...string) {
 	if r == nil {
 		return
