@@ -180,6 +180,19 @@ func insertEvents(ctx context.Context, tx *writeTx, events []domain.TaskEvent) e
 			private[i], createdBy[i], assignee[i] = &p, e.Was.CreatedByID, e.Was.AssigneeID
 		}
 	}
+	if n == 1 {
+		// Most writes record one event: a row of values costs PostgreSQL
+		// about a quarter less than unnesting sixteen one-element arrays.
+		tx.atCommit(`WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
+			to_phase, reason, field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
+		VALUES ($1::uuid, $2::uuid, $3::text::task_event_kind, $4::text::task_status, $5::text::task_status,
+			$6::text::workflow_phase, $7::text::workflow_phase, $8::text, $9::text, $10::text, $11::text,
+			$12::uuid, $13::boolean, $14::uuid, $15::uuid, COALESCE($16::timestamptz, now())))
+		SELECT pg_notify($17, '')`,
+			taskIDs[0], actors[0], kinds[0], fromS[0], toS[0], fromP[0], toP[0], reasons[0], fields[0], olds[0], news[0],
+			subs[0], private[0], createdBy[0], assignee[0], at[0], pubsub.Channel)
+		return nil
+	}
 	tx.atCommit(`WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
 			to_phase, reason, field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
 		SELECT k.task_id, k.actor_id, k.kind, k.from_status, k.to_status, k.from_phase, k.to_phase, k.reason,
