@@ -593,23 +593,11 @@ func TestUsersKeptInProcess(t *testing.T) {
 
 // mgets counts the MGETs a client sends, as it sends them, and those that
 // read subtasks along with tasks.
+// mgets counts MGETs, and those that read tasks and subtasks along.
 type mgets struct{ n, along atomic.Int64 }
 
-func (m *mgets) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (m *mgets) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		m.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-func (m *mgets) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			m.count(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
+func (m *mgets) hook() apitest.RedisHook { return apitest.RedisHook{Each: m.count} }
+
 func (m *mgets) count(cmd redis.Cmder) {
 	if cmd.Name() != "mget" {
 		return
@@ -642,13 +630,8 @@ func TestDetailReadAhead(t *testing.T) {
 	const detail = `query($id: ID!) { task(id: $id) { id title version subtasks { id title tags { name } } dependencies { id title version } } }`
 	vars := map[string]any{"id": task}
 	counter := &mgets{}
-	api.Cache.Redis().AddHook(counter)
-	read := func(step string) int64 {
-		t.Helper()
-		before := counter.n.Load()
-		assert.Equal(t, oracle.OK(t, editor, detail, vars), api.OK(t, editor, detail, vars), step)
-		return counter.n.Load() - before
-	}
+	api.Cache.Redis().AddHook(counter.hook())
+	read := countedRead(t, api, oracle, editor, detail, vars, &counter.n)
 	read("cold")
 	require.NotEmpty(t, apitest.List(api.OK(t, editor, detail, vars), "task", "subtasks"), "the seed gives tasks subtasks")
 	assert.Equal(t, int64(1), read("warm"), "warm: the task, its subtasks, its dependency list and its dependencies in one MGET")
@@ -675,7 +658,7 @@ func TestPageSubtasksReadAhead(t *testing.T) {
 	ids := api.SeedSmall(t, editor, 3)
 	const page = `{ tasks(first: 10) { nodes { id version subtasks(first: 5) { id title tags { name } } } } }`
 	counter := &mgets{}
-	api.Cache.Redis().AddHook(counter)
+	api.Cache.Redis().AddHook(counter.hook())
 	read := func(a *apitest.API, step string) int64 {
 		t.Helper()
 		before := counter.n.Load()
@@ -692,7 +675,7 @@ func TestPageSubtasksReadAhead(t *testing.T) {
 
 	recorded := apitest.Serve(t, api.DBURL, nil, "RESPONSE_CACHE", "on")
 	counter = &mgets{}
-	recorded.Cache.Redis().AddHook(counter)
+	recorded.Cache.Redis().AddHook(counter.hook())
 	for i := range 4 { // each its own query: recorded, not answered from an entry
 		q := strings.Replace(page, "first: 10", fmt.Sprintf("first: %d", 10+i), 1)
 		assert.Equal(t, oracle.OK(t, editor, q, nil), recorded.OK(t, editor, q, nil))
@@ -722,24 +705,22 @@ func TestCacheStatisticsAdminOnly(t *testing.T) {
 	assert.GreaterOrEqual(t, apitest.Num(task, "hits"), 1)
 }
 
+// countedRead returns a read of query by token that must answer what
+// oracle answers, and reports how much n grew meanwhile.
+func countedRead(t *testing.T, api, oracle *apitest.API, token, query string, vars map[string]any, n *atomic.Int64) func(step string) int64 {
+	return func(step string) int64 {
+		t.Helper()
+		before := n.Load()
+		assert.Equal(t, oracle.OK(t, token, query, vars), api.OK(t, token, query, vars), step)
+		return n.Load() - before
+	}
+}
+
 // scripts counts the scripts sent to Redis.
 type scripts struct{ n atomic.Int64 }
 
-func (s *scripts) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (s *scripts) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		s.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-func (s *scripts) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			s.count(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
+func (s *scripts) hook() apitest.RedisHook { return apitest.RedisHook{Each: s.count} }
+
 func (s *scripts) count(cmd redis.Cmder) {
 	if n := cmd.Name(); n == "evalsha" || n == "eval" {
 		s.n.Add(1)
@@ -759,13 +740,8 @@ func TestListReadWithoutScript(t *testing.T) {
 	ids := api.SeedSmall(t, editor, 4)
 	const board = `{ tasks(first: 2, filter: {status: [DRAFT]}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage } nodes { id version priority } } }`
 	counter := &scripts{}
-	api.Cache.Redis().AddHook(counter)
-	read := func(step string) int64 {
-		t.Helper()
-		before := counter.n.Load()
-		assert.Equal(t, oracle.OK(t, editor, board, nil), api.OK(t, editor, board, nil), step)
-		return counter.n.Load() - before
-	}
+	api.Cache.Redis().AddHook(counter.hook())
+	read := countedRead(t, api, oracle, editor, board, nil, &counter.n)
 	read("cold")
 	assert.Zero(t, read("warm"), "warm: ZCARD and ZRANGE, no script")
 	api.OK(t, editor, `mutation($id: ID!) { updateTask(id: $id, input: {priority: CRITICAL}) { id } }`, map[string]any{"id": ids[len(ids)-1]})

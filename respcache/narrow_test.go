@@ -1,7 +1,6 @@
 package respcache_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -593,10 +592,8 @@ type pipes struct {
 	all [][]string
 }
 
-func (p *pipes) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (p *pipes) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-func (p *pipes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
+func (p *pipes) hook() apitest.RedisHook {
+	return apitest.RedisHook{Pipe: func(cmds []redis.Cmder) {
 		var one []string
 		for _, c := range cmds {
 			a := c.Args()
@@ -612,8 +609,7 @@ func (p *pipes) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 		p.mu.Lock()
 		p.all = append(p.all, one)
 		p.mu.Unlock()
-		return next(ctx, cmds)
-	}
+	}}
 }
 
 // TestWriteOneRoundTripAfterCommit: a task write sends the entity cache's
@@ -625,8 +621,8 @@ func TestWriteOneRoundTripAfterCommit(t *testing.T) {
 	_, alice := a.User(t, domain.RoleEditor)
 	id, _ := a.NewTask(t, alice, map[string]any{"title": "written once"})
 	rec := &pipes{}
-	a.Cache.WriteRedis().AddHook(rec)
-	a.Responses.WriteRedis().AddHook(rec)
+	a.Cache.WriteRedis().AddHook(rec.hook())
+	a.Responses.WriteRedis().AddHook(rec.hook())
 	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {priority: HIGH}) { id } }`, map[string]any{"id": id})
 	var tokens, rows int
 	for _, p := range rec.all {
@@ -646,21 +642,8 @@ func TestWriteOneRoundTripAfterCommit(t *testing.T) {
 // tokenReads counts the reads of tokens (GETs and MGETs of ":rtag:" keys).
 type tokenReads struct{ n, rows atomic.Int64 }
 
-func (r *tokenReads) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (r *tokenReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-func (r *tokenReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			r.count(c)
-		}
-		return next(ctx, cmds)
-	}
-}
+func (r *tokenReads) hook() apitest.RedisHook { return apitest.RedisHook{Each: r.count} }
+
 func (r *tokenReads) count(cmd redis.Cmder) {
 	if n := cmd.Name(); n != "mget" && n != "get" {
 		return
@@ -692,7 +675,7 @@ func TestMissReusesLookupTokens(t *testing.T) {
 	require.Equal(t, "hit", state)
 	a.OK(t, alice, `mutation($id: ID!) { updateTask(id: $id, input: {priority: HIGH}) { id } }`, map[string]any{"id": id})
 	reads := &tokenReads{}
-	a.Cache.Redis().AddHook(reads)
+	a.Cache.Redis().AddHook(reads.hook())
 	state, d, _ := cacheState(t, a, alice, mine, me)
 	assert.Equal(t, "miss", state)
 	assert.Equal(t, "HIGH", apitest.Str(d, "tasks", "nodes", 0, "priority"))

@@ -31,6 +31,7 @@ import (
 	"github.com/herotasks/api/migrations"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -434,5 +435,38 @@ func Root(t testing.TB) string {
 		parent := filepath.Dir(dir)
 		require.NotEqual(t, dir, parent, "no go.mod above the test's directory")
 		dir = parent
+	}
+}
+
+// RedisHook is a go-redis hook for tests that watch what a server sends to
+// Redis: Each sees every command, sent alone or in a pipeline; Pipe (when
+// set) every pipeline whole.
+type RedisHook struct {
+	Each func(cmd redis.Cmder)
+	Pipe func(cmds []redis.Cmder)
+}
+
+func (h RedisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h RedisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.Each != nil {
+			h.Each(cmd)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h RedisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.Pipe != nil {
+			h.Pipe(cmds)
+		}
+		if h.Each != nil {
+			for _, cmd := range cmds {
+				h.Each(cmd)
+			}
+		}
+		return next(ctx, cmds)
 	}
 }
