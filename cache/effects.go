@@ -202,10 +202,10 @@ func batchFrom(ctx context.Context) *WriteBatch {
 	return b
 }
 
-// Add puts work into the batch of ctx and reports true, or reports false
+// JoinWriteBatch puts work into the batch of ctx and reports true, or reports false
 // when ctx has none (or it was flushed): the caller does the work itself.
 // queue adds commands to the pipeline; check reads their outcome.
-func Add(ctx context.Context, queue func(ctx context.Context, pipe redis.Pipeliner), check func(ctx context.Context)) bool {
+func JoinWriteBatch(ctx context.Context, queue func(ctx context.Context, pipe redis.Pipeliner), check func(ctx context.Context)) bool {
 	b := batchFrom(ctx)
 	return b != nil && b.add(queue, check)
 }

@@ -426,37 +426,16 @@ type listSet struct {
 // read, when the epoch moved, or when a set is missing: the script then
 // takes the fill lease.
 func (s *store) listPlain(ctx context.Context, sh listShape, first int) (sets []listSet, epoch string, ok bool) {
-	c := s.c
-	known := c.listEpoch.Load()
-	if known == nil {
-		return nil, "", false
-	}
-	base := c.listBase() + *known + ":"
 	cards := make([]*redis.IntCmd, len(sh.parts))
 	ranges := make([]*redis.ZSliceCmd, len(sh.parts))
-	var now *redis.StringCmd
-	err := c.do(ctx, func(ctx context.Context) error {
-		pipe := c.rdb.Pipeline()
+	epoch, ok = s.c.plainListRead(ctx, func(ctx context.Context, pipe redis.Pipeliner, base string) {
 		for i, p := range sh.parts {
 			key := base + p + "|" + sh.suffix
 			cards[i] = pipe.ZCard(ctx, key)
 			ranges[i] = pipe.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, Start: 0, Stop: int64(first) + 1, Rev: sh.desc})
 		}
-		now = pipe.Get(ctx, c.keys.Epoch())
-		_, err := pipe.Exec(ctx)
-		return err
 	})
-	if err != nil {
-		return nil, "", false
-	}
-	epoch, err = now.Result()
-	if err == redis.Nil {
-		epoch = "0"
-	} else if err != nil {
-		return nil, "", false
-	}
-	if epoch != *known {
-		c.listEpoch.Store(&epoch)
+	if !ok {
 		return nil, "", false
 	}
 	sets = make([]listSet, len(sh.parts))
@@ -473,6 +452,40 @@ func (s *store) listPlain(ctx context.Context, sh listShape, first int) (sets []
 		}
 	}
 	return sets, epoch, true
+}
+
+// plainListRead sends the commands queue adds (keys under base, the index's
+// prefix in the epoch this instance last saw) and then a GET of the epoch,
+// in one round trip. ok is false before the first scripted read, when Redis
+// failed, or when the epoch moved (which it records): since epochs only
+// grow, an epoch that has not moved by the GET was the epoch throughout.
+func (c *Cache) plainListRead(ctx context.Context, queue func(ctx context.Context, pipe redis.Pipeliner, base string)) (epoch string, ok bool) {
+	known := c.listEpoch.Load()
+	if known == nil {
+		return "", false
+	}
+	var now *redis.StringCmd
+	err := c.do(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		queue(ctx, pipe, c.listBase()+*known+":")
+		now = pipe.Get(ctx, c.keys.Epoch())
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return "", false
+	}
+	epoch, err = now.Result()
+	if err == redis.Nil {
+		epoch = "0"
+	} else if err != nil {
+		return "", false
+	}
+	if epoch != *known {
+		c.listEpoch.Store(&epoch)
+		return "", false
+	}
+	return epoch, true
 }
 
 // listScripted reads sh's sets with listReadScript, which also takes the
@@ -688,43 +701,18 @@ func (s *store) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string)
 	return page, nil
 }
 
-// CountTasks counts an indexable list from the sizes of its partitions'
-// sets, in whichever order a list filled them; it fills none itself (the
-// list beside it fills the order it needs).
 // listCountPlain counts each partition from whichever of its sets exists,
-// as listCountScript does, with plain commands under the epoch this
-// instance last saw (see listPlain); ok is false when it cannot.
+// as listCountScript does, with plain commands (plainListRead); ok is false
+// when it cannot.
 func (s *store) listCountPlain(ctx context.Context, parts []string) (counts []int64, ok bool) {
-	c := s.c
-	known := c.listEpoch.Load()
-	if known == nil {
-		return nil, false
-	}
-	base := c.listBase() + *known + ":"
 	cards := make([]*redis.IntCmd, 0, 3*len(parts))
-	var now *redis.StringCmd
-	err := c.do(ctx, func(ctx context.Context) error {
-		pipe := c.rdb.Pipeline()
+	if _, ok = s.c.plainListRead(ctx, func(ctx context.Context, pipe redis.Pipeliner, base string) {
 		for _, p := range parts {
 			for _, sfx := range []string{"u", "c", "d"} {
 				cards = append(cards, pipe.ZCard(ctx, base+p+"|"+sfx))
 			}
 		}
-		now = pipe.Get(ctx, c.keys.Epoch())
-		_, err := pipe.Exec(ctx)
-		return err
-	})
-	if err != nil {
-		return nil, false
-	}
-	epoch, err := now.Result()
-	if err == redis.Nil {
-		epoch = "0"
-	} else if err != nil {
-		return nil, false
-	}
-	if epoch != *known {
-		c.listEpoch.Store(&epoch)
+	}); !ok {
 		return nil, false
 	}
 	counts = make([]int64, len(parts))
@@ -743,15 +731,18 @@ func (s *store) listCountPlain(ctx context.Context, parts []string) (counts []in
 	return counts, true
 }
 
+// CountTasks counts an indexable list from the sizes of its partitions'
+// sets, in whichever order a list filled them; it fills none itself (the
+// list beside it fills the order it needs).
 func (s *store) CountTasks(ctx context.Context, v domain.Viewer, f domain.TaskFilter, tagID string) (int, error) {
 	if sh, ok := indexable(domain.TaskQuery{Viewer: v, Filter: f, First: 1}, tagID); ok && !s.c.cluster && s.c.usable(ctx) {
-		args := []any{s.c.listBase()}
-		for _, p := range sh.parts {
-			args = append(args, p)
-		}
 		counts, ok := s.listCountPlain(ctx, sh.parts)
 		var err error
 		if !ok {
+			args := []any{s.c.listBase()}
+			for _, p := range sh.parts {
+				args = append(args, p)
+			}
 			err = s.c.do(ctx, func(ctx context.Context) error {
 				var err error
 				counts, err = listCountScript.Run(ctx, s.c.rdb, []string{s.c.keys.Epoch()}, args...).Int64Slice()

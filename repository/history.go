@@ -151,6 +151,10 @@ func (r *Repo) TaskEventsSnapshot(ctx context.Context) (domain.LogSnapshot, erro
 	return domain.ParseLogSnapshot(text)
 }
 
+// eventColumns are the columns insertEvents writes, in its parameters' order.
+const eventColumns = `(task_id, actor_id, kind, from_status, to_status, from_phase, to_phase, reason, field,
+	old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)`
+
 // insertEvents appends history rows, with the actor of ctx where an event
 // names none, and wakes every instance's subscription broker at commit, in
 // one statement (a data-modifying CTE runs whether or not it is read).
@@ -183,8 +187,7 @@ func insertEvents(ctx context.Context, tx *writeTx, events []domain.TaskEvent) e
 	if n == 1 {
 		// Most writes record one event: a row of values costs PostgreSQL
 		// about a quarter less than unnesting sixteen one-element arrays.
-		tx.atCommit(`WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
-			to_phase, reason, field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
+		tx.atCommit(`WITH ins AS (INSERT INTO task_events `+eventColumns+`
 		VALUES ($1::uuid, $2::uuid, $3::text::task_event_kind, $4::text::task_status, $5::text::task_status,
 			$6::text::workflow_phase, $7::text::workflow_phase, $8::text, $9::text, $10::text, $11::text,
 			$12::uuid, $13::boolean, $14::uuid, $15::uuid, COALESCE($16::timestamptz, now())))
@@ -193,8 +196,7 @@ func insertEvents(ctx context.Context, tx *writeTx, events []domain.TaskEvent) e
 			subs[0], private[0], createdBy[0], assignee[0], at[0], pubsub.Channel)
 		return nil
 	}
-	tx.atCommit(`WITH ins AS (INSERT INTO task_events (task_id, actor_id, kind, from_status, to_status, from_phase,
-			to_phase, reason, field, old_value, new_value, subtask_id, task_private, task_created_by, task_assignee, created_at)
+	tx.atCommit(`WITH ins AS (INSERT INTO task_events `+eventColumns+`
 		SELECT k.task_id, k.actor_id, k.kind, k.from_status, k.to_status, k.from_phase, k.to_phase, k.reason,
 			k.field, k.old_value, k.new_value, k.subtask_id, k.private, k.created_by, k.assignee, COALESCE(k.at, now())
 		FROM unnest($1::uuid[], $2::uuid[], $3::text[]::task_event_kind[], $4::text[]::task_status[], $5::text[]::task_status[],

@@ -2,7 +2,6 @@ package repository
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -119,10 +118,6 @@ func (tx *writeTx) atCommit(sql string, args ...any) {
 	tx.late = append(tx.late, lateStmt{sql, args})
 }
 
-// errCommitRolledBack: the COMMIT found the transaction failed and rolled
-// it back.
-var errCommitRolledBack = errors.New("commit rolled back the transaction")
-
 // commit sends the late statements and the COMMIT in one pipeline (with
 // the BEGIN, when nothing else was sent).
 func (tx *writeTx) commit(ctx context.Context) error {
@@ -150,7 +145,7 @@ func (tx *writeTx) commit(ctx context.Context) error {
 		err = cerr
 	}
 	if err == nil && tag.String() == "ROLLBACK" {
-		err = errCommitRolledBack
+		err = pgx.ErrTxCommitRollback // the COMMIT found the transaction failed
 	}
 	return err
 }

@@ -450,7 +450,7 @@ func (c *Cache) Invalidate(ctx context.Context, tags ...string) {
 	}
 	// In the write's batch (cache.WriteBatch), with the entity cache's
 	// effects: one round trip for both.
-	if cache.Add(ctx, queue, check) {
+	if cache.JoinWriteBatch(ctx, queue, check) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.infra.WriteTimeout())
@@ -500,7 +500,6 @@ func recorderFrom(ctx context.Context) *recorder {
 	return r
 }
 
-// observe takes the tokens of the tags a read is about to depend on.
 // pretakenAll reports whether the lookup read the token of prefix+id for
 // every id, before the operation began.
 func (r *recorder) pretakenAll(prefix string, ids []string) bool {
@@ -517,6 +516,7 @@ func (r *recorder) pretakenAll(prefix string, ids []string) bool {
 	return len(ids) > 0
 }
 
+// observe takes the tokens of the tags a read is about to depend on.
 func (r *recorder) observe(ctx context.Context, tags ...string) {
 	if r == nil {
 		return

@@ -57,7 +57,7 @@ func viewerAudiences(v domain.Viewer, only *domain.Visibility) []string {
 // changed. So a list whose filter the task neither left nor entered, and
 // whose order it did not move, keeps its entry: a priority edit leaves "my
 // active tasks by due date" in place. The rows on a list's page are read
-// again under their tasks' own tags ("t:"), which every write of the row
+// again under their row tags ("r:"), which every write of the row's fields
 // replaces; what hangs off them (tags, subtasks, users) by their own tags.
 
 func listTag(audience, dim string) string {
@@ -262,13 +262,13 @@ func (t *tagging) refreshUnder(ctx context.Context, tasks []*domain.Task, prefix
 			ids = append(ids, x.ID)
 		}
 	}
-	if recorderFrom(ctx).pretakenAll(prefix, ids) {
-		// Their tokens were read before the operation began, so before
-		// these rows were: the rows are already as new as the tokens.
-		observeIDs(ctx, prefix, ids)
+	// Tokens the lookup read came before the operation began, so before
+	// these rows were read: the rows are already as new as the tokens.
+	again := !recorderFrom(ctx).pretakenAll(prefix, ids)
+	observeIDs(ctx, prefix, ids)
+	if !again {
 		return tasks, nil
 	}
-	observeIDs(ctx, prefix, ids)
 	fresh, err := t.s.TasksByIDs(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -531,8 +531,8 @@ func (t *tagging) observeList(ctx context.Context, v domain.Viewer, f domain.Tas
 
 // A list page depends on which tasks are in its partitions, the fields
 // its filter tests and its order's key (listTags), and on its rows, which
-// are read again under their tasks' tags: a write that changes none of
-// those keeps the page.
+// are read again under their row tags: a write that changes none of those
+// keeps the page.
 func (t *tagging) ListTasks(ctx context.Context, q domain.TaskQuery, tagID string) (*domain.TaskPage, error) {
 	t.observeList(ctx, q.Viewer, q.Filter, tagID, &q.Order)
 	p, err := t.s.ListTasks(ctx, q, tagID)
