@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
+	"github.com/herotasks/api/internal/testdb"
+	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/verify"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -177,4 +179,35 @@ func TestSearchWalkScalesWithTable(t *testing.T) {
 			assert.Positive(t, e.indexRows["tasks_search_idx"], "%s came from the GIN index\n%s", c.text, raw)
 		}
 	}
+}
+
+// TestSearchIndexPendingListStaysSmall: updates of tasks (none is HOT: each
+// changes the indexed updated_at) add every lexeme of the task to the
+// full-text index's pending list, which every search reads whole; migration
+// 00013 keeps that list under 64 kB instead of GIN's default 4 MB.
+func TestSearchIndexPendingListStaysSmall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	// No autovacuum: a vacuum merges the list too, which would hide its growth.
+	_, err = pool.Exec(ctx, "ALTER TABLE tasks SET (autovacuum_enabled = false)")
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO tasks (title, description)
+		SELECT 'Cache webhook retries ' || i, 'Dashboard pipeline events from the gateway, audit metrics ' || i
+		FROM generate_series(1, 200) i`)
+	require.NoError(t, err)
+	var limit string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT coalesce(array_to_string(reloptions, ','), '')
+		FROM pg_class WHERE relname = 'tasks_search_idx'`).Scan(&limit))
+	assert.Equal(t, "gin_pending_list_limit=64", limit)
+	for i := range 20 {
+		_, err = pool.Exec(ctx, "UPDATE tasks SET priority = (ARRAY['LOW','MEDIUM','HIGH'])[$1 % 3 + 1]::task_priority", i)
+		require.NoError(t, err)
+	}
+	var pages, tuples int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT pending_pages, pending_tuples FROM pgstatginindex('tasks_search_idx')").Scan(&pages, &tuples))
+	// 4,000 updated rows of about ten lexemes each went through the list.
+	assert.LessOrEqual(t, pages, int64(9), "the pending list stays within its 64 kB (%d pages, %d tuples)", pages, tuples)
 }
