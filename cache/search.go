@@ -479,6 +479,22 @@ func (s *store) CountSearch(ctx context.Context, v domain.Viewer, text string) (
 	return len(hits), nil
 }
 
+// writtenTexts returns the searched texts of rows as the write's own
+// statements read them (domain.WrittenTexts); ok false unless every row's
+// is there, with its Scores when scores is set.
+func writtenTexts(ctx context.Context, rows []*domain.Task, scores bool) ([]domain.SearchText, bool) {
+	w := domain.WrittenTextsOf(ctx)
+	out := make([]domain.SearchText, len(rows))
+	for i, t := range rows {
+		st, ok := w.Of(t)
+		if !ok || (scores && st.Scores == nil) {
+			return nil, false
+		}
+		out[i] = st
+	}
+	return out, true
+}
+
 // searchWritten retires the candidates a task's committed write can change
 // (see above): states are the task before the write and after it, nil for
 // none (a creation, a deletion); more than two (several rows locked) are
@@ -502,11 +518,15 @@ func (s *store) searchWritten(ctx context.Context, states ...*domain.Task) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.c.writeTimeout())
 	defer cancel()
 	// Scores only for a creation, which adds the task to additions.
-	texts, err := ts.SearchTexts(ctx, rows, len(states) == 2 && states[0] == nil && !s.c.cluster)
-	if err != nil {
-		s.c.stats.kinds[KindSearch].errors.Add(1)
-		s.c.trusted.Store(false)
-		return
+	scores := len(states) == 2 && states[0] == nil && !s.c.cluster
+	texts, ok := writtenTexts(ctx, rows, scores)
+	if !ok {
+		var err error
+		if texts, err = ts.SearchTexts(ctx, rows, scores); err != nil {
+			s.c.stats.kinds[KindSearch].errors.Add(1)
+			s.c.trusted.Store(false)
+			return
+		}
 	}
 	var bumps map[string][]string
 	if len(states) == 2 && states[0] != nil && states[1] != nil {

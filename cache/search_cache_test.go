@@ -114,3 +114,56 @@ func TestSearchPageRetiredBySearchedChanges(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"Delta", "Zanzibar gamma", "Zanzibar epsilon"}, titles, fmt.Sprint(got))
 }
+
+// TestTextWritesReadNoTextsAgain: a creation, a title edit and a deletion
+// send as many statements with the search cache as without it, since the
+// write's own statements return the texts it needs (domain.WrittenTexts),
+// and the cache still retires what they change.
+func TestTextWritesReadNoTextsAgain(t *testing.T) {
+	apitest.RequireRedis(t)
+	api := apitest.New(t)
+	plain := apitest.New(t, "ENTITY_CACHE", "off") // a database of its own: its writes reach no cache
+	_, admin := api.User(t, domain.RoleAdmin)
+	_, plainAdmin := plain.User(t, domain.RoleAdmin)
+	// both sends query to each server and returns how many statements each sent.
+	both := func(query string, vars, plainVars map[string]any) (cached, uncached int64) {
+		t.Helper()
+		b, p := api.SQL.Load(), plain.SQL.Load()
+		api.OK(t, admin, query, vars)
+		plain.OK(t, plainAdmin, query, plainVars)
+		return api.SQL.Load() - b, plain.SQL.Load() - p
+	}
+	create := `mutation($t: String!) { createTask(input: {title: $t, description: "Zanzibar notes"}) { id } }`
+	rename := `mutation($id: ID!, $t: String!) { updateTask(id: $id, input: {title: $t}) { id } }`
+	remove := `mutation($id: ID!) { deleteTask(id: $id) }`
+	vars := map[string]any{"q": "zanzibar"}
+	same := func() {
+		t.Helper()
+		assert.Equal(t, plain.OK(t, plainAdmin, `query($q: String!) { searchTasks(query: $q, first: 10) { totalCount nodes { title } } }`, vars),
+			api.OK(t, admin, `query($q: String!) { searchTasks(query: $q, first: 10) { totalCount nodes { title } } }`, vars))
+	}
+	same()
+	ids := func(a *apitest.API, tok string) []string {
+		d := a.OK(t, tok, `query($q: String!) { searchTasks(query: $q, first: 10) { nodes { id } } }`, vars)
+		var out []string
+		nodes, _ := apitest.Get(d, "searchTasks", "nodes").([]any)
+		for i := range nodes {
+			out = append(out, apitest.Str(d, "searchTasks", "nodes", i, "id"))
+		}
+		return out
+	}
+	for i := range 3 {
+		v := map[string]any{"t": fmt.Sprint("Harbour import ", i)}
+		cached, uncached := both(create, v, v)
+		assert.Equal(t, uncached, cached, "a creation's statements")
+		same()
+	}
+	mine, theirs := ids(api, admin), ids(plain, plainAdmin)
+	require.Len(t, mine, 3)
+	cached, uncached := both(rename, map[string]any{"id": mine[1], "t": "Zanzibar harbour"}, map[string]any{"id": theirs[1], "t": "Zanzibar harbour"})
+	assert.Equal(t, uncached, cached, "a title edit's statements")
+	same()
+	cached, uncached = both(remove, map[string]any{"id": mine[0]}, map[string]any{"id": theirs[0]})
+	assert.Equal(t, uncached, cached, "a deletion's statements")
+	same()
+}

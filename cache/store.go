@@ -559,6 +559,7 @@ func priorsOf(p *domain.Priors, id string) []domain.Task {
 
 // CreateTask stores a task: the counts are stale, and the lists it enters.
 func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
+	ctx, _ = domain.WithWrittenTexts(ctx, !s.c.cluster)
 	t, err := s.Store.CreateTask(ctx, in)
 	e := s.c.effects()
 	s.taskWritten(e)
@@ -576,6 +577,7 @@ func (s *store) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task
 // candidates when its text or audiences changed.
 func (s *store) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	ctx, priors := domain.WithPriors(ctx)
+	ctx, _ = domain.WithWrittenTexts(ctx, false)
 	t, err := s.Store.UpdateTask(ctx, id, p, guard)
 	e := s.c.effects()
 	s.rowWritten(e, id, t, priorOf(priors, id), err)
@@ -616,6 +618,7 @@ func (s *store) TransitionTask(ctx context.Context, id string, req domain.Transi
 
 // DeleteTask removes the task from every list that held it.
 func (s *store) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*domain.DeletedTask, error) {
+	ctx, _ = domain.WithWrittenTexts(ctx, false)
 	d, err := s.Store.DeleteTask(ctx, id, guard)
 	e := s.c.effects()
 	switch {

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"strconv"
 	"sync"
 )
 
@@ -121,3 +122,54 @@ func WithRecordedReads(ctx context.Context) context.Context {
 
 // RecordedReads reports whether the reads of ctx are recorded.
 func RecordedReads(ctx context.Context) bool { return ctx.Value(recordedKey{}) != nil }
+
+// WrittenTexts collects the searched texts (SearchText) of the task rows a
+// write locked and wrote, as the store's own statements read them from the
+// stored search column, so that a cache of search results learns what the
+// write changed without reading the texts again. A store fills it only for
+// writes that can change a search: a creation, a deletion, an edit of the
+// title, description, visibility or assignee.
+type WrittenTexts struct {
+	mu     sync.Mutex
+	texts  map[string]SearchText // by task id and row version
+	scores bool
+}
+
+type writtenTextsKey struct{}
+
+// WithWrittenTexts returns a context whose task writes report their rows'
+// searched texts to the returned collector; with scores, a creation's also
+// carries its Scores.
+func WithWrittenTexts(ctx context.Context, scores bool) (context.Context, *WrittenTexts) {
+	w := &WrittenTexts{texts: map[string]SearchText{}, scores: scores}
+	return context.WithValue(ctx, writtenTextsKey{}, w), w
+}
+
+// WrittenTextsOf returns the collector of ctx, nil when no one asked.
+func WrittenTextsOf(ctx context.Context) *WrittenTexts {
+	w, _ := ctx.Value(writtenTextsKey{}).(*WrittenTexts)
+	return w
+}
+
+// Scores reports whether a creation's text should carry its Scores.
+func (w *WrittenTexts) Scores() bool { return w.scores }
+
+// Note records the searched text of the row of task id at version.
+func (w *WrittenTexts) Note(id string, version int, st SearchText) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.texts[writtenKey(id, version)] = st
+}
+
+// Of returns the searched text recorded for row t (by its id and version).
+func (w *WrittenTexts) Of(t *Task) (SearchText, bool) {
+	if w == nil || t == nil {
+		return SearchText{}, false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st, ok := w.texts[writtenKey(t.ID, t.Version)]
+	return st, ok
+}
+
+func writtenKey(id string, version int) string { return id + "@" + strconv.Itoa(version) }

@@ -607,6 +607,84 @@ func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task, scores boo
 	return out, translate(err)
 }
 
+// searchTextCol is a task row's searched text (domain.SearchText) as its
+// stored search column holds it (alias t): each lexeme with its positions
+// and their weights, "lexeme {1,5} AB". A write returns it with the rows it
+// locks and writes (domain.WrittenTexts); the column is stored, so nothing
+// is parsed again.
+const searchTextCol = `(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text || ' ' || array_to_string(u.weights, '')), '{}')
+	FROM unnest(t.search) u)`
+
+// searchScoreCols are a row's lexemes (sorted, those holding a backslash
+// left out) and its score for the query made of each alone, as
+// SearchTexts returns them.
+const searchScoreCols = `(SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM unnest(t.search) u WHERE strpos(u.lexeme, '\') = 0),
+	(SELECT coalesce(array_agg(ts_rank_cd(t.search, ('''' || replace(u.lexeme, '''', '''''') || '''')::tsquery)::float8 ORDER BY u.lexeme), '{}')
+		FROM unnest(t.search) u WHERE strpos(u.lexeme, '\') = 0)`
+
+// searchTextOf reads searchTextCol: the title's lexemes are those of
+// weight A, the description's those of weight B, whose positions in the
+// column follow the title's last one.
+func searchTextOf(entries []string) (domain.SearchText, error) {
+	title, desc := map[string][]int{}, map[string][]int{}
+	st := domain.SearchText{}
+	for _, e := range entries {
+		i := strings.LastIndexByte(e, ' ')
+		j := -1
+		if i > 0 {
+			j = strings.LastIndexByte(e[:i], ' ') // a lexeme may hold spaces; its positions and weights do not
+		}
+		if j < 0 {
+			return st, fmt.Errorf("search text: malformed entry %q", e)
+		}
+		lexeme, positions, weights := e[:j], strings.Trim(e[j+1:i], "{}"), e[i+1:]
+		ps := strings.Split(positions, ",")
+		if len(ps) != len(weights) {
+			return st, fmt.Errorf("search text: %d positions and %d weights in %q", len(ps), len(weights), e)
+		}
+		for k, p := range ps {
+			n, err := strconv.Atoi(p)
+			if err != nil {
+				return st, fmt.Errorf("search text: position %q in %q", p, e)
+			}
+			if weights[k] == 'A' {
+				title[lexeme] = append(title[lexeme], n)
+				st.TitleEnd = max(st.TitleEnd, n)
+			} else {
+				desc[lexeme] = append(desc[lexeme], n)
+			}
+		}
+	}
+	format := func(m map[string][]int, shift int) map[string]string {
+		out := make(map[string]string, len(m))
+		for l, ps := range m {
+			b := make([]byte, 0, 4*len(ps)+2)
+			b = append(b, '{')
+			for k, p := range ps {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendInt(b, int64(p-shift), 10)
+			}
+			out[l] = string(append(b, '}'))
+		}
+		return out
+	}
+	st.Title, st.Description = format(title, 0), format(desc, st.TitleEnd)
+	return st, nil
+}
+
+// scoresOf pairs searchScoreCols' lexemes with their scores.
+func scoresOf(lexemes []string, scores []float64) map[string]float64 {
+	out := make(map[string]float64, len(lexemes))
+	for i, l := range lexemes {
+		if i < len(scores) {
+			out[l] = scores[i]
+		}
+	}
+	return out
+}
+
 // SearchCursor is the cursor of h in a search for text whose words matched
 // as given: the one SearchTasks hands out.
 func (r *Repo) SearchCursor(text string, h domain.SearchHit) string {

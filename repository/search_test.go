@@ -211,3 +211,64 @@ func TestSearchIndexPendingListStaysSmall(t *testing.T) {
 	// 4,000 updated rows of about ten lexemes each went through the list.
 	assert.LessOrEqual(t, pages, int64(9), "the pending list stays within its 64 kB (%d pages, %d tuples)", pages, tuples)
 }
+
+// TestWrittenTextsMatchSearchTexts: the searched texts a write's own
+// statements read from the stored search column (domain.WrittenTexts: a
+// creation's with its scores, an edit's before and after, a deletion's)
+// are what SearchTexts computes from the title and description, on texts
+// with stop words, repeats, a word in both parts, quotes, backslashes,
+// hyphens, addresses and an empty part; and a write that changes nothing a
+// search depends on reads none.
+func TestWrittenTextsMatchSearchTexts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, repo := seeded(t, 5, 3)
+	texts := [][2]string{
+		{"Cache the webhook cache", "The cache of webhooks: retries, retries and more retries."},
+		{"It's the user's \"quoted\" title", `A back\slash, an 'apostrophe' and O'Brien's notes`},
+		{"multi-word co-operation e-mail", "see https://example.com/a/b?c=1 or ops@example.com, v2.3.1"},
+		{"Only a title of the and of", ""},
+		{"the", "Description words follow a title of stop words alone"},
+	}
+	check := func(w *domain.WrittenTexts, rows []*domain.Task, scores bool) {
+		t.Helper()
+		want, err := repo.SearchTexts(ctx, rows, scores)
+		require.NoError(t, err)
+		for i, row := range rows {
+			got, ok := w.Of(row)
+			require.True(t, ok, "the write read the text of %q", row.Title)
+			if !scores {
+				want[i].Scores, got.Scores = nil, nil
+			}
+			assert.Equal(t, want[i], got, "%q / %q", row.Title, row.Description)
+		}
+	}
+	for i, tx := range texts {
+		wctx, w := domain.WithWrittenTexts(ctx, true)
+		created, err := repo.CreateTask(wctx, domain.NewTask{Title: tx[0], Description: tx[1], Type: domain.TypeFeature,
+			Priority: domain.PriorityMedium, Visibility: domain.VisibilityPublic})
+		require.NoError(t, err)
+		check(w, []*domain.Task{created}, true)
+
+		next := texts[(i+1)%len(texts)]
+		wctx, w = domain.WithWrittenTexts(ctx, false)
+		wctx, priors := domain.WithPriors(wctx)
+		edited, err := repo.UpdateTask(wctx, created.ID, domain.TaskPatch{Title: &next[0], Description: &next[1]}, nil)
+		require.NoError(t, err)
+		before := priors.Tasks()
+		require.Len(t, before, 1)
+		check(w, []*domain.Task{&before[0], edited}, false)
+
+		wctx, w = domain.WithWrittenTexts(ctx, false)
+		high := domain.PriorityHigh
+		again, err := repo.UpdateTask(wctx, created.ID, domain.TaskPatch{Priority: &high}, nil)
+		require.NoError(t, err)
+		_, ok := w.Of(again)
+		assert.False(t, ok, "a priority edit reads no text")
+
+		wctx, w = domain.WithWrittenTexts(ctx, false)
+		d, err := repo.DeleteTask(wctx, created.ID, nil)
+		require.NoError(t, err)
+		check(w, []*domain.Task{d.Task}, false)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/herotasks/api/domain"
+	"github.com/jackc/pgx/v5"
 )
 
 // lockTask reads a task FOR UPDATE with the transaction's clock and runs
@@ -13,14 +14,24 @@ import (
 // which serializes subtask numbering and positions, dependency checks and
 // version checks per task.
 func lockTask(ctx context.Context, tx *writeTx, id string, guard domain.Guard) (*domain.Task, time.Time, error) {
+	return lockTaskText(ctx, tx, id, guard, nil)
+}
+
+// lockTaskText is lockTask that also reports the row's searched text to w,
+// when w is not nil.
+func lockTaskText(ctx context.Context, tx *writeTx, id string, guard domain.Guard, w *domain.WrittenTexts) (*domain.Task, time.Time, error) {
 	var t domain.Task
 	var now time.Time
-	err := tx.QueryRow(ctx, "SELECT "+taskCols+", now() FROM tasks t WHERE t.id = $1 FOR UPDATE", id).
-		Scan(append(taskDest(&t), &now)...)
-	if err != nil {
+	var text []string
+	sql, dest := "SELECT "+taskCols+", now() FROM tasks t WHERE t.id = $1 FOR UPDATE", append(taskDest(&t), &now)
+	if w != nil {
+		sql, dest = "SELECT "+taskCols+", now(), "+searchTextCol+" FROM tasks t WHERE t.id = $1 FOR UPDATE", append(dest, &text)
+	}
+	if err := tx.QueryRow(ctx, sql, id).Scan(dest...); err != nil {
 		return nil, now, translate(err)
 	}
 	domain.NotePrior(ctx, &t)
+	noteText(w, &t, text, nil, nil)
 	if guard != nil {
 		if err := guard(&t); err != nil {
 			return nil, now, err
@@ -29,17 +40,62 @@ func lockTask(ctx context.Context, tx *writeTx, id string, guard domain.Guard) (
 	return &t, now, nil
 }
 
+// noteText reports row t's searched text (searchTextCol, and
+// searchScoreCols when read) to w. One that does not read is left out: the
+// cache then reads the texts itself.
+func noteText(w *domain.WrittenTexts, t *domain.Task, text, lexemes []string, scores []float64) {
+	if w == nil {
+		return
+	}
+	st, err := searchTextOf(text)
+	if err != nil {
+		return
+	}
+	if lexemes != nil {
+		st.Scores = scoresOf(lexemes, scores)
+	}
+	w.Note(t.ID, t.Version, st)
+}
+
+// searchWrite is the collector of a write of task fields in p, nil when
+// no one asked or p changes nothing a search depends on.
+func searchWrite(ctx context.Context, p domain.TaskPatch) *domain.WrittenTexts {
+	if p.Title == nil && p.Description == nil && p.Visibility == nil && !p.AssigneeID.Set {
+		return nil
+	}
+	return domain.WrittenTextsOf(ctx)
+}
+
 // CreateTask stores a new task with its tags and its CREATED history entry in
 // one transaction. The number comes from task_number_seq.
 func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
-		t, err = queryRow(ctx, tx, `INSERT INTO tasks AS t (title, description, type, priority, visibility, due_date,
+		sql := `INSERT INTO tasks AS t (title, description, type, priority, visibility, due_date,
 				assignee_id, estimated_hours, created_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+taskCols,
-			[]any{in.Title, in.Description, in.Type, in.Priority, in.Visibility, in.DueDate,
-				in.AssigneeID, in.EstimatedHours, in.CreatedByID}, scanTask)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ` + taskCols
+		args := []any{in.Title, in.Description, in.Type, in.Priority, in.Visibility, in.DueDate,
+			in.AssigneeID, in.EstimatedHours, in.CreatedByID}
+		w := domain.WrittenTextsOf(ctx)
+		if w == nil {
+			t, err = queryRow(ctx, tx, sql, args, scanTask)
+		} else {
+			var text, lexemes []string
+			var scores []float64
+			t = &domain.Task{}
+			dest := append(taskDest(t), &text)
+			if w.Scores() {
+				sql += ", " + searchTextCol + ", " + searchScoreCols
+				dest = append(dest, &lexemes, &scores)
+			} else {
+				sql += ", " + searchTextCol
+			}
+			if err = tx.QueryRow(ctx, sql, args...).Scan(dest...); err == nil {
+				noteText(w, t, text, lexemes, scores)
+			}
+			err = translate(err)
+		}
 		if err != nil {
 			return err
 		}
@@ -70,7 +126,8 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, guard domain.Guard) (*domain.Task, error) {
 	var t *domain.Task
 	err := r.inTx(ctx, func(tx *writeTx) error {
-		old, _, err := lockTask(ctx, tx, id, guard)
+		w := searchWrite(ctx, p)
+		old, _, err := lockTaskText(ctx, tx, id, guard, w)
 		if err != nil {
 			return err
 		}
@@ -102,7 +159,28 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 		if p.ActualHours.Set {
 			b = b.Set("actual_hours", p.ActualHours.Value)
 		}
-		rows, err := query(ctx, tx, b.Suffix("RETURNING "+taskWithChildrenCols), scanTaskWithChildren)
+		scan := scanTaskWithChildren
+		returning := "RETURNING " + taskWithChildrenCols
+		if w != nil {
+			returning += ", " + searchTextCol
+			scan = func(row pgx.CollectableRow) (*domain.Task, error) {
+				var t domain.Task
+				var text []string
+				if err := row.Scan(append(taskDest(&t), &t.TagIDs, &t.SubtaskIDs, &text)...); err != nil {
+					return nil, err
+				}
+				if t.TagIDs == nil {
+					t.TagIDs = []string{}
+				}
+				if t.SubtaskIDs == nil {
+					t.SubtaskIDs = []string{}
+				}
+				t.ChildrenRead = true
+				noteText(w, &t, text, nil, nil)
+				return &t, nil
+			}
+		}
+		rows, err := query(ctx, tx, b.Suffix(returning), scan)
 		if err != nil {
 			return err
 		}
@@ -155,7 +233,7 @@ func (r *Repo) DeleteTask(ctx context.Context, id string, guard domain.Guard) (*
 	d := &domain.DeletedTask{}
 	err := r.inTx(ctx, func(tx *writeTx) error {
 		var err error
-		if d.Task, _, err = lockTask(ctx, tx, id, guard); err != nil {
+		if d.Task, _, err = lockTaskText(ctx, tx, id, guard, domain.WrittenTextsOf(ctx)); err != nil {
 			return err
 		}
 		err = tx.QueryRow(ctx, `SELECT
