@@ -272,3 +272,20 @@ func TestWrittenTextsMatchSearchTexts(t *testing.T) {
 		check(w, []*domain.Task{d.Task}, false)
 	}
 }
+
+// TestFailedCreationReturnsNoTask: a creation that fails after its insert
+// (a tag the schema refuses) is rolled back and returns no task, so no
+// cache above the store writes through, or adds to search additions, a
+// task that does not exist.
+func TestFailedCreationReturnsNoTask(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, repo := seeded(t, 5, 4)
+	created, err := repo.CreateTask(ctx, domain.NewTask{Title: "Phantom webhook", Type: domain.TypeFeature,
+		Priority: domain.PriorityMedium, Visibility: domain.VisibilityPublic, Tags: []string{"Not A Tag!"}})
+	require.Error(t, err)
+	assert.Nil(t, created)
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM tasks WHERE title = 'Phantom webhook'").Scan(&n))
+	assert.Zero(t, n)
+}

@@ -45,8 +45,14 @@ const (
 var taskWithChildrenCols = taskCols + ", " + taskTagIDs + ", " + taskSubtaskIDs
 
 func scanTaskWithChildren(row pgx.CollectableRow) (*domain.Task, error) {
+	return scanTaskWithChildrenAnd(row)
+}
+
+// scanTaskWithChildrenAnd is scanTaskWithChildren for a row with more
+// columns after the task's, scanned into extra.
+func scanTaskWithChildrenAnd(row pgx.CollectableRow, extra ...any) (*domain.Task, error) {
 	var t domain.Task
-	err := row.Scan(append(taskDest(&t), &t.TagIDs, &t.SubtaskIDs)...)
+	err := row.Scan(append(append(taskDest(&t), &t.TagIDs, &t.SubtaskIDs), extra...)...)
 	if t.TagIDs == nil {
 		t.TagIDs = []string{}
 	}

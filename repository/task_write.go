@@ -81,20 +81,20 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 		if w == nil {
 			t, err = queryRow(ctx, tx, sql, args, scanTask)
 		} else {
+			var row domain.Task
 			var text, lexemes []string
 			var scores []float64
-			t = &domain.Task{}
-			dest := append(taskDest(t), &text)
+			dest := append(taskDest(&row), &text)
 			if w.Scores() {
 				sql += ", " + searchTextCol + ", " + searchScoreCols
 				dest = append(dest, &lexemes, &scores)
 			} else {
 				sql += ", " + searchTextCol
 			}
-			if err = tx.QueryRow(ctx, sql, args...).Scan(dest...); err == nil {
+			if err = translate(tx.QueryRow(ctx, sql, args...).Scan(dest...)); err == nil {
+				t = &row
 				noteText(w, t, text, lexemes, scores)
 			}
-			err = translate(err)
 		}
 		if err != nil {
 			return err
@@ -118,7 +118,10 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 			ToStatus: &t.Status, ToPhase: &t.Phase, CreatedAt: t.CreatedAt,
 		}})
 	})
-	return t, err
+	if err != nil {
+		return nil, err // rolled back: the row read from the insert does not exist
+	}
+	return t, nil
 }
 
 // UpdateTask applies p to the task under its row lock after guard agrees,
@@ -164,20 +167,12 @@ func (r *Repo) UpdateTask(ctx context.Context, id string, p domain.TaskPatch, gu
 		if w != nil {
 			returning += ", " + searchTextCol
 			scan = func(row pgx.CollectableRow) (*domain.Task, error) {
-				var t domain.Task
 				var text []string
-				if err := row.Scan(append(taskDest(&t), &t.TagIDs, &t.SubtaskIDs, &text)...); err != nil {
-					return nil, err
+				t, err := scanTaskWithChildrenAnd(row, &text)
+				if err == nil {
+					noteText(w, t, text, nil, nil)
 				}
-				if t.TagIDs == nil {
-					t.TagIDs = []string{}
-				}
-				if t.SubtaskIDs == nil {
-					t.SubtaskIDs = []string{}
-				}
-				t.ChildrenRead = true
-				noteText(w, &t, text, nil, nil)
-				return &t, nil
+				return t, err
 			}
 		}
 		rows, err := query(ctx, tx, b.Suffix(returning), scan)
