@@ -2,7 +2,6 @@ package domain
 
 import (
 	"context"
-	"strconv"
 	"sync"
 )
 
@@ -131,7 +130,7 @@ func RecordedReads(ctx context.Context) bool { return ctx.Value(recordedKey{}) !
 // title, description, visibility or assignee.
 type WrittenTexts struct {
 	mu     sync.Mutex
-	texts  map[string]SearchText // by task id and row version
+	texts  map[writtenKey]SearchText
 	scores bool
 }
 
@@ -141,7 +140,7 @@ type writtenTextsKey struct{}
 // searched texts to the returned collector; with scores, a creation's also
 // carries its Scores.
 func WithWrittenTexts(ctx context.Context, scores bool) (context.Context, *WrittenTexts) {
-	w := &WrittenTexts{texts: map[string]SearchText{}, scores: scores}
+	w := &WrittenTexts{texts: map[writtenKey]SearchText{}, scores: scores}
 	return context.WithValue(ctx, writtenTextsKey{}, w), w
 }
 
@@ -158,7 +157,7 @@ func (w *WrittenTexts) Scores() bool { return w.scores }
 func (w *WrittenTexts) Note(id string, version int, st SearchText) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.texts[writtenKey(id, version)] = st
+	w.texts[writtenKey{id, version}] = st
 }
 
 // Of returns the searched text recorded for row t (by its id and version).
@@ -168,8 +167,12 @@ func (w *WrittenTexts) Of(t *Task) (SearchText, bool) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st, ok := w.texts[writtenKey(t.ID, t.Version)]
+	st, ok := w.texts[writtenKey{t.ID, t.Version}]
 	return st, ok
 }
 
-func writtenKey(id string, version int) string { return id + "@" + strconv.Itoa(version) }
+// writtenKey is a task row: its id and version.
+type writtenKey struct {
+	id      string
+	version int
+}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/herotasks/api/internal/testdb"
 	"github.com/herotasks/api/repository"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -15,16 +14,14 @@ import (
 func TestMaintainPartitions(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := fresh(t, nil)
 	repo := repository.New(pool)
 	now := time.Now().UTC()
 
 	var taskID string
 	require.NoError(t, pool.QueryRow(ctx, "INSERT INTO tasks (title, created_at) VALUES ('Old', now() - interval '3 years') RETURNING id").Scan(&taskID))
 	// Two years back has no partition: these rows land in the default one.
-	_, err = pool.Exec(ctx, `INSERT INTO task_events (task_id, kind, created_at)
+	_, err := pool.Exec(ctx, `INSERT INTO task_events (task_id, kind, created_at)
 		SELECT $1, 'CREATED', now() - interval '2 years' + i * interval '1 hour' FROM generate_series(1, 30) i`, taskID)
 	require.NoError(t, err)
 	count := func(table string) (n int64) {
@@ -72,9 +69,7 @@ func TestMaintainPartitions(t *testing.T) {
 func TestMaintainRunsOnceAtATime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := fresh(t, nil)
 	holder, err := pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer holder.Release()
@@ -93,12 +88,10 @@ func TestMaintainRunsOnceAtATime(t *testing.T) {
 func TestMaintainReportsBloatedIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := fresh(t, nil)
 	repo := repository.New(pool)
 	o := repository.MaintenanceOptions{MonthsAhead: 1, BloatMinBytes: 64 << 10}
-	_, err = pool.Exec(ctx, "INSERT INTO tags (name) SELECT 'bloat-' || lpad(g::text, 6, '0') FROM generate_series(1, 30000) g")
+	_, err := pool.Exec(ctx, "INSERT INTO tags (name) SELECT 'bloat-' || lpad(g::text, 6, '0') FROM generate_series(1, 30000) g")
 	require.NoError(t, err)
 
 	bloated := func(rep *repository.MaintenanceReport) []string {

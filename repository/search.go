@@ -558,48 +558,39 @@ func (r *Repo) SearchPostings(ctx context.Context, audience string, limit int) (
 // SearchTexts returns each task's searched text as the search column is
 // made of it (domain.SearchText), and, when asked, its score for each
 // one-lexeme query (the lexeme as a tsquery literal, as SearchPostings makes
-// it).
+// it): the column computed from the title and description as the schema
+// computes it, read as a write reads its stored one (searchTextCol).
 func (r *Repo) SearchTexts(ctx context.Context, tasks []*domain.Task, scores bool) ([]domain.SearchText, error) {
 	titles, descs := make([]string, len(tasks)), make([]string, len(tasks))
 	for i, t := range tasks {
 		titles[i], descs[i] = t.Title, t.Description
 	}
-	rows, err := r.pools.Read.Query(ctx, `SELECT
-			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.title)) u),
-			(SELECT coalesce(array_agg(u.lexeme || ' ' || u.positions::text), '{}') FROM unnest(to_tsvector('english', x.description)) u),
-			(SELECT coalesce(max(p), 0) FROM unnest(to_tsvector('english', x.title)) u, unnest(u.positions) p)::int,
-			(SELECT coalesce(array_agg(u.lexeme ORDER BY u.lexeme), '{}') FROM unnest(v.search) u WHERE $3 AND strpos(u.lexeme, '\') = 0),
-			(SELECT coalesce(array_agg(ts_rank_cd(v.search, ('''' || replace(u.lexeme, '''', '''''') || '''')::tsquery)::float8 ORDER BY u.lexeme), '{}')
-				FROM unnest(v.search) u WHERE $3 AND strpos(u.lexeme, '\') = 0)
+	cols := searchTextCol
+	if scores {
+		cols += ", " + searchScoreCols
+	}
+	rows, err := r.pools.Read.Query(ctx, `SELECT `+cols+`
 		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS x(title, description, i),
-			LATERAL (SELECT setweight(to_tsvector('english', x.title), 'A') || setweight(to_tsvector('english', x.description), 'B') AS search) v
-		ORDER BY x.i`, titles, descs, scores)
+			LATERAL (SELECT setweight(to_tsvector('english', x.title), 'A') || setweight(to_tsvector('english', x.description), 'B') AS search) t
+		ORDER BY x.i`, titles, descs)
 	if err != nil {
 		return nil, translate(err)
 	}
-	split := func(occ []string) map[string]string {
-		m := make(map[string]string, len(occ))
-		for _, o := range occ {
-			i := strings.LastIndexByte(o, ' ') // a lexeme may hold spaces; its positions do not
-			m[o[:i]] = o[i+1:]
-		}
-		return m
-	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.SearchText, error) {
-		var title, desc, lexemes []string
-		var scores []float64
-		var st domain.SearchText
-		if err := row.Scan(&title, &desc, &st.TitleEnd, &lexemes, &scores); err != nil {
-			return st, err
+		var text, lexemes []string
+		var ranks []float64
+		dest := []any{&text}
+		if scores {
+			dest = append(dest, &lexemes, &ranks)
 		}
-		st.Title, st.Description = split(title), split(desc)
-		st.Scores = make(map[string]float64, len(lexemes))
-		for i, l := range lexemes {
-			if i < len(scores) {
-				st.Scores[l] = scores[i]
-			}
+		if err := row.Scan(dest...); err != nil {
+			return domain.SearchText{}, err
 		}
-		return st, nil
+		st, err := searchTextOf(text)
+		if scores {
+			st.Scores = scoresOf(lexemes, ranks)
+		}
+		return st, err
 	})
 	if err == nil && len(out) != len(tasks) {
 		err = fmt.Errorf("search texts: %d rows for %d tasks", len(out), len(tasks))

@@ -3,7 +3,9 @@ package repository
 import (
 	"testing"
 
+	"github.com/herotasks/api/domain"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRequiredLexeme: a lexeme every match holds is only read from a query
@@ -61,5 +63,23 @@ func TestQueryKey(t *testing.T) {
 		``:                          "",
 	} {
 		assert.Equal(t, want, queryKey(query), query)
+	}
+}
+
+// TestSearchTextOf: a row's search column entries ("lexeme {positions}
+// weights") split into the title's lexemes (weight A) and the
+// description's (weight B, counted from the title's last position), as
+// SearchText holds them; an entry it cannot read is an error.
+func TestSearchTextOf(t *testing.T) {
+	st, err := searchTextOf([]string{"cach {1,4} AA", "webhook {3,9} AB", "it's a {6} B", "retri {7,8} BB"})
+	require.NoError(t, err)
+	assert.Equal(t, domain.SearchText{
+		Title:       map[string]string{"cach": "{1,4}", "webhook": "{3}"},
+		Description: map[string]string{"webhook": "{5}", "it's a": "{2}", "retri": "{3,4}"},
+		TitleEnd:    4,
+	}, st)
+	for _, bad := range []string{"nopositions", "cach {1,2} A", "cach {x} A"} {
+		_, err := searchTextOf([]string{bad})
+		assert.Error(t, err, bad)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/herotasks/api/domain"
-	"github.com/herotasks/api/internal/testdb"
-	"github.com/herotasks/api/repository"
 	"github.com/herotasks/api/verify"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -188,11 +186,9 @@ func TestSearchWalkScalesWithTable(t *testing.T) {
 func TestSearchIndexPendingListStaysSmall(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := fresh(t, nil)
 	// No autovacuum: a vacuum merges the list too, which would hide its growth.
-	_, err = pool.Exec(ctx, "ALTER TABLE tasks SET (autovacuum_enabled = false)")
+	_, err := pool.Exec(ctx, "ALTER TABLE tasks SET (autovacuum_enabled = false)")
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `INSERT INTO tasks (title, description)
 		SELECT 'Cache webhook retries ' || i, 'Dashboard pipeline events from the gateway, audit metrics ' || i

@@ -22,11 +22,18 @@ func seeded(t *testing.T, tasks int, n int64) (*pgxpool.Pool, *repository.Repo) 
 // seededTraced is seeded with tracer watching the pool's statements.
 func seededTraced(t *testing.T, tasks int, n int64, tracer pgx.QueryTracer) (*pgxpool.Pool, *repository.Repo) {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := repository.Open(ctx, testdb.New(t), repository.PoolOptions{Tracer: tracer})
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = seed.Run(ctx, pool, seed.Options{Tasks: tasks, Seed: n})
+	pool := fresh(t, tracer)
+	_, err := seed.Run(context.Background(), pool, seed.Options{Tasks: tasks, Seed: n})
 	require.NoError(t, err)
 	return pool, repository.New(pool)
+}
+
+// fresh opens a pool on a fresh, empty database, with tracer (when not
+// nil) watching its statements.
+func fresh(t *testing.T, tracer pgx.QueryTracer) *pgxpool.Pool {
+	t.Helper()
+	pool, err := repository.Open(context.Background(), testdb.New(t), repository.PoolOptions{Tracer: tracer})
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
 }

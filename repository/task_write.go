@@ -77,28 +77,25 @@ func (r *Repo) CreateTask(ctx context.Context, in domain.NewTask) (*domain.Task,
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ` + taskCols
 		args := []any{in.Title, in.Description, in.Type, in.Priority, in.Visibility, in.DueDate,
 			in.AssigneeID, in.EstimatedHours, in.CreatedByID}
+		// With a collector, the row's searched text (and its scores) too.
 		w := domain.WrittenTextsOf(ctx)
-		if w == nil {
-			t, err = queryRow(ctx, tx, sql, args, scanTask)
-		} else {
-			var row domain.Task
-			var text, lexemes []string
-			var scores []float64
-			dest := append(taskDest(&row), &text)
+		var text, lexemes []string
+		var scores []float64
+		var extra []any
+		if w != nil {
+			sql, extra = sql+", "+searchTextCol, []any{&text}
 			if w.Scores() {
-				sql += ", " + searchTextCol + ", " + searchScoreCols
-				dest = append(dest, &lexemes, &scores)
-			} else {
-				sql += ", " + searchTextCol
-			}
-			if err = translate(tx.QueryRow(ctx, sql, args...).Scan(dest...)); err == nil {
-				t = &row
-				noteText(w, t, text, lexemes, scores)
+				sql, extra = sql+", "+searchScoreCols, append(extra, &lexemes, &scores)
 			}
 		}
+		t, err = queryRow(ctx, tx, sql, args, func(row pgx.CollectableRow) (*domain.Task, error) {
+			var t domain.Task
+			return &t, row.Scan(append(taskDest(&t), extra...)...)
+		})
 		if err != nil {
 			return err
 		}
+		noteText(w, t, text, lexemes, scores)
 		if _, err := linkTags(ctx, tx, "task_tags", "task_id", t.ID, in.Tags); err != nil {
 			return err
 		}
